@@ -1,0 +1,45 @@
+"""Invitations and memberships left behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .registry import Context, Finding, app_cli, check
+
+
+@check(
+    "pending_invitation",
+    severity="low",
+    title="Pending invitation",
+    risk="An invitation link is not bound to the invited email: whoever holds the link can accept "
+    "it and get the role. Unused invitations should not linger.",
+    remediation="Revoke invitations that are no longer expected to be accepted.",
+)
+def pending_invitation(ctx: Context) -> Iterator[Finding]:
+    m = ctx.data.memberships
+    for r in m[m["status"] == "pending"].to_dict("records"):
+        role = "full Collaborator" if r["role"] == "collaborator" else "Limited Collaborator"
+        yield {
+            "region": r["region"], "app": r["app_name"], "email": r["email"],
+            "message": f"{r['email']} has a pending invitation as {role} on {r['app_name']}.",
+            "remediation": "If it is no longer expected, revoke it: "
+            + app_cli(r["app_name"], "collaborators-remove", r["email"]),
+        }
+
+
+@check(
+    "deleted_account_collaborator",
+    severity="low",
+    title="Collaborator whose account was deleted",
+    risk="The membership outlived its account; it clutters access reviews and hides who really "
+    "has access.",
+    remediation="Remove the membership.",
+)
+def deleted_account_collaborator(ctx: Context) -> Iterator[Finding]:
+    m = ctx.data.memberships
+    for r in m[m["status"] == "user account deleted"].to_dict("records"):
+        yield {
+            "region": r["region"], "app": r["app_name"], "email": r["email"],
+            "message": f"{r['email']} is still listed on {r['app_name']} but the account was deleted.",
+            "remediation": app_cli(r["app_name"], "collaborators-remove", r["email"]),
+        }

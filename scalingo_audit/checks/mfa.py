@@ -1,0 +1,71 @@
+"""2FA: Scalingo cannot enforce it, so the audit is the only control."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .registry import GUIDE, Context, Finding, app_cli, check
+
+_ENABLE = "Ask {email} to enable two-factor authentication (dashboard: Profile → Security)"
+
+
+def _collaborators(ctx: Context, role: str, tfa_known: bool) -> Iterator[dict]:
+    m = ctx.data.memberships
+    sel = m[(m["status"] == "accepted") & (m["role"] == role)]
+    sel = sel[sel["tfa"].notna() & (sel["tfa"] == False)] if tfa_known else sel[sel["tfa"].isna()]  # noqa: E712
+    yield from sel.to_dict("records")
+
+
+@check(
+    "collaborator_without_2fa",
+    severity="high",
+    title="Collaborator without 2FA",
+    risk=f"A full Collaborator can read secrets, deploy and manage collaborators; a stolen password "
+    f"alone is enough to take the app over. {GUIDE} asks owners to check every collaborator's 2FA.",
+    remediation="Have the person enable 2FA, or downgrade them to Limited Collaborator until they do.",
+)
+def collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
+    for r in _collaborators(ctx, "collaborator", tfa_known=True):
+        yield {
+            "region": r["region"], "app": r["app_name"], "email": r["email"],
+            "message": f"{r['email']} is a full Collaborator on {r['app_name']} without 2FA.",
+            "remediation": _ENABLE.format(email=r["email"]) + "; until then downgrade: "
+            + app_cli(r["app_name"], "collaborators-update", "--limited=true", r["email"]),
+        }
+
+
+@check(
+    "limited_collaborator_without_2fa",
+    severity="medium",
+    title="Limited Collaborator without 2FA",
+    risk=f"A Limited Collaborator can still restart the app, read logs and metrics; a stolen "
+    f"password exposes them. {GUIDE} recommends 2FA for every collaborator.",
+    remediation="Have the person enable 2FA, or remove them if they no longer need access.",
+)
+def limited_collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
+    for r in _collaborators(ctx, "limited_collaborator", tfa_known=True):
+        yield {
+            "region": r["region"], "app": r["app_name"], "email": r["email"],
+            "message": f"{r['email']} is a Limited Collaborator on {r['app_name']} without 2FA.",
+            "remediation": _ENABLE.format(email=r["email"]) + "; or remove the access: "
+            + app_cli(r["app_name"], "collaborators-remove", r["email"]),
+        }
+
+
+@check(
+    "tfa_status_unknown",
+    severity="low",
+    title="Collaborator whose 2FA status is unknown",
+    risk="The API did not report this collaborator's 2FA status, so the audit cannot tell whether "
+    "the account is protected; unknown is not the same as enabled.",
+    remediation="Check the person's 2FA on the dashboard's Collaborators page.",
+)
+def tfa_status_unknown(ctx: Context) -> Iterator[Finding]:
+    for role in ("collaborator", "limited_collaborator"):
+        for r in _collaborators(ctx, role, tfa_known=False):
+            yield {
+                "region": r["region"], "app": r["app_name"], "email": r["email"],
+                "message": f"The 2FA status of {r['email']} on {r['app_name']} is unknown.",
+                "remediation": "Check 2FA for this person on https://dashboard.scalingo.com/collaborators "
+                "and ask them to enable it if it is off.",
+            }

@@ -1,0 +1,61 @@
+"""Least privilege: who holds the full Collaborator role, and where."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .registry import GUIDE, Context, Finding, app_cli, check
+
+
+@check(
+    "external_full_collaborator",
+    severity="high",
+    title="External person with the full Collaborator role",
+    risk=f"Someone outside the organisation can read environment variables and secrets, deploy, "
+    f"and invite others. {GUIDE} recommends Limited Collaborator by default.",
+    remediation="Downgrade to Limited Collaborator, or record an exception with an expiry date.",
+)
+def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
+    if not ctx.policy.internal_domains:
+        return
+    m = ctx.data.memberships
+    sel = m[
+        (m["role"] == "collaborator")
+        & m["status"].isin(["accepted", "pending"])
+        & (m["internal"] == False)  # noqa: E712
+    ]
+    for r in sel.to_dict("records"):
+        pending = " (invitation pending)" if r["status"] == "pending" else ""
+        yield {
+            "region": r["region"], "app": r["app_name"], "email": r["email"],
+            "message": f"{r['email']} ({r['domain']}, external) is a full Collaborator on "
+            f"{r['app_name']}{pending}.",
+            "remediation": "Downgrade to Limited Collaborator: "
+            + app_cli(r["app_name"], "collaborators-update", "--limited=true", r["email"]),
+        }
+
+
+@check(
+    "full_collaborator_on_many_apps",
+    severity="low",
+    title="Full Collaborator on many apps",
+    risk=f"One account holding the full role on many apps makes its compromise a compromise of all "
+    f"of them. {GUIDE} asks for the minimum role per responsibility.",
+    remediation="Review each app: keep the full role only where the person manages it.",
+)
+def full_collaborator_on_many_apps(ctx: Context) -> Iterator[Finding]:
+    limit = ctx.policy.thresholds.max_full_apps
+    m = ctx.data.memberships
+    full = m[(m["role"] == "collaborator") & (m["status"] == "accepted")]
+    for key, group in full.groupby("email_key", sort=True):
+        n = group["app_id"].nunique()
+        if n > limit:
+            email = group["email"].iloc[0]
+            apps = sorted(group["app_name"])
+            yield {
+                "region": ", ".join(sorted(set(group["region"]))), "app": None, "email": email,
+                "message": f"{email} is a full Collaborator on {n} apps (more than {limit}): "
+                + ", ".join(apps) + ".",
+                "remediation": "Downgrade where the full role is not needed, app by app, e.g. "
+                + app_cli(apps[0], "collaborators-update", "--limited=true", email),
+            }

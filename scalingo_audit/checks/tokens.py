@@ -1,0 +1,105 @@
+"""API tokens: they carry every right of their account, so scope and age matter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+
+from .registry import GUIDE, Context, Finding, app_cli, check
+
+_REVOKE = "Revoke it in the dashboard (Profile → API tokens) if nothing uses it"
+
+
+@check(
+    "token_account_on_many_apps",
+    severity="medium",
+    title="API-token account with access to several apps",
+    risk=f"API tokens inherit all the permissions of their account. {GUIDE} recommends a dedicated "
+    f"service account per application, added to that one app only, so a token cannot reach others.",
+    remediation="Keep the token account on one app; use one dedicated account per app.",
+)
+def token_account_on_many_apps(ctx: Context) -> Iterator[Finding]:
+    m = ctx.data.memberships
+    accepted = m[m["status"] == "accepted"]
+    for account in ctx.policy.api_token_accounts:
+        rows = accepted[accepted["email_key"] == account]
+        n = rows["app_id"].nunique()
+        if n > 1:
+            apps = sorted(rows["app_name"])
+            email = rows["email"].iloc[0]
+            yield {
+                "region": ", ".join(sorted(set(rows["region"]))), "app": None, "email": email,
+                "message": f"API-token account {email} has access to {n} apps: {', '.join(apps)}.",
+                "remediation": "Remove it from all but one app, e.g. "
+                + app_cli(apps[-1], "collaborators-remove", email)
+                + ", and use a separate account for each other app.",
+            }
+
+
+def _tokens(ctx: Context) -> Iterator[dict]:
+    yield from ctx.data.tokens.to_dict("records")
+
+
+@check(
+    "token_never_used",
+    severity="low",
+    title="API token never used",
+    risk="A token that was never used is a credential nobody needs, still able to do everything "
+    "its account can.",
+    remediation="Revoke the token.",
+)
+def token_never_used(ctx: Context) -> Iterator[Finding]:
+    for t in _tokens(ctx):
+        if pd.isna(t["last_used_at"]):
+            age = ctx.days_before(t["created_at"])
+            yield {
+                "email": t["account_email"], "token_name": t["name"],
+                "message": f"Token '{t['name']}' of {t['account_email']} was created "
+                f"{age:.0f} days ago and never used.",
+                "remediation": _REVOKE + ".",
+            }
+
+
+@check(
+    "token_unused",
+    severity="medium",
+    title="API token unused for a long time",
+    risk="A long-idle token is likely forgotten, yet still valid with all its account's rights; "
+    "forgotten credentials are the ones that leak unnoticed.",
+    remediation="Revoke the token, or document who uses it.",
+)
+def token_unused(ctx: Context) -> Iterator[Finding]:
+    limit = ctx.policy.thresholds.token_idle_days
+    for t in _tokens(ctx):
+        if pd.notna(t["last_used_at"]):
+            idle = ctx.days_before(t["last_used_at"])
+            if idle > limit:
+                yield {
+                    "email": t["account_email"], "token_name": t["name"],
+                    "message": f"Token '{t['name']}' of {t['account_email']} was last used "
+                    f"{idle:.0f} days ago (more than {limit}).",
+                    "remediation": _REVOKE + ".",
+                }
+
+
+@check(
+    "token_too_old",
+    severity="low",
+    title="API token older than the rotation period",
+    risk="Long-lived tokens accumulate exposure (CI logs, laptops, former staff); regular rotation "
+    "limits how long a leaked token stays useful.",
+    remediation="Create a new token, switch its users over, then revoke the old one.",
+)
+def token_too_old(ctx: Context) -> Iterator[Finding]:
+    limit = ctx.policy.thresholds.token_max_age_days
+    for t in _tokens(ctx):
+        age = ctx.days_before(t["created_at"])
+        if age > limit:
+            yield {
+                "email": t["account_email"], "token_name": t["name"],
+                "message": f"Token '{t['name']}' of {t['account_email']} is {age:.0f} days old "
+                f"(more than {limit}).",
+                "remediation": "Rotate it: create a new token, update what uses it, then revoke "
+                f"'{t['name']}' in the dashboard (Profile → API tokens).",
+            }

@@ -1,0 +1,167 @@
+"""The one place that defines the audit frames: their columns, dtypes and meaning.
+
+Every loader builds its frames through :func:`build`, and every check, plot and
+notebook reads the columns named here. ``describe()`` returns this catalogue as
+a DataFrame (the README's data model section is generated from it).
+
+Dtypes are pandas' nullable ones: ``string`` for text, ``boolean`` where a
+value may be unknown (``tfa`` is ``<NA>`` when Scalingo did not say, which is
+not the same as ``False``), ``Int64`` for counts and UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+TEXT = "string"
+BOOL = "boolean"
+COUNT = "Int64"
+TIME = "datetime64[us, UTC]"
+
+ROLES = ("owner", "collaborator", "limited_collaborator")
+"""Membership roles, from most to least privileged (Scalingo's CLI shows
+``owner``, ``collaborator`` and ``limited collaborator``)."""
+
+STATUSES = ("accepted", "pending", "user account deleted")
+"""Membership statuses as the API spells them; owners are always ``accepted``."""
+
+SEVERITIES = ("high", "medium", "low", "info")
+"""Finding severities, most severe first."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    doc: str
+
+
+SCHEMAS: dict[str, tuple[Column, ...]] = {
+    "apps": (
+        Column("region", TEXT, "Scalingo region, e.g. osc-fr1"),
+        Column("app_id", TEXT, "app id (ap-...)"),
+        Column("app_name", TEXT, "app name, unique within a region"),
+        Column("project_id", TEXT, "project id (pr-...), when known"),
+        Column("project_name", TEXT, "project name, when known"),
+        Column("owner_id", TEXT, "owner's user id (us-...)"),
+        Column("owner_email", TEXT, "owner's email"),
+        Column("owner_username", TEXT, "owner's username"),
+        Column("created_at", TIME, "when the app was created"),
+        Column("last_deployed_at", TIME, "last deployment, empty if never deployed"),
+        Column("last_deployed_by", TEXT, "who deployed last"),
+        Column("hds_resource", BOOL, "app hosts health data (HDS)"),
+        Column("url", TEXT, "the app's URL"),
+    ),
+    "memberships": (
+        Column("region", TEXT, "Scalingo region"),
+        Column("app_id", TEXT, "app id"),
+        Column("app_name", TEXT, "app name"),
+        Column("project_name", TEXT, "the app's project, when known"),
+        Column("role", TEXT, "owner | collaborator | limited_collaborator"),
+        Column("status", TEXT, "accepted | pending | user account deleted"),
+        Column("email", TEXT, "email as Scalingo returned it"),
+        Column("email_key", TEXT, "lower-cased email: the person's key everywhere"),
+        Column("username", TEXT, "username, empty while an invitation is pending"),
+        Column("user_id", TEXT, "user id (us-...), empty while pending"),
+        Column("tfa", BOOL, "2FA enabled; <NA> when unknown (owners, pending, not reported)"),
+        Column("domain", TEXT, "email domain, lower-cased"),
+        Column("internal", BOOL, "email domain is internal; <NA> when the policy names none"),
+        Column("collaboration_id", TEXT, "id of the collaboration (not of the user); empty for owners"),
+    ),
+    "people": (
+        Column("email_key", TEXT, "lower-cased email: one row per person across apps and regions"),
+        Column("email", TEXT, "email as first seen"),
+        Column("username", TEXT, "username, when known"),
+        Column("user_id", TEXT, "user id, when known"),
+        Column("domain", TEXT, "email domain"),
+        Column("internal", BOOL, "internal domain; <NA> when the policy names none"),
+        Column("service_account", BOOL, "listed in the policy's service_accounts"),
+        Column("token_account", BOOL, "listed in the policy's api_token_accounts"),
+        Column("tfa", BOOL, "2FA enabled; <NA> when unknown"),
+        Column("owner_apps", COUNT, "apps owned"),
+        Column("full_apps", COUNT, "apps with the full Collaborator role, accepted"),
+        Column("limited_apps", COUNT, "apps with the Limited Collaborator role, accepted"),
+        Column("pending_invitations", COUNT, "invitations not yet accepted"),
+        Column("deleted_memberships", COUNT, "memberships whose account was deleted"),
+        Column("apps", COUNT, "apps with any accepted access (owner included)"),
+        Column("highest_role", TEXT, "most privileged accepted role, or pending/deleted"),
+        Column("regions", TEXT, "regions where the person has access, comma-separated"),
+    ),
+    "tokens": (
+        Column("token_id", TEXT, "token id"),
+        Column("name", TEXT, "token name"),
+        Column("account_email", TEXT, "account that holds the token (the collecting account)"),
+        Column("created_at", TIME, "creation time"),
+        Column("last_used_at", TIME, "last use; empty when never used"),
+    ),
+    "events": (
+        Column("region", TEXT, "Scalingo region"),
+        Column("event_id", TEXT, "event id"),
+        Column("created_at", TIME, "when it happened"),
+        Column("type", TEXT, "event type, e.g. new_collaborator, deployment"),
+        Column("app_id", TEXT, "app id, when the event is about an app"),
+        Column("app_name", TEXT, "app name at event time"),
+        Column("user_id", TEXT, "who did it: user id"),
+        Column("user_email", TEXT, "who did it: email"),
+        Column("user_username", TEXT, "who did it: username"),
+        Column("type_data", TEXT, "type-specific details, as JSON text"),
+    ),
+    "findings": (
+        Column("check_id", TEXT, "check identifier (a stable contract)"),
+        Column("severity", TEXT, "high | medium | low | info"),
+        Column("title", TEXT, "check title"),
+        Column("region", TEXT, "region of the app concerned"),
+        Column("app", TEXT, "app concerned"),
+        Column("email", TEXT, "person concerned"),
+        Column("token_name", TEXT, "token concerned"),
+        Column("message", TEXT, "what was found, in one sentence"),
+        Column("risk", TEXT, "why it matters"),
+        Column("remediation", TEXT, "what to do, with the Scalingo CLI command where one exists"),
+        Column("muted", BOOL, "muted by a policy exception"),
+        Column("exception_reason", TEXT, "reason of the exception that mutes it"),
+        Column("exception_expires", TEXT, "expiry date of that exception"),
+    ),
+}
+
+
+def columns(name: str) -> list[str]:
+    """Column names of frame ``name``, in order."""
+    return [c.name for c in SCHEMAS[name]]
+
+
+def build(name: str, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Make frame ``name`` from records (or a DataFrame) with exactly the schema's columns
+    and dtypes. Missing columns are filled with ``<NA>``; extra ones are dropped."""
+    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame.from_records(list(rows))
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    for col in SCHEMAS[name]:
+        values = df[col.name].reset_index(drop=True) if col.name in df.columns else None
+        if values is None:
+            out[col.name] = pd.Series(pd.NA, index=out.index, dtype=col.dtype)
+        elif col.dtype == TIME:
+            out[col.name] = pd.to_datetime(values, utc=True, format="ISO8601").astype(TIME)
+        elif col.dtype == BOOL:
+            out[col.name] = values.astype("object").where(values.notna(), pd.NA).astype(BOOL)
+        else:
+            out[col.name] = values.astype(col.dtype)
+    return out
+
+
+def empty(name: str) -> pd.DataFrame:
+    """An empty frame ``name`` with the schema's columns and dtypes."""
+    return build(name, [])
+
+
+def describe() -> pd.DataFrame:
+    """The data model as a table: frame, column, dtype, meaning."""
+    return pd.DataFrame(
+        [
+            {"frame": frame, "column": c.name, "dtype": c.dtype, "meaning": c.doc}
+            for frame, cols in SCHEMAS.items()
+            for c in cols
+        ]
+    )

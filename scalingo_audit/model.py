@@ -1,0 +1,147 @@
+"""AuditData: the frames of one audit, and how ``people`` is derived from memberships.
+
+Loaders (``sources``) produce apps, memberships, tokens and events in the
+schemas of :mod:`scalingo_audit.frames`; :func:`assemble` adds what depends on
+the policy (internal/external, service accounts) and derives ``people``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+
+from . import frames
+from .policy import Policy
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the data came from: shown on every report and in ``check --format json``."""
+
+    kind: str  # demo | snapshot | export
+    location: str
+    collected_at: dt.datetime
+    collected_by: str | None = None
+    regions: tuple[str, ...] = ()
+    gaps: tuple[dict[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "location": self.location,
+            "collected_at": self.collected_at.isoformat(),
+            "collected_by": self.collected_by,
+            "regions": list(self.regions),
+            "gaps": list(self.gaps),
+        }
+
+
+@dataclass(frozen=True)
+class AuditData:
+    """The frames of one audit. Columns are documented in :mod:`scalingo_audit.frames`."""
+
+    apps: pd.DataFrame
+    memberships: pd.DataFrame
+    people: pd.DataFrame
+    tokens: pd.DataFrame
+    events: pd.DataFrame
+    info: SourceInfo
+    policy: Policy = field(default_factory=Policy)
+
+    def with_policy(self, policy: Policy) -> AuditData:
+        """The same data seen through another policy (recomputes internal/service flags)."""
+        return assemble(self.apps, self.memberships, self.tokens, self.events, self.info, policy)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline figures: people, apps, share of full Collaborators, 2FA coverage."""
+        m = self.memberships
+        accepted = m[m["status"] == "accepted"]
+        collab = accepted[accepted["role"] != "owner"]
+        known = collab["tfa"].dropna()
+        people = self.people
+        return {
+            "apps": len(self.apps),
+            "people": len(people),
+            "regions": len(self.apps["region"].unique()),
+            "memberships": len(m),
+            "accepted_collaborators": len(collab),
+            "full_collaborator_share": _ratio((collab["role"] == "collaborator").sum(), len(collab)),
+            "tfa_coverage": _ratio(known.sum(), len(known)),
+            "tfa_unknown": int(collab["tfa"].isna().sum()),
+            "pending_invitations": int((m["status"] == "pending").sum()),
+            "external_people": int((people["internal"] == False).sum()),  # noqa: E712
+        }
+
+
+def _ratio(num: Any, den: int) -> float | None:
+    return round(float(num) / den, 4) if den else None
+
+
+def assemble(
+    apps: pd.DataFrame,
+    memberships: pd.DataFrame,
+    tokens: pd.DataFrame,
+    events: pd.DataFrame,
+    info: SourceInfo,
+    policy: Policy,
+) -> AuditData:
+    """Complete the frames for ``policy`` and derive ``people``."""
+    m = memberships.copy()
+    m["email_key"] = m["email"].str.strip().str.lower()
+    m["domain"] = m["email_key"].str.rpartition("@")[2]
+    m["internal"] = pd.array([policy.is_internal(d) for d in m["domain"]], dtype="boolean")
+    m = frames.build("memberships", m)
+    return AuditData(
+        apps=frames.build("apps", apps),
+        memberships=m,
+        people=derive_people(m, policy),
+        tokens=frames.build("tokens", tokens),
+        events=frames.build("events", events),
+        info=info,
+        policy=policy,
+    )
+
+
+def derive_people(memberships: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """One row per person (lower-cased email) across all apps and regions."""
+    m = memberships
+    if m.empty:
+        return frames.empty("people")
+    accepted = m["status"] == "accepted"
+    flags = pd.DataFrame(
+        {
+            "email_key": m["email_key"],
+            "owner_apps": (accepted & (m["role"] == "owner")).astype(int),
+            "full_apps": (accepted & (m["role"] == "collaborator")).astype(int),
+            "limited_apps": (accepted & (m["role"] == "limited_collaborator")).astype(int),
+            "pending_invitations": (m["status"] == "pending").astype(int),
+            "deleted_memberships": (m["status"] == "user account deleted").astype(int),
+            "apps": accepted.astype(int),
+        }
+    )
+    counts = flags.groupby("email_key", sort=True).sum()
+    g = m.groupby("email_key", sort=True)
+    firsts = g[["email", "username", "user_id", "domain", "internal"]].first()
+    # 2FA is a property of the account: any known value wins (False if any says False).
+    tfa = g["tfa"].agg(lambda s: pd.NA if s.dropna().empty else bool(s.dropna().all()))
+    regions = g["region"].agg(lambda s: ", ".join(sorted(set(s.dropna()))))
+    people = firsts.join(counts).assign(tfa=tfa, regions=regions).reset_index()
+    people["service_account"] = people["email_key"].map(policy.is_service_account)
+    people["token_account"] = people["email_key"].map(policy.is_token_account)
+    people["highest_role"] = [
+        "owner" if o else "collaborator" if f else "limited_collaborator" if lim else
+        "pending" if p else "user account deleted"
+        for o, f, lim, p in zip(
+            people["owner_apps"], people["full_apps"], people["limited_apps"],
+            people["pending_invitations"], strict=True,
+        )
+    ]
+    return frames.build("people", people)
+
+
+def with_info(data: AuditData, **changes: Any) -> AuditData:
+    return replace(data, info=replace(data.info, **changes))

@@ -1,0 +1,47 @@
+"""What every notebook does first: load the source, run the checks, set up offline charts.
+
+Notebooks stay thin glue: their ``parameters`` cell names ``source``,
+``policy`` and ``as_of``; :func:`open_audit` turns those into an :class:`Audit`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .checks import expired_exceptions, resolve_as_of, run_checks
+from .model import AuditData
+from .policy import PolicyException, load_policy
+from .sources import load
+
+
+@dataclass(frozen=True)
+class Audit:
+    data: AuditData
+    findings: pd.DataFrame
+    as_of: dt.datetime
+    expired: list[PolicyException]
+
+
+def open_audit(source: str = "demo", policy: str = "", as_of: str = "") -> Audit:
+    """Load ``source`` with the policy file ``policy`` (empty: the source's default) and run
+    every check as of ``as_of`` (empty: the collection time)."""
+    data = load(source, policy=load_policy(policy) if policy else None)
+    when = resolve_as_of(as_of or None, data)
+    return Audit(
+        data=data,
+        findings=run_checks(data, as_of=when),
+        as_of=when,
+        expired=expired_exceptions(data.policy, when),
+    )
+
+
+def setup_display() -> None:
+    """Charts embedded with plotly.js (works offline, once per file), tidy tables."""
+    import plotly.io as pio
+
+    pio.renderers.default = "notebook"
+    pd.set_option("display.max_rows", 60)
+    pd.set_option("display.max_colwidth", 120)

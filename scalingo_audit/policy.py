@@ -1,0 +1,235 @@
+"""The policy file: what the organisation considers internal, which accounts are
+service accounts, thresholds, and accepted risks (exceptions) with an expiry.
+
+Every key is optional::
+
+    internal_domains: [acme.example]           # emails outside these are external
+    service_accounts: [ops@acme.example]       # accounts meant to own apps
+    api_token_accounts: [ci-shop@acme.example] # dedicated accounts holding app-scoped tokens
+    thresholds:
+      max_full_apps: 10            # full Collaborator on more apps than this is flagged
+      token_idle_days: 90          # a token unused for longer is flagged
+      token_max_age_days: 365      # a token older than this is flagged
+      inactive_days: 90            # (activity checks)
+      pending_invitation_days: 14  # (activity checks)
+    exceptions:                    # accepted risks
+      - check_id: external_full_collaborator
+        email: dev@agency.example  # any of app / email / token_name; all named must match
+        app: shop-api
+        reason: contract until March
+        expires: 2027-03-31        # mutes up to and including this date
+
+An unknown key, a wrong type, a bad date or an unknown check id raises
+:class:`~scalingo_audit.errors.PolicyError` naming it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import PolicyError
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_full_apps: int = 10
+    token_idle_days: int = 90
+    token_max_age_days: int = 365
+    inactive_days: int = 90
+    pending_invitation_days: int = 14
+
+
+@dataclass(frozen=True)
+class PolicyException:
+    """An accepted risk: mutes the findings of ``check_id`` that match every field it names."""
+
+    check_id: str
+    reason: str
+    expires: dt.date
+    app: str | None = None
+    email: str | None = None
+    token_name: str | None = None
+
+    def matches(self, check_id: str, app: Any, email: Any, token_name: Any) -> bool:
+        if check_id != self.check_id:
+            return False
+        if self.app is not None and _text(app) != self.app:
+            return False
+        if self.email is not None and _text(email).lower() != self.email.lower():
+            return False
+        return not (self.token_name is not None and _text(token_name) != self.token_name)
+
+    def active_on(self, day: dt.date) -> bool:
+        return day <= self.expires
+
+    def describe(self) -> str:
+        scope = ", ".join(
+            f"{k}={v}"
+            for k, v in (("app", self.app), ("email", self.email), ("token_name", self.token_name))
+            if v is not None
+        )
+        return f"{self.check_id} ({scope})" if scope else self.check_id
+
+
+@dataclass(frozen=True)
+class Policy:
+    internal_domains: tuple[str, ...] = ()
+    service_accounts: tuple[str, ...] = ()
+    api_token_accounts: tuple[str, ...] = ()
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    exceptions: tuple[PolicyException, ...] = ()
+    source: str = "defaults"
+
+    def is_internal(self, domain: str) -> bool | None:
+        """Whether an email domain is internal; None when no internal domain is set."""
+        if not self.internal_domains:
+            return None
+        d = domain.lower()
+        return any(d == i or d.endswith("." + i) for i in self.internal_domains)
+
+    def is_service_account(self, email: str) -> bool:
+        return email.lower() in self.service_accounts
+
+    def is_token_account(self, email: str) -> bool:
+        return email.lower() in self.api_token_accounts
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or value is _NA else str(value)
+
+
+try:  # pandas' NA, compared by identity above without importing pandas at module level
+    from pandas import NA as _NA
+except ImportError:  # pragma: no cover
+    _NA = object()
+
+_TOP_KEYS = {"internal_domains", "service_accounts", "api_token_accounts", "thresholds", "exceptions"}
+_EXCEPTION_KEYS = {"check_id", "app", "email", "token_name", "reason", "expires"}
+
+
+def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
+    """Validate a policy mapping (as read from YAML) and return a :class:`Policy`."""
+    from .checks import CHECKS  # the catalogue names the valid check ids
+
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise PolicyError(f"{source}: the policy must be a mapping of keys, not {_kind(data)}")
+    unknown = sorted(set(map(str, data)) - _TOP_KEYS)
+    if unknown:
+        raise PolicyError(
+            f"{source}: unknown key '{unknown[0]}' (known keys: {', '.join(sorted(_TOP_KEYS))})"
+        )
+
+    def str_list(key: str, *, lower: bool = True) -> tuple[str, ...]:
+        value = data.get(key) or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise PolicyError(f"{source}: '{key}' must be a list of non-empty strings")
+        return tuple(v.strip().lower() if lower else v.strip() for v in value)
+
+    domains = tuple(d.lstrip("@") for d in str_list("internal_domains"))
+
+    raw_thresholds = data.get("thresholds") or {}
+    if not isinstance(raw_thresholds, Mapping):
+        raise PolicyError(f"{source}: 'thresholds' must be a mapping")
+    known_thresholds = {f.name for f in fields(Thresholds)}
+    values: dict[str, int] = {}
+    for key, value in raw_thresholds.items():
+        if key not in known_thresholds:
+            raise PolicyError(
+                f"{source}: unknown key 'thresholds.{key}' "
+                f"(known: {', '.join(sorted(known_thresholds))})"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PolicyError(
+                f"{source}: 'thresholds.{key}' must be a whole number >= 0, not {value!r}"
+            )
+        values[key] = value
+
+    raw_exceptions = data.get("exceptions") or []
+    if not isinstance(raw_exceptions, list):
+        raise PolicyError(f"{source}: 'exceptions' must be a list")
+    exceptions = []
+    for i, item in enumerate(raw_exceptions, start=1):
+        where = f"{source}: exceptions[{i}]"
+        if not isinstance(item, Mapping):
+            raise PolicyError(f"{where} must be a mapping")
+        bad = sorted(set(map(str, item)) - _EXCEPTION_KEYS)
+        if bad:
+            raise PolicyError(
+                f"{where}: unknown key '{bad[0]}' (known: {', '.join(sorted(_EXCEPTION_KEYS))})"
+            )
+        check_id = item.get("check_id")
+        if not check_id:
+            raise PolicyError(f"{where}: 'check_id' is required")
+        if check_id not in CHECKS:
+            raise PolicyError(f"{where}: unknown check id '{check_id}'")
+        reason = item.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise PolicyError(f"{where}: 'reason' is required (why is this risk accepted?)")
+        expires = _date(item.get("expires"), f"{where}: 'expires'")
+        scope = {}
+        for key in ("app", "email", "token_name"):
+            value = item.get(key)
+            if value is not None and not isinstance(value, str):
+                raise PolicyError(f"{where}: '{key}' must be a string")
+            scope[key] = value
+        exceptions.append(
+            PolicyException(check_id=check_id, reason=reason.strip(), expires=expires, **scope)
+        )
+
+    return Policy(
+        internal_domains=domains,
+        service_accounts=str_list("service_accounts"),
+        api_token_accounts=str_list("api_token_accounts"),
+        thresholds=Thresholds(**values),
+        exceptions=tuple(exceptions),
+        source=source,
+    )
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """Read a policy YAML file; ``None`` or ``""`` gives the defaults."""
+    if path is None or str(path) == "":
+        return Policy()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"{p}: policy file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{p}: cannot read the policy file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise PolicyError(f"{p}: not valid YAML{line}") from None
+    return parse_policy(data, source=str(p))
+
+
+def _date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    if value is None:
+        raise PolicyError(f"{where} is required (YYYY-MM-DD): accepted risks must expire")
+    raise PolicyError(f"{where} is not a date (YYYY-MM-DD): {value!r}")
+
+
+def _kind(value: Any) -> str:
+    return "a list" if isinstance(value, list) else f"a {type(value).__name__}"

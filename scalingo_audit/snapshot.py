@@ -1,0 +1,221 @@
+"""The snapshot format: raw Scalingo API responses kept as evidence, plus a manifest.
+
+A snapshot is a directory::
+
+    SNAPSHOT/
+      manifest.json                      what, when, by whom, and the file list
+      raw/auth/tokens.json               GET {auth}/v1/tokens
+      raw/<region>/users_self.json       GET /v1/users/self
+      raw/<region>/apps.json             GET /v1/apps
+      raw/<region>/collaborators.json    GET /v1/collaborators (apps the account owns)
+      raw/<region>/apps/<app>/collaborators.json   GET /v1/apps/<app>/collaborators
+      raw/<region>/apps/<app>/events.json          GET /v1/apps/<app>/events (optional)
+
+Each raw file is the response body exactly as Scalingo returned it (one root
+key, e.g. ``{"apps": [...]}``). ``manifest.json`` (format version 1)::
+
+    {"format": "scalingo-audit/snapshot", "format_version": 1,
+     "tool_version": "0.1.0", "origin": "api" | "demo",
+     "collected_at": "2026-11-01T08:00:00+00:00",
+     "collected_by": {"email": "...", "user_id": "us-..."},
+     "regions": ["osc-fr1", ...], "requests": 12, "events_days": null,
+     "gaps": [{"region": ..., "app": ..., "request": ..., "status": 403, "error": ...}],
+     "files": [{"path": "raw/osc-fr1/apps.json", "kind": "apps", "region": "osc-fr1",
+                "app": null, "request": "GET /v1/apps", "sha256": "..."}]}
+
+``kind`` is one of :data:`KINDS`. A snapshot is written to a temporary sibling
+directory and renamed into place at the end, so an interrupted run never
+leaves a half snapshot where a finished one is expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+FORMAT = "scalingo-audit/snapshot"
+FORMAT_VERSION = 1
+KINDS = ("tokens", "user", "apps", "collaborators", "app_collaborators", "app_events")
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One raw API response in a snapshot."""
+
+    path: str
+    kind: str
+    region: str | None
+    request: str
+    body: Any
+    app: str | None = None
+
+
+@dataclass
+class Snapshot:
+    """A snapshot in memory: its manifest fields and raw responses."""
+
+    collected_at: str
+    collected_by: dict[str, Any]
+    regions: list[str]
+    files: list[RawFile] = field(default_factory=list)
+    origin: str = "api"
+    requests: int = 0
+    events_days: int | None = None
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    location: str = "<memory>"
+    tool_version: str = ""
+
+    def of_kind(self, kind: str) -> Iterator[RawFile]:
+        return (f for f in self.files if f.kind == kind)
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "tool_version": self.tool_version or _tool_version(),
+            "origin": self.origin,
+            "collected_at": self.collected_at,
+            "collected_by": self.collected_by,
+            "regions": self.regions,
+            "requests": self.requests,
+            "events_days": self.events_days,
+            "gaps": self.gaps,
+            "files": [
+                {
+                    "path": f.path,
+                    "kind": f.kind,
+                    "region": f.region,
+                    "app": f.app,
+                    "request": f.request,
+                    "sha256": hashlib.sha256(_dump(f.body)).hexdigest(),
+                }
+                for f in self.files
+            ],
+        }
+
+
+def _tool_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _dump(body: Any) -> bytes:
+    return (json.dumps(body, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write(snapshot: Snapshot, directory: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``snapshot`` to ``directory`` atomically (temporary sibling, then rename)."""
+    target = Path(directory)
+    if target.exists() and not overwrite:
+        raise InputError("already exists; choose another directory or remove it", file=target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        for f in snapshot.files:
+            path = tmp / f.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(_dump(f.body))
+        (tmp / "manifest.json").write_text(
+            json.dumps(snapshot.manifest(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def is_snapshot(path: str | Path) -> bool:
+    return (Path(path) / "manifest.json").is_file()
+
+
+def read(directory: str | Path) -> Snapshot:
+    """Read a snapshot directory; raises :class:`InputError` naming the file and field at fault."""
+    root = Path(directory)
+    manifest_path = root / "manifest.json"
+    manifest = read_json(manifest_path)
+    if not isinstance(manifest, dict):
+        raise InputError("the manifest must be a JSON object", file=manifest_path)
+    if manifest.get("format") != FORMAT:
+        raise InputError(f"not a scalingo-audit snapshot (expected '{FORMAT}')", file=manifest_path, field="format")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise InputError(
+            f"unsupported snapshot format version {version!r} (this scalingo-audit reads {FORMAT_VERSION})",
+            file=manifest_path,
+            field="format_version",
+        )
+    for key in ("collected_at", "collected_by", "regions", "files"):
+        if key not in manifest:
+            raise InputError("missing required field", file=manifest_path, field=key)
+    files = []
+    for i, entry in enumerate(manifest["files"]):
+        record = f"files[{i}]"
+        if not isinstance(entry, dict):
+            raise InputError("must be an object", file=manifest_path, record=record)
+        for key in ("path", "kind"):
+            if not entry.get(key):
+                raise InputError("missing required field", file=manifest_path, record=record, field=key)
+        if entry["kind"] not in KINDS:
+            raise InputError(
+                f"unknown kind {entry['kind']!r} (expected one of {', '.join(KINDS)})",
+                file=manifest_path,
+                record=record,
+                field="kind",
+            )
+        rel = Path(entry["path"])
+        if rel.is_absolute() or ".." in rel.parts:
+            raise InputError("path must stay inside the snapshot", file=manifest_path, record=record, field="path")
+        files.append(
+            RawFile(
+                path=entry["path"],
+                kind=entry["kind"],
+                region=entry.get("region"),
+                app=entry.get("app"),
+                request=entry.get("request", ""),
+                body=read_json(root / rel),
+            )
+        )
+    by = manifest["collected_by"]
+    return Snapshot(
+        collected_at=str(manifest["collected_at"]),
+        collected_by=by if isinstance(by, dict) else {"email": str(by)},
+        regions=list(manifest["regions"]),
+        files=files,
+        origin=str(manifest.get("origin", "api")),
+        requests=int(manifest.get("requests") or 0),
+        events_days=manifest.get("events_days"),
+        gaps=list(manifest.get("gaps") or []),
+        location=str(root),
+        tool_version=str(manifest.get("tool_version", "")),
+    )
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file, turning every failure into an :class:`InputError` naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read ({exc})", file=path) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path) from None

@@ -1,0 +1,270 @@
+"""``load(source)``: the demo organisation, a snapshot directory or a dashboard export → frames.
+
+Every source ends in the same frames (:mod:`scalingo_audit.frames`), so checks
+and notebooks never know where the data came from. Raw API responses are read
+as Scalingo documents them (../shared/scalingo-api.md): ``is_limited`` as a
+boolean or the string ``"true"``/``"false"``, ``tfa_status`` missing or null
+(unknown, never false), owners absent from collaborator lists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import snapshot as snap
+from .errors import InputError
+from .frames import STATUSES
+from .model import AuditData, SourceInfo, assemble
+from .policy import Policy
+
+DEMO = "demo"
+
+
+def load(source: str | Path = DEMO, *, policy: Policy | None = None) -> AuditData:
+    """Load access data into frames.
+
+    ``source`` is ``"demo"`` (the built-in demo organisation), a snapshot
+    directory (see :mod:`scalingo_audit.snapshot`) or a dashboard Collaborators
+    export (``.csv`` or ``.json``). ``policy`` decides internal domains and
+    service accounts; for the demo it defaults to the demo's own policy.
+    """
+    if str(source) == DEMO:
+        from .demo import demo_policy, demo_snapshot
+
+        return from_snapshot(demo_snapshot(), policy=policy or demo_policy(), kind="demo")
+    path = Path(source)
+    if path.is_dir():
+        if not snap.is_snapshot(path):
+            raise InputError("not a snapshot directory (no manifest.json)", file=path)
+        return from_snapshot(snap.read(path), policy=policy or Policy(), kind="snapshot")
+    if path.is_file():
+        from .export import load_export
+
+        return load_export(path, policy=policy or Policy())
+    raise InputError(
+        "no such file or directory (expected 'demo', a snapshot directory or a dashboard export)",
+        file=path,
+    )
+
+
+def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -> AuditData:
+    """Turn the raw API responses of a snapshot into frames."""
+    apps: list[dict[str, Any]] = []
+    memberships: list[dict[str, Any]] = []
+    tokens: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    where_root = Path(s.location) if s.location != "<memory>" else Path("<demo>")
+
+    for f in s.files:
+        where = str(where_root / f.path)
+        if f.kind == "apps":
+            for i, rec in _items(f.body, "apps", where):
+                apps.append(_app(rec, f.region or "", where, f"apps[{i}]"))
+        elif f.kind in ("collaborators", "app_collaborators"):
+            for i, rec in _items(f.body, "collaborators", where):
+                memberships.append(
+                    _collaborator(rec, f.region or "", where, f"collaborators[{i}]", app_name=f.app)
+                )
+        elif f.kind == "tokens":
+            account = s.collected_by.get("email")
+            for i, rec in _items(f.body, "tokens", where):
+                tokens.append(_token(rec, account, where, f"tokens[{i}]"))
+        elif f.kind == "app_events":
+            for i, rec in _items(f.body, "events", where):
+                events.append(_event(rec, f.region or "", where, f"events[{i}]"))
+        elif f.kind == "user" and not isinstance(f.body, Mapping):
+            raise InputError("expected a JSON object with root key 'user'", file=where)
+
+    apps_df = pd.DataFrame.from_records(apps, columns=_APP_COLUMNS)
+    apps_df = apps_df.drop_duplicates(["region", "app_id"]).reset_index(drop=True)
+    owners = [
+        {
+            "region": a["region"],
+            "app_id": a["app_id"],
+            "app_name": a["app_name"],
+            "role": "owner",
+            "status": "accepted",
+            "email": a["owner_email"],
+            "username": a["owner_username"],
+            "user_id": a["owner_id"],
+            "tfa": None,  # the API does not expose owners' 2FA
+        }
+        for a in apps_df.to_dict("records")
+    ]
+    m = pd.DataFrame.from_records(owners + memberships)
+    if not m.empty:
+        # An app's id is authoritative; fill app names and projects from the apps list.
+        names = apps_df.set_index(["region", "app_id"])
+        keys = list(zip(m["region"], m["app_id"], strict=True))
+        known = [k in names.index for k in keys]
+        m["project_name"] = [names.at[k, "project_name"] if ok else None for k, ok in zip(keys, known, strict=True)]
+        m["app_name"] = [
+            names.at[k, "app_name"] if ok else n for k, ok, n in zip(keys, known, m["app_name"], strict=True)
+        ]
+        m["_key"] = m["email"].str.lower()
+        m = m.drop_duplicates(["region", "app_id", "_key"]).drop(columns="_key")
+    info = SourceInfo(
+        kind=kind,
+        location="demo" if kind == "demo" else s.location,
+        collected_at=_parse_time(s.collected_at, str(where_root / "manifest.json"), "manifest", "collected_at"),
+        collected_by=s.collected_by.get("email"),
+        regions=tuple(s.regions),
+        gaps=tuple(s.gaps),
+    )
+    return assemble(apps_df, m, pd.DataFrame(tokens), pd.DataFrame(events), info, policy)
+
+
+_APP_COLUMNS = [
+    "region", "app_id", "app_name", "project_id", "project_name", "owner_id", "owner_email",
+    "owner_username", "created_at", "last_deployed_at", "last_deployed_by", "hds_resource", "url",
+]
+
+
+def _items(body: Any, key: str, where: str) -> list[tuple[int, Mapping[str, Any]]]:
+    if not isinstance(body, Mapping) or key not in body:
+        raise InputError(f"expected a JSON object with root key '{key}'", file=where)
+    items = body[key]
+    if not isinstance(items, list):
+        raise InputError("must be a list", file=where, field=key)
+    out = []
+    for i, rec in enumerate(items):
+        if not isinstance(rec, Mapping):
+            raise InputError("must be a JSON object", file=where, record=f"{key}[{i}]")
+        out.append((i, rec))
+    return out
+
+
+def _req(rec: Mapping[str, Any], name: str, where: str, record: str) -> Any:
+    value = rec.get(name)
+    if value is None or value == "":
+        raise InputError("missing required field", file=where, record=record, field=name)
+    return value
+
+
+def _label(record: str, rec: Mapping[str, Any], *keys: str) -> str:
+    for k in keys:
+        v = rec.get(k)
+        if isinstance(v, str) and v:
+            return f"{record} ({v})"
+    return record
+
+
+def _app(rec: Mapping[str, Any], region: str, where: str, record: str) -> dict[str, Any]:
+    record = _label(record, rec, "name", "id")
+    owner = _req(rec, "owner", where, record)
+    if not isinstance(owner, Mapping):
+        raise InputError("must be an object with id, username and email", file=where, record=record, field="owner")
+    project = rec.get("project") if isinstance(rec.get("project"), Mapping) else {}
+    assert isinstance(project, Mapping)
+    return {
+        "region": region,
+        "app_id": str(_req(rec, "id", where, record)),
+        "app_name": str(_req(rec, "name", where, record)),
+        "project_id": project.get("id"),
+        "project_name": project.get("name"),
+        "owner_id": owner.get("id"),
+        "owner_email": str(_req(owner, "email", where, record + " owner")),
+        "owner_username": owner.get("username"),
+        "created_at": _time(rec, "created_at", where, record),
+        "last_deployed_at": _time(rec, "last_deployed_at", where, record),
+        "last_deployed_by": rec.get("last_deployed_by"),
+        "hds_resource": _bool(rec, "hds_resource", where, record, required=False),
+        "url": rec.get("url"),
+    }
+
+
+def _collaborator(
+    rec: Mapping[str, Any], region: str, where: str, record: str, *, app_name: str | None
+) -> dict[str, Any]:
+    record = _label(record, rec, "email", "id")
+    email = str(_req(rec, "email", where, record))
+    status = _req(rec, "status", where, record)
+    if status not in STATUSES:
+        raise InputError(
+            f"unknown status {status!r} (expected one of: {', '.join(STATUSES)})",
+            file=where, record=record, field="status",
+        )
+    limited = _bool(rec, "is_limited", where, record, required=True)
+    app_id = rec.get("app_id")
+    name = rec.get("app_name") or app_name
+    if not app_id and not name:
+        raise InputError("missing required field", file=where, record=record, field="app_id")
+    username = rec.get("username")
+    return {
+        "region": region,
+        "app_id": app_id,
+        "app_name": name,
+        "role": "limited_collaborator" if limited else "collaborator",
+        "status": status,
+        "email": email,
+        "username": None if username in (None, "", "n/a") else username,
+        "user_id": rec.get("user_id") or None,
+        "tfa": _bool(rec, "tfa_status", where, record, required=False),
+        "collaboration_id": rec.get("id"),
+    }
+
+
+def _token(rec: Mapping[str, Any], account: str | None, where: str, record: str) -> dict[str, Any]:
+    record = _label(record, rec, "name", "id")
+    return {
+        "token_id": str(_req(rec, "id", where, record)),
+        "name": str(_req(rec, "name", where, record)),
+        "account_email": account,
+        "created_at": _time(rec, "created_at", where, record, required=True),
+        "last_used_at": _time(rec, "last_used_at", where, record),
+    }
+
+
+def _event(rec: Mapping[str, Any], region: str, where: str, record: str) -> dict[str, Any]:
+    record = _label(record, rec, "id")
+    user = rec.get("user") if isinstance(rec.get("user"), Mapping) else {}
+    assert isinstance(user, Mapping)
+    return {
+        "region": region,
+        "event_id": str(_req(rec, "id", where, record)),
+        "created_at": _time(rec, "created_at", where, record, required=True),
+        "type": str(_req(rec, "type", where, record)),
+        "app_id": rec.get("app_id"),
+        "app_name": rec.get("app_name"),
+        "user_id": user.get("id"),
+        "user_email": user.get("email"),
+        "user_username": user.get("username"),
+        "type_data": json.dumps(rec.get("type_data"), sort_keys=True) if rec.get("type_data") is not None else None,
+    }
+
+
+def _bool(rec: Mapping[str, Any], name: str, where: str, record: str, *, required: bool) -> bool | None:
+    """A boolean that Scalingo may send as true/false or "true"/"false"; None when absent."""
+    value = rec.get(name)
+    if value is None:
+        if required:
+            raise InputError("missing required field", file=where, record=record, field=name)
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InputError(f"expected true or false, got {value!r}", file=where, record=record, field=name)
+
+
+def _time(rec: Mapping[str, Any], name: str, where: str, record: str, *, required: bool = False) -> str | None:
+    value = rec.get(name)
+    if value is None or value == "":
+        if required:
+            raise InputError("missing required field", file=where, record=record, field=name)
+        return None
+    return _parse_time(value, where, record, name).isoformat()
+
+
+def _parse_time(value: Any, where: str, record: str, name: str) -> dt.datetime:
+    try:
+        t = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"not an ISO 8601 date: {value!r}", file=where, record=record, field=name) from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
