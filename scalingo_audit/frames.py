@@ -70,7 +70,9 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("tfa", BOOL, "2FA enabled; <NA> when unknown (owners, pending, not reported)"),
         Column("domain", TEXT, "email domain, lower-cased"),
         Column("internal", BOOL, "email domain is internal; <NA> when the policy names none"),
-        Column("collaboration_id", TEXT, "id of the collaboration (not of the user); empty for owners"),
+        Column(
+            "collaboration_id", TEXT, "id of the collaboration (not of the user); empty for owners"
+        ),
     ),
     "people": (
         Column("email_key", TEXT, "lower-cased email: one row per person across apps and regions"),

@@ -69,7 +69,9 @@ class AuditData:
             "regions": len(self.apps["region"].unique()),
             "memberships": len(m),
             "accepted_collaborators": len(collab),
-            "full_collaborator_share": _ratio((collab["role"] == "collaborator").sum(), len(collab)),
+            "full_collaborator_share": _ratio(
+                (collab["role"] == "collaborator").sum(), len(collab)
+            ),
             "tfa_coverage": _ratio(known.sum(), len(known)),
             "tfa_unknown": int(collab["tfa"].isna().sum()),
             "pending_invitations": int((m["status"] == "pending").sum()),
@@ -133,11 +135,21 @@ def derive_people(memberships: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     people["service_account"] = people["email_key"].map(policy.is_service_account)
     people["token_account"] = people["email_key"].map(policy.is_token_account)
     people["highest_role"] = [
-        "owner" if o else "collaborator" if f else "limited_collaborator" if lim else
-        "pending" if p else "user account deleted"
+        "owner"
+        if o
+        else "collaborator"
+        if f
+        else "limited_collaborator"
+        if lim
+        else "pending"
+        if p
+        else "user account deleted"
         for o, f, lim, p in zip(
-            people["owner_apps"], people["full_apps"], people["limited_apps"],
-            people["pending_invitations"], strict=True,
+            people["owner_apps"],
+            people["full_apps"],
+            people["limited_apps"],
+            people["pending_invitations"],
+            strict=True,
         )
     ]
     return frames.build("people", people)

@@ -109,7 +109,13 @@ try:  # pandas' NA, compared by identity above without importing pandas at modul
 except ImportError:  # pragma: no cover
     _NA = object()
 
-_TOP_KEYS = {"internal_domains", "service_accounts", "api_token_accounts", "thresholds", "exceptions"}
+_TOP_KEYS = {
+    "internal_domains",
+    "service_accounts",
+    "api_token_accounts",
+    "thresholds",
+    "exceptions",
+}
 _EXCEPTION_KEYS = {"check_id", "app", "email", "token_name", "reason", "expires"}
 
 

@@ -153,7 +153,11 @@ def read(directory: str | Path) -> Snapshot:
     if not isinstance(manifest, dict):
         raise InputError("the manifest must be a JSON object", file=manifest_path)
     if manifest.get("format") != FORMAT:
-        raise InputError(f"not a scalingo-audit snapshot (expected '{FORMAT}')", file=manifest_path, field="format")
+        raise InputError(
+            f"not a scalingo-audit snapshot (expected '{FORMAT}')",
+            file=manifest_path,
+            field="format",
+        )
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise InputError(
@@ -171,7 +175,9 @@ def read(directory: str | Path) -> Snapshot:
             raise InputError("must be an object", file=manifest_path, record=record)
         for key in ("path", "kind"):
             if not entry.get(key):
-                raise InputError("missing required field", file=manifest_path, record=record, field=key)
+                raise InputError(
+                    "missing required field", file=manifest_path, record=record, field=key
+                )
         if entry["kind"] not in KINDS:
             raise InputError(
                 f"unknown kind {entry['kind']!r} (expected one of {', '.join(KINDS)})",
@@ -181,7 +187,12 @@ def read(directory: str | Path) -> Snapshot:
             )
         rel = Path(entry["path"])
         if rel.is_absolute() or ".." in rel.parts:
-            raise InputError("path must stay inside the snapshot", file=manifest_path, record=record, field="path")
+            raise InputError(
+                "path must stay inside the snapshot",
+                file=manifest_path,
+                record=record,
+                field="path",
+            )
         files.append(
             RawFile(
                 path=entry["path"],
@@ -218,4 +229,6 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path) from None
+        raise InputError(
+            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path
+        ) from None

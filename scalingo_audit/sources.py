@@ -103,16 +103,21 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         names = apps_df.set_index(["region", "app_id"])
         keys = list(zip(m["region"], m["app_id"], strict=True))
         known = [k in names.index for k in keys]
-        m["project_name"] = [names.at[k, "project_name"] if ok else None for k, ok in zip(keys, known, strict=True)]
+        m["project_name"] = [
+            names.at[k, "project_name"] if ok else None for k, ok in zip(keys, known, strict=True)
+        ]
         m["app_name"] = [
-            names.at[k, "app_name"] if ok else n for k, ok, n in zip(keys, known, m["app_name"], strict=True)
+            names.at[k, "app_name"] if ok else n
+            for k, ok, n in zip(keys, known, m["app_name"], strict=True)
         ]
         m["_key"] = m["email"].str.lower()
         m = m.drop_duplicates(["region", "app_id", "_key"]).drop(columns="_key")
     info = SourceInfo(
         kind=kind,
         location="demo" if kind == "demo" else s.location,
-        collected_at=_parse_time(s.collected_at, str(where_root / "manifest.json"), "manifest", "collected_at"),
+        collected_at=_parse_time(
+            s.collected_at, str(where_root / "manifest.json"), "manifest", "collected_at"
+        ),
         collected_by=s.collected_by.get("email"),
         regions=tuple(s.regions),
         gaps=tuple(s.gaps),
@@ -121,8 +126,19 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
 
 
 _APP_COLUMNS = [
-    "region", "app_id", "app_name", "project_id", "project_name", "owner_id", "owner_email",
-    "owner_username", "created_at", "last_deployed_at", "last_deployed_by", "hds_resource", "url",
+    "region",
+    "app_id",
+    "app_name",
+    "project_id",
+    "project_name",
+    "owner_id",
+    "owner_email",
+    "owner_username",
+    "created_at",
+    "last_deployed_at",
+    "last_deployed_by",
+    "hds_resource",
+    "url",
 ]
 
 
@@ -159,7 +175,12 @@ def _app(rec: Mapping[str, Any], region: str, where: str, record: str) -> dict[s
     record = _label(record, rec, "name", "id")
     owner = _req(rec, "owner", where, record)
     if not isinstance(owner, Mapping):
-        raise InputError("must be an object with id, username and email", file=where, record=record, field="owner")
+        raise InputError(
+            "must be an object with id, username and email",
+            file=where,
+            record=record,
+            field="owner",
+        )
     project = rec.get("project") if isinstance(rec.get("project"), Mapping) else {}
     assert isinstance(project, Mapping)
     return {
@@ -188,7 +209,9 @@ def _collaborator(
     if status not in STATUSES:
         raise InputError(
             f"unknown status {status!r} (expected one of: {', '.join(STATUSES)})",
-            file=where, record=record, field="status",
+            file=where,
+            record=record,
+            field="status",
         )
     limited = _bool(rec, "is_limited", where, record, required=True)
     app_id = rec.get("app_id")
@@ -235,11 +258,15 @@ def _event(rec: Mapping[str, Any], region: str, where: str, record: str) -> dict
         "user_id": user.get("id"),
         "user_email": user.get("email"),
         "user_username": user.get("username"),
-        "type_data": json.dumps(rec.get("type_data"), sort_keys=True) if rec.get("type_data") is not None else None,
+        "type_data": json.dumps(rec.get("type_data"), sort_keys=True)
+        if rec.get("type_data") is not None
+        else None,
     }
 
 
-def _bool(rec: Mapping[str, Any], name: str, where: str, record: str, *, required: bool) -> bool | None:
+def _bool(
+    rec: Mapping[str, Any], name: str, where: str, record: str, *, required: bool
+) -> bool | None:
     """A boolean that Scalingo may send as true/false or "true"/"false"; None when absent."""
     value = rec.get(name)
     if value is None:
@@ -250,10 +277,14 @@ def _bool(rec: Mapping[str, Any], name: str, where: str, record: str, *, require
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise InputError(f"expected true or false, got {value!r}", file=where, record=record, field=name)
+    raise InputError(
+        f"expected true or false, got {value!r}", file=where, record=record, field=name
+    )
 
 
-def _time(rec: Mapping[str, Any], name: str, where: str, record: str, *, required: bool = False) -> str | None:
+def _time(
+    rec: Mapping[str, Any], name: str, where: str, record: str, *, required: bool = False
+) -> str | None:
     value = rec.get(name)
     if value is None or value == "":
         if required:
@@ -266,5 +297,7 @@ def _parse_time(value: Any, where: str, record: str, name: str) -> dt.datetime:
     try:
         t = dt.datetime.fromisoformat(str(value))
     except ValueError:
-        raise InputError(f"not an ISO 8601 date: {value!r}", file=where, record=record, field=name) from None
+        raise InputError(
+            f"not an ISO 8601 date: {value!r}", file=where, record=record, field=name
+        ) from None
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)

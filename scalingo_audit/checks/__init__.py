@@ -62,13 +62,17 @@ def run_checks(
         for e in active:
             if e.matches(r.check_id, r.app, r.email, r.token_name):
                 out.loc[i, ["muted", "exception_reason", "exception_expires"]] = [
-                    True, e.reason, e.expires.isoformat()
+                    True,
+                    e.reason,
+                    e.expires.isoformat(),
                 ]
                 break
     order = out["severity"].map(_SEVERITY_RANK)
     return (
         out.assign(_o=order)
-        .sort_values(["_o", "check_id", "region", "app", "email", "token_name"], na_position="first")
+        .sort_values(
+            ["_o", "check_id", "region", "app", "email", "token_name"], na_position="first"
+        )
         .drop(columns="_o")
         .reset_index(drop=True)
     )

@@ -20,7 +20,9 @@ def pending_invitation(ctx: Context) -> Iterator[Finding]:
     for r in m[m["status"] == "pending"].to_dict("records"):
         role = "full Collaborator" if r["role"] == "collaborator" else "Limited Collaborator"
         yield {
-            "region": r["region"], "app": r["app_name"], "email": r["email"],
+            "region": r["region"],
+            "app": r["app_name"],
+            "email": r["email"],
             "message": f"{r['email']} has a pending invitation as {role} on {r['app_name']}.",
             "remediation": "If it is no longer expected, revoke it: "
             + app_cli(r["app_name"], "collaborators-remove", r["email"]),
@@ -39,7 +41,9 @@ def deleted_account_collaborator(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
     for r in m[m["status"] == "user account deleted"].to_dict("records"):
         yield {
-            "region": r["region"], "app": r["app_name"], "email": r["email"],
+            "region": r["region"],
+            "app": r["app_name"],
+            "email": r["email"],
             "message": f"{r['email']} is still listed on {r['app_name']} but the account was deleted.",
             "remediation": app_cli(r["app_name"], "collaborators-remove", r["email"]),
         }

@@ -27,9 +27,12 @@ def _collaborators(ctx: Context, role: str, tfa_known: bool) -> Iterator[dict]:
 def collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
     for r in _collaborators(ctx, "collaborator", tfa_known=True):
         yield {
-            "region": r["region"], "app": r["app_name"], "email": r["email"],
+            "region": r["region"],
+            "app": r["app_name"],
+            "email": r["email"],
             "message": f"{r['email']} is a full Collaborator on {r['app_name']} without 2FA.",
-            "remediation": _ENABLE.format(email=r["email"]) + "; until then downgrade: "
+            "remediation": _ENABLE.format(email=r["email"])
+            + "; until then downgrade: "
             + app_cli(r["app_name"], "collaborators-update", "--limited=true", r["email"]),
         }
 
@@ -45,9 +48,12 @@ def collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
 def limited_collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
     for r in _collaborators(ctx, "limited_collaborator", tfa_known=True):
         yield {
-            "region": r["region"], "app": r["app_name"], "email": r["email"],
+            "region": r["region"],
+            "app": r["app_name"],
+            "email": r["email"],
             "message": f"{r['email']} is a Limited Collaborator on {r['app_name']} without 2FA.",
-            "remediation": _ENABLE.format(email=r["email"]) + "; or remove the access: "
+            "remediation": _ENABLE.format(email=r["email"])
+            + "; or remove the access: "
             + app_cli(r["app_name"], "collaborators-remove", r["email"]),
         }
 
@@ -64,7 +70,9 @@ def tfa_status_unknown(ctx: Context) -> Iterator[Finding]:
     for role in ("collaborator", "limited_collaborator"):
         for r in _collaborators(ctx, role, tfa_known=False):
             yield {
-                "region": r["region"], "app": r["app_name"], "email": r["email"],
+                "region": r["region"],
+                "app": r["app_name"],
+                "email": r["email"],
                 "message": f"The 2FA status of {r['email']} on {r['app_name']} is unknown.",
                 "remediation": "Check 2FA for this person on https://dashboard.scalingo.com/collaborators "
                 "and ask them to enable it if it is off.",

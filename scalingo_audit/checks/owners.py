@@ -24,7 +24,9 @@ def owner_not_service_account(ctx: Context) -> Iterator[Finding]:
         if ctx.policy.is_service_account(r["owner_email"]):
             continue
         yield {
-            "region": r["region"], "app": r["app_name"], "email": r["owner_email"],
+            "region": r["region"],
+            "app": r["app_name"],
+            "email": r["owner_email"],
             "message": f"{r['app_name']} is owned by {r['owner_email']}, not by a service account.",
             "remediation": f"Transfer ownership of {r['app_name']} to "
             f"{ctx.policy.service_accounts[0]} (dashboard: app Settings → Transfer ownership).",

@@ -73,6 +73,11 @@ def cli(*words: str) -> str:
 
 
 def app_cli(app: str, *words: str) -> str:
-    return "scalingo --app " + shlex.quote(app) + " " + " ".join(
-        w if w.startswith("-") or i == 0 else shlex.quote(w) for i, w in enumerate(words)
+    return (
+        "scalingo --app "
+        + shlex.quote(app)
+        + " "
+        + " ".join(
+            w if w.startswith("-") or i == 0 else shlex.quote(w) for i, w in enumerate(words)
+        )
     )

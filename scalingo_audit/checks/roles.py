@@ -27,7 +27,9 @@ def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
     for r in sel.to_dict("records"):
         pending = " (invitation pending)" if r["status"] == "pending" else ""
         yield {
-            "region": r["region"], "app": r["app_name"], "email": r["email"],
+            "region": r["region"],
+            "app": r["app_name"],
+            "email": r["email"],
             "message": f"{r['email']} ({r['domain']}, external) is a full Collaborator on "
             f"{r['app_name']}{pending}.",
             "remediation": "Downgrade to Limited Collaborator: "
@@ -47,15 +49,18 @@ def full_collaborator_on_many_apps(ctx: Context) -> Iterator[Finding]:
     limit = ctx.policy.thresholds.max_full_apps
     m = ctx.data.memberships
     full = m[(m["role"] == "collaborator") & (m["status"] == "accepted")]
-    for key, group in full.groupby("email_key", sort=True):
+    for _key, group in full.groupby("email_key", sort=True):
         n = group["app_id"].nunique()
         if n > limit:
             email = group["email"].iloc[0]
             apps = sorted(group["app_name"])
             yield {
-                "region": ", ".join(sorted(set(group["region"]))), "app": None, "email": email,
+                "region": ", ".join(sorted(set(group["region"]))),
+                "app": None,
+                "email": email,
                 "message": f"{email} is a full Collaborator on {n} apps (more than {limit}): "
-                + ", ".join(apps) + ".",
+                + ", ".join(apps)
+                + ".",
                 "remediation": "Downgrade where the full role is not needed, app by app, e.g. "
                 + app_cli(apps[0], "collaborators-update", "--limited=true", email),
             }

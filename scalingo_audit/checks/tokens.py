@@ -29,7 +29,9 @@ def token_account_on_many_apps(ctx: Context) -> Iterator[Finding]:
             apps = sorted(rows["app_name"])
             email = rows["email"].iloc[0]
             yield {
-                "region": ", ".join(sorted(set(rows["region"]))), "app": None, "email": email,
+                "region": ", ".join(sorted(set(rows["region"]))),
+                "app": None,
+                "email": email,
                 "message": f"API-token account {email} has access to {n} apps: {', '.join(apps)}.",
                 "remediation": "Remove it from all but one app, e.g. "
                 + app_cli(apps[-1], "collaborators-remove", email)
@@ -54,7 +56,8 @@ def token_never_used(ctx: Context) -> Iterator[Finding]:
         if pd.isna(t["last_used_at"]):
             age = ctx.days_before(t["created_at"])
             yield {
-                "email": t["account_email"], "token_name": t["name"],
+                "email": t["account_email"],
+                "token_name": t["name"],
                 "message": f"Token '{t['name']}' of {t['account_email']} was created "
                 f"{age:.0f} days ago and never used.",
                 "remediation": _REVOKE + ".",
@@ -76,7 +79,8 @@ def token_unused(ctx: Context) -> Iterator[Finding]:
             idle = ctx.days_before(t["last_used_at"])
             if idle > limit:
                 yield {
-                    "email": t["account_email"], "token_name": t["name"],
+                    "email": t["account_email"],
+                    "token_name": t["name"],
                     "message": f"Token '{t['name']}' of {t['account_email']} was last used "
                     f"{idle:.0f} days ago (more than {limit}).",
                     "remediation": _REVOKE + ".",
@@ -97,7 +101,8 @@ def token_too_old(ctx: Context) -> Iterator[Finding]:
         age = ctx.days_before(t["created_at"])
         if age > limit:
             yield {
-                "email": t["account_email"], "token_name": t["name"],
+                "email": t["account_email"],
+                "token_name": t["name"],
                 "message": f"Token '{t['name']}' of {t['account_email']} is {age:.0f} days old "
                 f"(more than {limit}).",
                 "remediation": "Rotate it: create a new token, update what uses it, then revoke "

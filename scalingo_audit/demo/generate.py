@@ -22,24 +22,103 @@ COLLECTOR = "ops@acme.example"
 REGION_FR, REGION_SECNUM = "osc-fr1", "osc-secnum-fr1"
 
 PROJECTS: list[tuple[str, str, list[str]]] = [
-    (REGION_FR, "shop", ["shop-api", "shop-front", "shop-worker", "shop-admin", "shop-search",
-                         "shop-payments", "shop-emails", "shop-api-staging", "shop-front-staging"]),
-    (REGION_FR, "data", ["data-api", "data-etl", "data-warehouse", "data-dashboards",
-                         "data-ml-scoring", "data-staging"]),
-    (REGION_FR, "billing", ["billing-api", "billing-invoices", "billing-webhooks",
-                            "billing-reports", "billing-staging"]),
-    (REGION_FR, "marketing", ["marketing-site", "marketing-blog", "marketing-landing",
-                              "marketing-newsletter", "marketing-staging"]),
-    (REGION_FR, "internal-tools", ["internal-wiki", "internal-status", "internal-chatops",
-                                   "internal-metrics", "internal-sso", "internal-backoffice"]),
-    (REGION_FR, "mobile", ["mobile-api", "mobile-push", "mobile-sandbox", "mobile-api-staging",
-                           "mobile-feature-flags"]),
-    (REGION_FR, "partners", ["partners-api", "partners-portal", "partners-sandbox",
-                             "partners-webhooks"]),
+    (
+        REGION_FR,
+        "shop",
+        [
+            "shop-api",
+            "shop-front",
+            "shop-worker",
+            "shop-admin",
+            "shop-search",
+            "shop-payments",
+            "shop-emails",
+            "shop-api-staging",
+            "shop-front-staging",
+        ],
+    ),
+    (
+        REGION_FR,
+        "data",
+        [
+            "data-api",
+            "data-etl",
+            "data-warehouse",
+            "data-dashboards",
+            "data-ml-scoring",
+            "data-staging",
+        ],
+    ),
+    (
+        REGION_FR,
+        "billing",
+        [
+            "billing-api",
+            "billing-invoices",
+            "billing-webhooks",
+            "billing-reports",
+            "billing-staging",
+        ],
+    ),
+    (
+        REGION_FR,
+        "marketing",
+        [
+            "marketing-site",
+            "marketing-blog",
+            "marketing-landing",
+            "marketing-newsletter",
+            "marketing-staging",
+        ],
+    ),
+    (
+        REGION_FR,
+        "internal-tools",
+        [
+            "internal-wiki",
+            "internal-status",
+            "internal-chatops",
+            "internal-metrics",
+            "internal-sso",
+            "internal-backoffice",
+        ],
+    ),
+    (
+        REGION_FR,
+        "mobile",
+        [
+            "mobile-api",
+            "mobile-push",
+            "mobile-sandbox",
+            "mobile-api-staging",
+            "mobile-feature-flags",
+        ],
+    ),
+    (
+        REGION_FR,
+        "partners",
+        ["partners-api", "partners-portal", "partners-sandbox", "partners-webhooks"],
+    ),
     (REGION_FR, "support", ["support-desk", "support-chatbot", "support-kb"]),
-    (REGION_SECNUM, "health", ["health-api", "health-records", "health-front", "health-worker",
-                               "health-audit-log", "health-staging", "health-imports", "health-analytics"]),
-    (REGION_SECNUM, "hr", ["hr-portal", "hr-payroll", "hr-portal-staging", "hr-documents", "hr-onboarding"]),
+    (
+        REGION_SECNUM,
+        "health",
+        [
+            "health-api",
+            "health-records",
+            "health-front",
+            "health-worker",
+            "health-audit-log",
+            "health-staging",
+            "health-imports",
+            "health-analytics",
+        ],
+    ),
+    (
+        REGION_SECNUM,
+        "hr",
+        ["hr-portal", "hr-payroll", "hr-portal-staging", "hr-documents", "hr-onboarding"],
+    ),
     (REGION_SECNUM, "finance", ["finance-ledger", "finance-exports", "finance-staging"]),
 ]
 
@@ -52,14 +131,80 @@ PERSONAL_OWNERS = {
     "hr-portal-staging": "thomas.bernard@acme.example",
 }
 
-FIRST = ["adam", "alice", "anna", "arthur", "baptiste", "chloe", "clara", "david", "elise", "emma",
-         "ethan", "gabriel", "hannah", "jade", "jules", "karim", "laura", "leo", "lina", "louis",
-         "lucas", "manon", "marie", "mathis", "maya", "noah", "nora", "oscar", "paul", "rose",
-         "sacha", "sarah", "theo", "victor", "yanis", "zoe", "amir", "eva", "hugo", "lou"]
-LAST = ["roux", "fontaine", "girard", "bonnet", "dupont", "lambert", "rousseau", "vincent",
-        "muller", "blanc", "guerin", "boyer", "chevalier", "francois", "legrand", "gauthier",
-        "perrin", "robin", "clement", "morin", "nicolas", "henry", "mathieu", "garnier", "faure",
-        "andre", "mercier", "marchand", "duval", "denis"]
+FIRST = [
+    "adam",
+    "alice",
+    "anna",
+    "arthur",
+    "baptiste",
+    "chloe",
+    "clara",
+    "david",
+    "elise",
+    "emma",
+    "ethan",
+    "gabriel",
+    "hannah",
+    "jade",
+    "jules",
+    "karim",
+    "laura",
+    "leo",
+    "lina",
+    "louis",
+    "lucas",
+    "manon",
+    "marie",
+    "mathis",
+    "maya",
+    "noah",
+    "nora",
+    "oscar",
+    "paul",
+    "rose",
+    "sacha",
+    "sarah",
+    "theo",
+    "victor",
+    "yanis",
+    "zoe",
+    "amir",
+    "eva",
+    "hugo",
+    "lou",
+]
+LAST = [
+    "roux",
+    "fontaine",
+    "girard",
+    "bonnet",
+    "dupont",
+    "lambert",
+    "rousseau",
+    "vincent",
+    "muller",
+    "blanc",
+    "guerin",
+    "boyer",
+    "chevalier",
+    "francois",
+    "legrand",
+    "gauthier",
+    "perrin",
+    "robin",
+    "clement",
+    "morin",
+    "nicolas",
+    "henry",
+    "mathieu",
+    "garnier",
+    "faure",
+    "andre",
+    "mercier",
+    "marchand",
+    "duval",
+    "denis",
+]
 
 
 class _Org:
@@ -87,8 +232,15 @@ class _Org:
     def days_ago(self, days: float) -> str:
         return (COLLECTED_AT - dt.timedelta(days=days)).isoformat(timespec="milliseconds")
 
-    def add(self, app: str, email: str, *, limited: bool, status: str = "accepted",
-            tfa: bool | None | str = "user") -> None:
+    def add(
+        self,
+        app: str,
+        email: str,
+        *,
+        limited: bool,
+        status: str = "accepted",
+        tfa: bool | str | None = "user",
+    ) -> None:
         """Add a collaborator record in API shape; ``tfa="missing"`` omits the field."""
         if any(c["email"] == email for c in self.collabs[app]):
             return
@@ -102,10 +254,14 @@ class _Org:
             "app_name": app,
         }
         # Scalingo's docs show is_limited once as a string: the demo uses both shapes.
-        rec["is_limited"] = (str(limited).lower() if self.n % 7 == 0 else limited)
+        rec["is_limited"] = str(limited).lower() if self.n % 7 == 0 else limited
         if status == "pending":
-            rec.update(user_id=None, username="n/a", tfa_status=None,
-                       invitation_link=f"https://dashboard.scalingo.com/apps/invitation?token={self.hexid('inv')}")
+            rec.update(
+                user_id=None,
+                username="n/a",
+                tfa_status=None,
+                invitation_link=f"https://dashboard.scalingo.com/apps/invitation?token={self.hexid('inv')}",
+            )
         else:
             rec.update(user_id=u["id"], username=u["username"], invitation_link="")
             value = u["tfa"] if tfa == "user" else tfa
@@ -125,19 +281,25 @@ def generate() -> Snapshot:
             owner = org.user(PERSONAL_OWNERS.get(name, COLLECTOR))
             created = org.days_ago(rng.randint(60, 2400))
             deployed = None if name.endswith("sandbox") else org.days_ago(rng.uniform(0.5, 200))
-            org.apps.append({
-                "id": org.hexid("ap"),
-                "name": name,
-                "region": region,
-                "created_at": created,
-                "updated_at": deployed or created,
-                "owner": {"id": owner["id"], "username": owner["username"], "email": owner["email"]},
-                "project": {"id": project_id, "name": project, "default": False},
-                "last_deployed_at": deployed,
-                "last_deployed_by": "deploy-bot" if deployed else None,
-                "hds_resource": region == REGION_SECNUM,
-                "url": f"https://{name}.{region}.scalingo.io",
-            })
+            org.apps.append(
+                {
+                    "id": org.hexid("ap"),
+                    "name": name,
+                    "region": region,
+                    "created_at": created,
+                    "updated_at": deployed or created,
+                    "owner": {
+                        "id": owner["id"],
+                        "username": owner["username"],
+                        "email": owner["email"],
+                    },
+                    "project": {"id": project_id, "name": project, "default": False},
+                    "last_deployed_at": deployed,
+                    "last_deployed_by": "deploy-bot" if deployed else None,
+                    "hds_resource": region == REGION_SECNUM,
+                    "url": f"https://{name}.{region}.scalingo.io",
+                }
+            )
             org.collabs[name] = []
     by_project = {p: names for _, p, names in PROJECTS}
     all_apps = [a["name"] for a in org.apps]
@@ -147,18 +309,18 @@ def generate() -> Snapshot:
         org.add(app, COLLECTOR, limited=False, tfa=True)
 
     # --- the cast: each line is a true positive or a true negative of some check ------
-    org.user("hugo.lefebvre@acme.example")      # lead on 14 apps: full_collaborator_on_many_apps
+    org.user("hugo.lefebvre@acme.example")  # lead on 14 apps: full_collaborator_on_many_apps
     for app in by_project["shop"] + by_project["billing"]:
         org.add(app, "hugo.lefebvre@acme.example", limited=False)
-    org.user("julie.moreau@acme.example")       # exactly 10 full apps: not "more than 10"
+    org.user("julie.moreau@acme.example")  # exactly 10 full apps: not "more than 10"
     for app in by_project["data"] + by_project["mobile"][:4]:
         org.add(app, "julie.moreau@acme.example", limited=False)
-    org.user("lea.martin@webagency.example")    # external full: one muted, one not
+    org.user("lea.martin@webagency.example")  # external full: one muted, one not
     org.add("shop-api", "lea.martin@webagency.example", limited=False)
     org.add("shop-front", "lea.martin@webagency.example", limited=False)
     org.user("nina.costa@freelance.example", tfa=False)  # external full without 2FA
     org.add("billing-api", "nina.costa@freelance.example", limited=False)
-    org.user("jonas.weber@devshop.example")     # external but limited: fine for external check
+    org.user("jonas.weber@devshop.example")  # external but limited: fine for external check
     for app in by_project["data"][:3]:
         org.add(app, "jonas.weber@devshop.example", limited=True)
     org.user("omar.haddad@devshop.example", tfa=False)  # external limited without 2FA
@@ -166,20 +328,22 @@ def generate() -> Snapshot:
     org.add("partners-api", "omar.haddad@devshop.example", limited=True)
     org.add("mobile-api", "sam.taylor@studio-nord.example", limited=False, status="pending")
     org.add("health-front", "kim.nguyen@studio-nord.example", limited=True, status="pending")
-    org.user("ci-shop@acme.example")            # token account on one app: as recommended
+    org.user("ci-shop@acme.example")  # token account on one app: as recommended
     org.add("shop-api", "ci-shop@acme.example", limited=False)
-    org.user("ci-data@acme.example")            # token account on three apps: too broad
+    org.user("ci-data@acme.example")  # token account on three apps: too broad
     for app in ("data-api", "data-etl", "data-warehouse"):
         org.add(app, "ci-data@acme.example", limited=False)
-    org.user("pierre.durand@acme.example", tfa=False)   # full without 2FA on production
+    org.user("pierre.durand@acme.example", tfa=False)  # full without 2FA on production
     for app in ("health-api", "health-records", "finance-ledger"):
         org.add(app, "pierre.durand@acme.example", limited=False)
-    org.user("sophie.laurent@acme.example")     # 2FA status not reported by the API
+    org.user("sophie.laurent@acme.example")  # 2FA status not reported by the API
     for app in ("hr-portal", "hr-payroll"):
         org.add(app, "sophie.laurent@acme.example", limited=False, tfa="missing")
-    for app, email in (("shop-admin", "former.intern@acme.example"),
-                       ("data-dashboards", "old.contractor@freelance.example"),
-                       ("health-imports", "left.company@acme.example")):
+    for app, email in (
+        ("shop-admin", "former.intern@acme.example"),
+        ("data-dashboards", "old.contractor@freelance.example"),
+        ("health-imports", "left.company@acme.example"),
+    ):
         org.user(email)
         org.add(app, email, limited=app != "shop-admin", status="user account deleted")
 
@@ -187,7 +351,7 @@ def generate() -> Snapshot:
     names = [f"{f}.{last}" for f in FIRST for last in LAST]
     rng.shuffle(names)
     staff = iter(names)
-    for _region, project, apps in PROJECTS:
+    for _region, _project, apps in PROJECTS:
         team_size = max(8, len(apps) * 2)
         for i in range(team_size):
             email = f"{next(staff)}@acme.example"
@@ -196,12 +360,17 @@ def generate() -> Snapshot:
             org.user(email, tfa=tfa)
             lead = i == 0
             k = len(apps) if lead else rng.randint(1, min(4, len(apps)))
-            for app in (apps if lead else rng.sample(apps, k)):
+            for app in apps if lead else rng.sample(apps, k):
                 # Leads hold the full role; about a quarter of the others too (over-privilege).
                 full = lead or rng.random() < 0.25
                 status = "pending" if rng.random() < 0.03 else "accepted"
-                org.add(app, email, limited=not full, status=status,
-                        tfa="missing" if tfa is None else "user")
+                org.add(
+                    app,
+                    email,
+                    limited=not full,
+                    status=status,
+                    tfa="missing" if tfa is None else "user",
+                )
         # some people also help on another project, with the limited role
     for _ in range(12):
         email = f"{next(staff)}@acme.example"
@@ -214,39 +383,85 @@ def generate() -> Snapshot:
 
 def _snapshot(org: _Org, ops: dict[str, Any]) -> Snapshot:
     files: list[RawFile] = []
-    self_user = {"user": {"id": ops["id"], "email": ops["email"], "username": ops["username"],
-                          "fullname": "Acme Ops (service account)", "flags": {}}}
+    self_user = {
+        "user": {
+            "id": ops["id"],
+            "email": ops["email"],
+            "username": ops["username"],
+            "fullname": "Acme Ops (service account)",
+            "flags": {},
+        }
+    }
     tokens = [
         # name, created days ago, last used days ago (None: never)
-        ("terraform-prod", 200, 1), ("deploy-dashboard", 30, 2), ("ci-legacy", 700, 3),
-        ("grafana-export", 40, None), ("backup-script", 300, 150), ("laptop-cli", 400, 120),
+        ("terraform-prod", 200, 1),
+        ("deploy-dashboard", 30, 2),
+        ("ci-legacy", 700, 3),
+        ("grafana-export", 40, None),
+        ("backup-script", 300, 150),
+        ("laptop-cli", 400, 120),
     ]
-    files.append(RawFile(
-        path="raw/auth/tokens.json", kind="tokens", region=None, request="GET /v1/tokens",
-        body={"tokens": [
-            {"id": org.hexid("tk"), "name": name, "created_at": org.days_ago(created),
-             "last_used_at": None if used is None else org.days_ago(used)}
-            for name, created, used in tokens
-        ]},
-    ))
+    files.append(
+        RawFile(
+            path="raw/auth/tokens.json",
+            kind="tokens",
+            region=None,
+            request="GET /v1/tokens",
+            body={
+                "tokens": [
+                    {
+                        "id": org.hexid("tk"),
+                        "name": name,
+                        "created_at": org.days_ago(created),
+                        "last_used_at": None if used is None else org.days_ago(used),
+                    }
+                    for name, created, used in tokens
+                ]
+            },
+        )
+    )
     for region in (REGION_FR, REGION_SECNUM):
         apps = [a for a in org.apps if a["region"] == region]
-        files.append(RawFile(path=f"raw/{region}/users_self.json", kind="user", region=region,
-                             request="GET /v1/users/self", body=self_user))
-        files.append(RawFile(path=f"raw/{region}/apps.json", kind="apps", region=region,
-                             request="GET /v1/apps",
-                             body={"apps": [{k: v for k, v in a.items() if k != "region"} for a in apps]}))
+        files.append(
+            RawFile(
+                path=f"raw/{region}/users_self.json",
+                kind="user",
+                region=region,
+                request="GET /v1/users/self",
+                body=self_user,
+            )
+        )
+        files.append(
+            RawFile(
+                path=f"raw/{region}/apps.json",
+                kind="apps",
+                region=region,
+                request="GET /v1/apps",
+                body={"apps": [{k: v for k, v in a.items() if k != "region"} for a in apps]},
+            )
+        )
         owned = [a for a in apps if a["owner"]["email"] == COLLECTOR]
-        files.append(RawFile(path=f"raw/{region}/collaborators.json", kind="collaborators", region=region,
-                             request="GET /v1/collaborators",
-                             body={"collaborators": [c for a in owned for c in org.collabs[a["name"]]]}))
+        files.append(
+            RawFile(
+                path=f"raw/{region}/collaborators.json",
+                kind="collaborators",
+                region=region,
+                request="GET /v1/collaborators",
+                body={"collaborators": [c for a in owned for c in org.collabs[a["name"]]]},
+            )
+        )
         for a in apps:
             if a["owner"]["email"] != COLLECTOR:
-                files.append(RawFile(
-                    path=f"raw/{region}/apps/{a['name']}/collaborators.json", kind="app_collaborators",
-                    region=region, app=a["name"], request=f"GET /v1/apps/{a['name']}/collaborators",
-                    body={"collaborators": org.collabs[a["name"]]},
-                ))
+                files.append(
+                    RawFile(
+                        path=f"raw/{region}/apps/{a['name']}/collaborators.json",
+                        kind="app_collaborators",
+                        region=region,
+                        app=a["name"],
+                        request=f"GET /v1/apps/{a['name']}/collaborators",
+                        body={"collaborators": org.collabs[a["name"]]},
+                    )
+                )
     return Snapshot(
         collected_at=COLLECTED_AT.isoformat(),
         collected_by={"email": ops["email"], "user_id": ops["id"]},
