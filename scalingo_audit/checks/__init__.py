@@ -103,8 +103,9 @@ def expired_exceptions(policy: Policy, as_of: dt.datetime) -> list[PolicyExcepti
 
 
 def catalogue() -> pd.DataFrame:
-    """The catalogue as a table: id, severity, theme, title, risk, remediation."""
-    return pd.DataFrame(
+    """The catalogue as a table: id, severity, theme, title, risk, remediation (most severe
+    first)."""
+    table = pd.DataFrame(
         [
             {
                 "check_id": c.id,
@@ -117,3 +118,5 @@ def catalogue() -> pd.DataFrame:
             for c in CHECKS.values()
         ]
     )
+    rank = table["severity"].map(_SEVERITY_RANK)
+    return table.assign(_r=rank).sort_values(["_r", "theme", "check_id"]).drop(columns="_r")

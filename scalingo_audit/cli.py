@@ -1,0 +1,160 @@
+"""The ``scalingo-audit`` command: thin argument parsing over the package.
+
+Exit status: 0 success; 1 ``check`` found an unmuted finding at or above
+``--fail-on``; 2 usage or input error (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__, output
+from .errors import AuditError
+from .frames import SEVERITIES
+
+SOURCE_HELP = (
+    "what to audit: 'demo' (the built-in demo organisation, the default), a snapshot "
+    "directory written by 'collect' or 'demo --out', or a dashboard Collaborators export "
+    "(.csv or .json)"
+)
+EPILOG = """examples:
+  scalingo-audit check demo                       findings of the demo organisation
+  scalingo-audit check SNAPSHOT --policy policy.yaml --fail-on high
+  scalingo-audit report demo                      HTML report in reports/demo/
+  scalingo-audit demo --out snapshots/acme        the demo as a snapshot directory
+  scalingo-audit checks                           the check catalogue
+
+exit status: 0 ok, 1 findings at or above --fail-on, 2 bad usage or bad input."""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", nargs="?", default="demo", metavar="SOURCE", help=SOURCE_HELP)
+    p.add_argument(
+        "--policy",
+        metavar="FILE",
+        default="",
+        help="policy YAML file (internal domains, service accounts, thresholds, exceptions); "
+        "default: none, or the demo's own policy for 'demo'",
+    )
+    p.add_argument(
+        "--as-of",
+        metavar="DATE",
+        default="",
+        help="date (YYYY-MM-DD) ages are counted from; default: when the data was collected",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scalingo-audit",
+        description="Audit who can do what on Scalingo: roles, 2FA, invitations, API tokens.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("check", help="run the checks and print findings")
+    _common(p)
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        metavar="SEVERITY",
+        help="exit 1 when an unmuted finding has this severity or a higher one "
+        f"({' | '.join(SEVERITIES)})",
+    )
+
+    p = sub.add_parser("report", help="build the HTML report (runs the notebooks)")
+    _common(p)
+    p.add_argument("--out", metavar="DIR", help="output directory (default: reports/<source name>)")
+
+    p = sub.add_parser("demo", help="write the demo organisation as a snapshot directory")
+    p.add_argument("--out", metavar="DIR", required=True, help="snapshot directory to create")
+
+    sub.add_parser("checks", help="list the check catalogue")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except AuditError as exc:
+        print(f"scalingo-audit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("scalingo-audit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "check":
+        return _check(args)
+    if args.command == "report":
+        from .report import build_report
+
+        index = build_report(args.source, policy=args.policy, as_of=args.as_of, out_dir=args.out)
+        print(f"Report written to {index}")
+        return 0
+    if args.command == "demo":
+        from .demo import demo_snapshot
+        from .snapshot import write
+
+        path = write(demo_snapshot(), args.out)
+        print(f"Demo snapshot written to {path}")
+        return 0
+    if args.command == "checks":
+        from .checks import catalogue
+
+        for c in catalogue().to_dict("records"):
+            print(f"{c['check_id']:34} {c['severity']:7} {c['title']}")
+        return 0
+    raise AssertionError(args.command)  # argparse only accepts the commands above
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .notebook import open_audit
+
+    audit = open_audit(args.source, args.policy, args.as_of)
+    f = audit.findings
+    for gap in audit.data.info.gaps:
+        print(f"scalingo-audit: warning: not audited: {gap}", file=sys.stderr)
+    for e in audit.expired:
+        print(
+            f"scalingo-audit: warning: policy exception {e.describe()} expired on "
+            f"{e.expires.isoformat()} and mutes nothing",
+            file=sys.stderr,
+        )
+    if args.format == "json":
+        print(output.to_json(f))
+    elif args.format == "csv":
+        sys.stdout.write(output.to_csv(f))
+    else:
+        print(output.to_table(f))
+        counts = output.severity_counts(f)
+        print(
+            "\n"
+            + ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f"; {int(f['muted'].astype(bool).sum())} muted"
+            + f" — {audit.data.info.kind} {audit.data.info.location}, as of {audit.as_of:%Y-%m-%d}"
+        )
+    if args.fail_on:
+        limit = SEVERITIES.index(args.fail_on)
+        counts = output.severity_counts(f)
+        if any(counts[s] for s in SEVERITIES[: limit + 1]):
+            return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Small organisations in raw Scalingo API shapes, built per test."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from scalingo_audit.model import AuditData
+from scalingo_audit.policy import Policy
+from scalingo_audit.snapshot import RawFile, Snapshot
+from scalingo_audit.sources import from_snapshot
+
+COLLECTED_AT = "2026-10-01T12:00:00+00:00"
+COLLECTOR = "ops@acme.example"
+_ids = itertools.count(1)
+
+
+def app(
+    name: str, owner: str = COLLECTOR, *, region: str = "osc-fr1", project: str = "shop"
+) -> dict[str, Any]:
+    return {
+        "id": f"ap-{name}",
+        "name": name,
+        "region": region,
+        "created_at": "2024-01-01T00:00:00Z",
+        "owner": {"id": f"us-{owner}", "username": owner.split("@")[0], "email": owner},
+        "project": {"id": f"pr-{project}", "name": project},
+        "last_deployed_at": None,
+    }
+
+
+def collab(
+    app_name: str,
+    email: str,
+    *,
+    limited: Any = False,
+    status: str = "accepted",
+    tfa: Any = True,
+    omit_tfa: bool = False,
+) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "id": f"co-{next(_ids)}",
+        "email": email,
+        "status": status,
+        "is_limited": limited,
+        "app_id": f"ap-{app_name}",
+        "app_name": app_name,
+        "user_id": None if status == "pending" else f"us-{email}",
+        "username": "n/a" if status == "pending" else email.split("@")[0],
+        "invitation_link": "https://dashboard.scalingo.com/x" if status == "pending" else "",
+    }
+    if not omit_tfa:
+        rec["tfa_status"] = None if status == "pending" else tfa
+    return rec
+
+
+def token(name: str, created_days_ago: float, used_days_ago: float | None) -> dict[str, Any]:
+    import datetime as dt
+
+    at = dt.datetime.fromisoformat(COLLECTED_AT)
+
+    def ago(d: float) -> str:
+        return (at - dt.timedelta(days=d)).isoformat()
+
+    return {
+        "id": f"tk-{next(_ids)}",
+        "name": name,
+        "created_at": ago(created_days_ago),
+        "last_used_at": None if used_days_ago is None else ago(used_days_ago),
+    }
+
+
+def snapshot(
+    apps: list[dict[str, Any]],
+    collaborators: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    tokens: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> Snapshot:
+    """Apps owned by the collector go through GET /v1/collaborators, others per app."""
+    files = [
+        RawFile("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", {"tokens": list(tokens)})
+    ]
+    for region in sorted({a["region"] for a in apps}):
+        mine = [a for a in apps if a["region"] == region]
+        body = [{k: v for k, v in a.items() if k != "region"} for a in mine]
+        files.append(
+            RawFile(f"raw/{region}/apps.json", "apps", region, "GET /v1/apps", {"apps": body})
+        )
+        owned = {a["name"] for a in mine if a["owner"]["email"] == COLLECTOR}
+        files.append(
+            RawFile(
+                f"raw/{region}/collaborators.json",
+                "collaborators",
+                region,
+                "GET /v1/collaborators",
+                {"collaborators": [c for c in collaborators if c["app_name"] in owned]},
+            )
+        )
+        for a in mine:
+            if a["name"] not in owned:
+                recs = [c for c in collaborators if c["app_name"] == a["name"]]
+                files.append(
+                    RawFile(
+                        f"raw/{region}/apps/{a['name']}/collaborators.json",
+                        "app_collaborators",
+                        region,
+                        f"GET /v1/apps/{a['name']}/collaborators",
+                        {"collaborators": recs},
+                        app=a["name"],
+                    )
+                )
+    return Snapshot(
+        collected_at=COLLECTED_AT,
+        collected_by={"email": COLLECTOR, "user_id": "us-ops"},
+        regions=sorted({a["region"] for a in apps}),
+        files=files,
+    )
+
+
+def org(*args: Any, policy: Policy | None = None, **kwargs: Any) -> AuditData:
+    return from_snapshot(snapshot(*args, **kwargs), policy=policy or Policy())

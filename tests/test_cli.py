@@ -1,0 +1,159 @@
+"""The scalingo-audit command, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scalingo_audit.output import JSON_FIELDS
+
+from .orgs import app, collab, snapshot
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scalingo_audit.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_check_demo_json_lists_findings_with_contract_fields():
+    r = run("check", "demo", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    findings = json.loads(r.stdout)
+    assert len(findings) > 50
+    for f in findings:
+        assert set(JSON_FIELDS) <= set(f)
+        assert f["severity"] in ("high", "medium", "low", "info")
+    muted = [f for f in findings if f["muted"]]
+    assert [(f["check_id"], f["app"], f["exception_reason"] is not None) for f in muted] == [
+        ("external_full_collaborator", "shop-api", True)
+    ]
+    tokens = [f for f in findings if f["token_name"]]
+    assert all(f["app"] is None for f in tokens)
+    assert "expired on 2026-06-30 and mutes nothing" in r.stderr
+
+
+def test_fail_on_thresholds(tmp_path):
+    assert run("check", "demo", "--fail-on", "high").returncode == 1
+    # an organisation whose only finding is low: --fail-on medium passes, low fails
+    s = snapshot([app("a")], [collab("a", "p@acme.example", status="pending", limited=True)])
+    from scalingo_audit.snapshot import write
+
+    snap = write(s, tmp_path / "snap")
+    assert run("check", str(snap), "--fail-on", "medium").returncode == 0
+    r = run("check", str(snap), "--fail-on", "low")
+    assert r.returncode == 1
+    assert "pending_invitation" in r.stdout
+
+
+def test_muted_findings_do_not_fail(tmp_path):
+    s = snapshot([app("a")], [collab("a", "p@acme.example", status="pending", limited=True)])
+    from scalingo_audit.snapshot import write
+
+    snap = write(s, tmp_path / "snap")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "exceptions:\n  - {check_id: pending_invitation, email: P@acme.example, "
+        "reason: onboarding, expires: 2026-12-31}\n"
+    )
+    r = run("check", str(snap), "--policy", str(policy), "--fail-on", "low")
+    assert r.returncode == 0, r.stdout
+    assert "MUTED BY POLICY EXCEPTIONS (1)" in r.stdout
+    later = run(
+        "check", str(snap), "--policy", str(policy), "--as-of", "2027-01-01", "--fail-on", "low"
+    )
+    assert later.returncode == 1
+    assert "expired on 2026-12-31" in later.stderr
+
+
+def test_csv_output_is_formula_safe(tmp_path):
+    s = snapshot([app("=cmd")], [collab("=cmd", "+evil@x.example", status="pending")])
+    from scalingo_audit.snapshot import write
+
+    snap = write(s, tmp_path / "snap")
+    r = run("check", str(snap), "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("check_id,severity,title,region,app,email")
+    assert ",'=cmd,'+evil@x.example," in lines[1]
+
+
+def test_demo_command_writes_a_loadable_snapshot(tmp_path):
+    r = run("demo", "--out", str(tmp_path / "acme"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "acme" / "manifest.json").is_file()
+    r2 = run("check", str(tmp_path / "acme"), "--format", "json")
+    assert r2.returncode == 0
+    assert len(json.loads(r2.stdout)) > 20
+    again = run("demo", "--out", str(tmp_path / "acme"))
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+
+
+def _one_line_error(r: subprocess.CompletedProcess[str]) -> str:
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("scalingo-audit: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["check", "report"])
+def test_bad_input_exits_2_with_one_clear_line(tmp_path, command):
+    s = snapshot([app("a")], [collab("a", "d@acme.example")])
+    from scalingo_audit.snapshot import write
+
+    snap = write(s, tmp_path / "snap")
+    collabs = snap / "raw/osc-fr1/collaborators.json"
+    body = json.loads(collabs.read_text())
+    body["collaborators"][0]["status"] = "invited"
+    collabs.write_text(json.dumps(body))
+    line = _one_line_error(
+        run(command, str(snap), "--out", str(tmp_path / "r"))
+        if command == "report"
+        else run(command, str(snap))
+    )
+    assert "collaborators.json" in line and "field 'status'" in line and "'invited'" in line
+    assert not (tmp_path / "r").exists()
+
+    malformed = tmp_path / "broken"
+    malformed.mkdir()
+    (malformed / "manifest.json").write_text("{not json")
+    assert "manifest.json: malformed JSON" in _one_line_error(run(command, str(malformed)))
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("exceptions:\n  - {check_id: nope, reason: r, expires: 2027-01-01}\n")
+    assert "unknown check id 'nope'" in _one_line_error(
+        run(command, "demo", "--policy", str(policy))
+    )
+    policy.write_text("colour: blue\n")
+    assert "unknown key 'colour'" in _one_line_error(run(command, "demo", "--policy", str(policy)))
+    assert "not a date" in _one_line_error(run(command, "demo", "--as-of", "tomorrow"))
+    assert "no such file or directory" in _one_line_error(run(command, str(tmp_path / "missing")))
+
+
+def test_usage_errors_and_help():
+    r = run("check", "demo", "--format", "xml")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+    h = run("--help")
+    assert h.returncode == 0
+    for word in ("check", "report", "demo", "checks", "exit status"):
+        assert word in h.stdout
+    hc = run("check", "--help")
+    assert "--fail-on" in hc.stdout and "--policy" in hc.stdout and "SOURCE" in hc.stdout
+
+
+def test_checks_lists_the_catalogue():
+    r = run("checks")
+    assert r.returncode == 0
+    assert len(r.stdout.splitlines()) == 12
+    assert r.stdout.splitlines()[0].startswith("collaborator_without_2fa")

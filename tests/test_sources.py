@@ -1,0 +1,196 @@
+"""load(): the demo, snapshot directories, and what bad input gives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from scalingo_audit import InputError, frames, load
+from scalingo_audit.demo import demo_policy, demo_snapshot
+from scalingo_audit.snapshot import write
+
+from .orgs import app, collab, org, snapshot
+
+
+def test_demo_source_is_realistic_and_typed():
+    data = load("demo")
+    for name in ("apps", "memberships", "people", "tokens", "events"):
+        df = getattr(data, name)
+        assert list(df.columns) == frames.columns(name)
+        assert [str(t) for t in df.dtypes] == [c.dtype for c in frames.SCHEMAS[name]]
+    assert 55 <= len(data.apps) <= 65
+    assert set(data.apps["region"]) == {"osc-fr1", "osc-secnum-fr1"}
+    assert data.apps["project_name"].nunique() >= 5
+    assert 140 <= len(data.people) <= 160
+    assert data.events.empty
+    m = data.memberships
+    # every app has exactly one owner membership, taken from the app's owner field
+    owners = m[m["role"] == "owner"]
+    assert sorted(owners["app_id"]) == sorted(data.apps["app_id"])
+    assert owners["tfa"].isna().all()
+    assert set(m["role"]) == set(frames.ROLES)
+    assert set(m["status"]) == set(frames.STATUSES)
+    assert m["tfa"].isna().any() and (m["tfa"] == False).any()  # noqa: E712
+    assert not m.duplicated(["region", "app_id", "email_key"]).any()
+    assert all(e.endswith(".example") for e in data.people["email"])
+    assert str(data.info.collected_at) == "2026-11-01 08:00:00+00:00"
+
+
+def test_demo_is_deterministic():
+    a = load("demo").memberships
+    demo_snapshot.cache_clear()
+    b = load("demo").memberships
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_people_are_one_row_per_email_case_insensitive():
+    data = org(
+        [app("a"), app("b", region="osc-secnum-fr1")],
+        [
+            collab("a", "Dev@Acme.example", tfa=False),
+            collab("b", "dev@acme.example", limited=True, tfa=False),
+            collab("b", "new@acme.example", status="pending"),
+        ],
+    )
+    p = data.people.set_index("email_key")
+    assert list(p.index) == ["dev@acme.example", "new@acme.example", "ops@acme.example"]
+    dev = p.loc["dev@acme.example"]
+    assert (dev["full_apps"], dev["limited_apps"], dev["apps"]) == (1, 1, 2)
+    assert dev["regions"] == "osc-fr1, osc-secnum-fr1"
+    assert dev["tfa"] == False  # noqa: E712
+    assert dev["highest_role"] == "collaborator"
+    assert p.loc["new@acme.example", "highest_role"] == "pending"
+    assert pd.isna(p.loc["new@acme.example", "tfa"])
+    assert p.loc["ops@acme.example", "owner_apps"] == 2
+
+
+def test_api_shape_quirks():
+    data = org(
+        [app("a")],
+        [
+            collab("a", "s1@x.example", limited="true"),
+            collab("a", "s2@x.example", limited="false"),
+            collab("a", "nf@x.example", omit_tfa=True),
+            collab("a", "p@x.example", status="pending"),
+        ],
+    )
+    m = data.memberships.set_index("email")
+    assert m.loc["s1@x.example", "role"] == "limited_collaborator"
+    assert m.loc["s2@x.example", "role"] == "collaborator"
+    assert pd.isna(m.loc["nf@x.example", "tfa"])
+    assert pd.isna(m.loc["p@x.example", "username"])  # "n/a" while pending
+    assert pd.isna(m.loc["p@x.example", "user_id"])
+    assert m.loc["ops@acme.example", "role"] == "owner"
+
+
+def test_snapshot_directory_source_equals_in_memory(tmp_path):
+    path = write(demo_snapshot(), tmp_path / "snap")
+    from_disk = load(path, policy=demo_policy())
+    demo = load("demo")
+    assert from_disk.info.kind == "snapshot"
+    for name in ("apps", "memberships", "people", "tokens"):
+        pd.testing.assert_frame_equal(getattr(from_disk, name), getattr(demo, name).copy())
+
+
+@pytest.fixture
+def snap_dir(tmp_path) -> Path:
+    s = snapshot([app("a"), app("b", owner="x@acme.example")], [collab("a", "d@acme.example")])
+    return write(s, tmp_path / "snap")
+
+
+def _edit(path: Path, fn) -> None:
+    body = json.loads(path.read_text())
+    fn(body)
+    path.write_text(json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "expected"),
+    [
+        (
+            "raw/osc-fr1/collaborators.json",
+            lambda b: b["collaborators"][0].update(status="maybe"),
+            r"collaborators\[0\] \(d@acme.example\): field 'status': unknown status 'maybe'",
+        ),
+        (
+            "raw/osc-fr1/collaborators.json",
+            lambda b: b["collaborators"][0].pop("email"),
+            r"collaborators\[0\].*: field 'email': missing required field",
+        ),
+        (
+            "raw/osc-fr1/collaborators.json",
+            lambda b: b["collaborators"][0].update(is_limited="sometimes"),
+            r"field 'is_limited': expected true or false",
+        ),
+        (
+            "raw/osc-fr1/apps.json",
+            lambda b: b["apps"][1]["owner"].pop("email"),
+            r"apps\[1\] \(b\) owner: field 'email': missing required field",
+        ),
+        (
+            "raw/osc-fr1/apps.json",
+            lambda b: b["apps"][0].update(created_at="yesterday"),
+            r"apps\[0\] \(a\): field 'created_at': not an ISO 8601 date",
+        ),
+        (
+            "raw/auth/tokens.json",
+            lambda b: b.update(tokens={"not": "a list"}),
+            r"tokens.json: field 'tokens': must be a list",
+        ),
+        ("manifest.json", lambda b: b.pop("collected_at"), r"field 'collected_at': missing"),
+        ("manifest.json", lambda b: b.update(format_version=99), r"unsupported snapshot format"),
+    ],
+)
+def test_bad_snapshot_input_names_file_record_and_field(snap_dir, file, edit, expected):
+    _edit(snap_dir / file, edit)
+    with pytest.raises(InputError, match=expected) as exc:
+        load(snap_dir)
+    assert file.split("/")[-1] in str(exc.value)
+
+
+def test_malformed_json_names_the_file_and_line(snap_dir):
+    (snap_dir / "raw/osc-fr1/apps.json").write_text('{"apps": [\n  {"id": }\n]}')
+    with pytest.raises(InputError, match=r"apps.json: malformed JSON at line 2"):
+        load(snap_dir)
+
+
+def test_missing_raw_file_and_unknown_paths(snap_dir, tmp_path):
+    (snap_dir / "raw/osc-fr1/apps/b/collaborators.json").unlink()
+    with pytest.raises(InputError, match=r"b/collaborators.json: file not found"):
+        load(snap_dir)
+    with pytest.raises(InputError, match="no such file or directory"):
+        load(tmp_path / "nowhere")
+    empty = tmp_path / "empty-dir"
+    empty.mkdir()
+    with pytest.raises(InputError, match="not a snapshot directory"):
+        load(empty)
+
+
+def test_path_traversal_in_manifest_is_refused(snap_dir):
+    _edit(snap_dir / "manifest.json", lambda b: b["files"][0].update(path="../../etc/passwd"))
+    with pytest.raises(InputError, match="must stay inside the snapshot"):
+        load(snap_dir)
+
+
+def test_write_is_atomic_and_refuses_to_overwrite(tmp_path):
+    s = demo_snapshot()
+    target = write(s, tmp_path / "snap")
+    with pytest.raises(InputError, match="already exists"):
+        write(s, target)
+    broken = snapshot([app("a")])
+    broken.files[0] = broken.files[0].__class__(
+        "raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", {"bad": object()}
+    )
+    with pytest.raises(TypeError):
+        write(broken, tmp_path / "half")
+    assert not (tmp_path / "half").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["format"] == "scalingo-audit/snapshot"
+    assert manifest["collected_by"]["email"] == "ops@acme.example"
+    assert all(len(f["sha256"]) == 64 for f in manifest["files"])
+    shutil.rmtree(target)
