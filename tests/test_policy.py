@@ -110,7 +110,7 @@ def test_unreadable_policy_files(tmp_path):
         load_policy(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("internal_domains: [a\nthresholds: {")
-    with pytest.raises(PolicyError, match="bad.yaml: not valid YAML at line"):
+    with pytest.raises(PolicyError, match=r"bad\.yaml: not valid YAML at line"):
         load_policy(bad)
 
 
