@@ -25,8 +25,18 @@ EPILOG = """examples:
   scalingo-audit report demo                      HTML report in reports/demo/
   scalingo-audit demo --out snapshots/acme        the demo as a snapshot directory
   scalingo-audit checks                           the check catalogue
+  SCALINGO_API_TOKEN=... scalingo-audit collect --out snapshots/today
 
 exit status: 0 ok, 1 findings at or above --fail-on, 2 bad usage or bad input."""
+
+COLLECT_EPILOG = """environment:
+  SCALINGO_API_TOKEN   the API token (required; read only from the environment, never a flag)
+  SCALINGO_AUTH_URL    auth API (default https://auth.scalingo.com)
+  SCALINGO_API_URL     one regional API to use instead of discovering regions
+  SCALINGO_REGION      one region name, e.g. osc-fr1
+
+Scalingo API tokens carry every right of their account: create one on a dedicated
+read-only service account if you can."""
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -73,6 +83,33 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--out", metavar="DIR", help="output directory (default: reports/<source name>)")
 
+    p = sub.add_parser(
+        "collect",
+        help="collect access data from the Scalingo API into a snapshot directory",
+        description="Collect apps, collaborators, tokens (and optionally events) from the "
+        "Scalingo API into a new snapshot directory, within the account's request budget.",
+        epilog=COLLECT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--out", metavar="SNAPSHOT_DIR", required=True, help="snapshot directory to create"
+    )
+    p.add_argument("--region", metavar="R", help="only this region (e.g. osc-fr1); default: all")
+    p.add_argument(
+        "--events-days",
+        metavar="N",
+        type=int,
+        help="also collect app events of the last N days (off by default; costs requests)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        metavar="N",
+        type=int,
+        default=60,
+        help="requests per minute to stay under, retries included (default: 60, Scalingo's limit)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
     p = sub.add_parser("demo", help="write the demo organisation as a snapshot directory")
     p.add_argument("--out", metavar="DIR", required=True, help="snapshot directory to create")
 
@@ -105,6 +142,20 @@ def _run(args: argparse.Namespace) -> int:
 
         index = build_report(args.source, policy=args.policy, as_of=args.as_of, out_dir=args.out)
         print(f"Report written to {index}")
+        return 0
+    if args.command == "collect":
+        from .collect import collect
+
+        if args.rate_limit < 1:
+            raise AuditError("--rate-limit must be at least 1 request per minute")
+        path = collect(
+            args.out,
+            region=args.region,
+            events_days=args.events_days,
+            rate_limit=args.rate_limit,
+            progress=not args.quiet,
+        )
+        print(f"Snapshot written to {path}")
         return 0
     if args.command == "demo":
         from .demo import demo_snapshot

@@ -5,7 +5,9 @@ Hierarchy::
     AuditError                 user-facing: bad input, bad policy, API faults.
     ├── InputError             a source (snapshot, export, file) is malformed
     ├── PolicyError            the policy file is invalid
-    └── ReportError            a notebook failed while building a report
+    ├── ReportError            a notebook failed while building a report
+    └── ApiError               the Scalingo API answered with an error (status, request)
+        └── AuthError          SCALINGO_API_TOKEN missing, rejected or revoked
 
 Every ``AuditError`` carries a message meant for a person: it names the file,
 the record and the field at fault and, where it helps, what to do next. The
@@ -53,3 +55,18 @@ class PolicyError(AuditError):
 
 class ReportError(AuditError):
     """A report notebook failed to execute."""
+
+
+class ApiError(AuditError):
+    """A Scalingo API request failed for good (after retries): carries the status and request.
+
+    ``request`` is ``"GET /v1/apps/shop-api/collaborators"`` — never a credential."""
+
+    def __init__(self, message: str, *, status: int | None = None, request: str = "") -> None:
+        self.status = status
+        self.request = request
+        super().__init__(f"{request}: {message}" if request else message)
+
+
+class AuthError(ApiError):
+    """The API token is missing, rejected or revoked. The message never contains the token."""

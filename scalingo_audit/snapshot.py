@@ -4,12 +4,13 @@ A snapshot is a directory::
 
     SNAPSHOT/
       manifest.json                      what, when, by whom, and the file list
+      raw/auth/regions.json              GET {auth}/v1/regions
       raw/auth/tokens.json               GET {auth}/v1/tokens
       raw/<region>/users_self.json       GET /v1/users/self
       raw/<region>/apps.json             GET /v1/apps
       raw/<region>/collaborators.json    GET /v1/collaborators (apps the account owns)
       raw/<region>/apps/<app>/collaborators.json   GET /v1/apps/<app>/collaborators
-      raw/<region>/apps/<app>/events.json          GET /v1/apps/<app>/events (optional)
+      raw/<region>/apps/<app>/events.page-<n>.json GET /v1/apps/<app>/events (optional)
 
 Each raw file is the response body exactly as Scalingo returned it (one root
 key, e.g. ``{"apps": [...]}``). ``manifest.json`` (format version 1)::
@@ -44,7 +45,7 @@ from .errors import InputError
 
 FORMAT = "scalingo-audit/snapshot"
 FORMAT_VERSION = 1
-KINDS = ("tokens", "user", "apps", "collaborators", "app_collaborators", "app_events")
+KINDS = ("regions", "tokens", "user", "apps", "collaborators", "app_collaborators", "app_events")
 
 
 @dataclass(frozen=True)

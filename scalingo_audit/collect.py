@@ -1,0 +1,333 @@
+"""Live collection: the request plan, progress, coverage gaps and the snapshot.
+
+The plan is request-minimal (the API allows 60 requests per minute):
+
+    1 token exchange + GET /v1/regions (auth) + GET /v1/tokens (auth) + GET /v1/users/self
+    per region: GET /v1/apps, then GET /v1/collaborators once for every app the
+    account owns, and GET /v1/apps/{app}/collaborators only for apps it does not own
+    events (optional, --events-days N): GET /v1/apps/{app}/events per app, paged,
+    stopping at the window or after ``max_event_pages`` pages
+
+A request that fails for good (403, 404, repeated 5xx or timeouts) becomes a
+*coverage gap* in the manifest and collection carries on, so reports show what
+was not audited instead of silently auditing less. The snapshot is written to a
+temporary directory and renamed at the end; an interrupted run leaves what it
+had collected in ``<out>.incomplete`` (marked incomplete), never in ``<out>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from . import snapshot as snap
+from .api import Client, Settings
+from .errors import ApiError, AuditError, AuthError, InputError
+
+
+@dataclass
+class _Run:
+    files: list[snap.RawFile] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    user: dict[str, Any] = field(default_factory=dict)
+
+    def add(
+        self,
+        path: str,
+        kind: str,
+        region: str | None,
+        request: str,
+        body: Any,
+        app: str | None = None,
+    ) -> None:
+        self.files.append(
+            snap.RawFile(path=path, kind=kind, region=region, request=request, body=body, app=app)
+        )
+
+    def gap(self, region: str | None, app: str | None, exc: ApiError) -> None:
+        if isinstance(exc, AuthError):
+            raise exc  # a rejected token is fatal, not a gap
+        self.gaps.append(
+            {
+                "region": region,
+                "app": app,
+                "request": exc.request,
+                "status": exc.status,
+                "error": str(exc),
+            }
+        )
+
+
+def _safe(name: str) -> str:
+    return urllib.parse.quote(name, safe="-_.") or "_"
+
+
+def collect(
+    out: str | Path,
+    *,
+    region: str | None = None,
+    events_days: int | None = None,
+    rate_limit: int = 60,
+    env: Mapping[str, str] | None = None,
+    progress: bool = True,
+    stream: TextIO | None = None,
+    period: float = 60.0,
+    backoff: float = 2.0,
+    timeout: float = 30.0,
+    max_event_pages: int = 5,
+    per_page: int = 100,
+) -> Path:
+    """Collect the account's access data into the snapshot directory ``out``.
+
+    Raises :class:`AuthError` for a missing or rejected token and
+    :class:`InputError` if ``out`` already exists.
+    """
+    target = Path(out)
+    if target.exists():
+        raise InputError("already exists; choose a new snapshot directory", file=target)
+    if events_days is not None and not 1 <= events_days <= 365:
+        raise InputError(f"--events-days must be between 1 and 365, not {events_days}")
+    settings = Settings.from_env(env)
+    err = stream or sys.stderr
+    started = dt.datetime.now(dt.UTC)
+    run = _Run()
+    bar = tqdm(total=4, unit="req", disable=not progress, file=err, dynamic_ncols=True, leave=True)
+
+    def on_request(label: str, status: int | None) -> None:
+        bar.update(1)
+
+    client = Client(
+        settings,
+        rate_limit=rate_limit,
+        period=period,
+        backoff=backoff,
+        timeout=timeout,
+        on_request=on_request,
+    )
+    try:
+        with client:
+            _collect(
+                client,
+                settings,
+                run,
+                region,
+                events_days,
+                max_event_pages,
+                per_page,
+                bar,
+                err,
+                rate_limit,
+                period,
+            )
+    except (KeyboardInterrupt, AuditError):
+        bar.close()
+        if run.files:
+            kept = _write(
+                run,
+                target.with_name(target.name + ".incomplete"),
+                started,
+                client,
+                events_days,
+                complete=False,
+            )
+            print(
+                f"scalingo-audit: collection stopped; what was collected is in {kept} (incomplete)",
+                file=err,
+            )
+        raise
+    bar.close()
+    path = _write(run, target, started, client, events_days, complete=True)
+    print(
+        f"Collected {sum(1 for f in run.files if f.kind == 'apps')} region(s), "
+        f"{client.requests} requests, {len(run.gaps)} coverage gap(s) → {path}",
+        file=err,
+    )
+    for g in run.gaps:
+        print(f"scalingo-audit: warning: not audited: {g['request']} ({g['error']})", file=err)
+    return path
+
+
+def _collect(
+    client: Client,
+    settings: Settings,
+    run: _Run,
+    only_region: str | None,
+    events_days: int | None,
+    max_event_pages: int,
+    per_page: int,
+    bar: tqdm[Any],
+    err: TextIO,
+    rate_limit: int,
+    period: float,
+) -> None:
+    auth = settings.auth_url
+    wanted = only_region or settings.region
+    if settings.api_url:
+        regions = [(wanted or "custom", settings.api_url)]
+    else:
+        body = client.get(auth, "/v1/regions")
+        run.add("raw/auth/regions.json", "regions", None, "GET /v1/regions", body)
+        listed = [
+            (r["name"], str(r["api"]).rstrip("/"))
+            for r in body.get("regions", [])
+            if "name" in r and "api" in r
+        ]
+        regions = [r for r in listed if wanted is None or r[0] == wanted]
+        if not regions:
+            names = ", ".join(n for n, _ in listed) or "none"
+            raise InputError(
+                f"region {wanted!r} is not available to this account (available: {names})"
+            )
+    tokens = client.get(auth, "/v1/tokens")
+    run.add("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", tokens)
+    first_name, first_api = regions[0]
+    me = client.get(first_api, "/v1/users/self")
+    run.user = me.get("user", {}) if isinstance(me, dict) else {}
+    run.add(f"raw/{first_name}/users_self.json", "user", first_name, "GET /v1/users/self", me)
+
+    for name, api in regions:
+        run.regions.append(name)
+        try:
+            apps_body = _paged(client, api, "/v1/apps", "apps", per_page=per_page)
+        except ApiError as exc:
+            run.gap(name, None, exc)
+            continue
+        run.add(f"raw/{name}/apps.json", "apps", name, "GET /v1/apps", apps_body)
+        apps = [a for a in apps_body["apps"] if isinstance(a, dict)]
+        owned = [a for a in apps if _owned_by(a, run.user)]
+        others = [a for a in apps if not _owned_by(a, run.user)]
+        n_events = len(apps) if events_days else 0
+        planned = 1 + len(others) + n_events
+        bar.total = (bar.total or 0) + 1 + planned
+        bar.refresh()
+        minutes = (bar.total or 0) * period / 60 / rate_limit
+        print(
+            f"{name}: {len(apps)} apps ({len(owned)} owned, {len(others)} shared) → about {planned} more "
+            f"requests{' + event pages' if events_days else ''}; whole run ≈ {minutes:.1f} min at "
+            f"{rate_limit} requests/min",
+            file=err,
+        )
+        try:
+            body = client.get(api, "/v1/collaborators")
+            run.add(
+                f"raw/{name}/collaborators.json",
+                "collaborators",
+                name,
+                "GET /v1/collaborators",
+                body,
+            )
+        except ApiError as exc:
+            run.gap(name, None, exc)
+            others = others + owned  # fall back to one request per owned app
+        for done, a in enumerate(others, 1):
+            app = str(a.get("name") or a.get("id"))
+            path = f"/v1/apps/{urllib.parse.quote(app, safe='')}/collaborators"
+            try:
+                body = client.get(api, path)
+                run.add(
+                    f"raw/{name}/apps/{_safe(app)}/collaborators.json",
+                    "app_collaborators",
+                    name,
+                    f"GET {path}",
+                    body,
+                    app=app,
+                )
+            except ApiError as exc:
+                run.gap(name, app, exc)
+            bar.set_postfix_str(f"{name}: {done}/{len(others)} shared apps", refresh=False)
+        if events_days:
+            _events(client, api, name, apps, events_days, max_event_pages, per_page, run, bar)
+
+
+def _paged(client: Client, api: str, path: str, key: str, *, per_page: int) -> dict[str, Any]:
+    """All pages of a list, merged under ``key`` (``/v1/apps`` has no documented pagination,
+    but if the API paginates, every page is followed)."""
+    items: list[Any] = []
+    first: dict[str, Any] = {}
+    for page, body in client.get_all(api, path, key):
+        if page == 1:
+            first = body
+        items.extend(body[key])
+    return {**first, key: items}
+
+
+def _events(
+    client: Client,
+    api: str,
+    region: str,
+    apps: list[dict[str, Any]],
+    days: int,
+    max_pages: int,
+    per_page: int,
+    run: _Run,
+    bar: tqdm[Any],
+) -> None:
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    for done, a in enumerate(apps, 1):
+        app = str(a.get("name") or a.get("id"))
+        path = f"/v1/apps/{urllib.parse.quote(app, safe='')}/events"
+        try:
+            for page, body in client.get_all(
+                api, path, "events", {"per_page": per_page}, max_pages=max_pages
+            ):
+                run.add(f"raw/{region}/apps/{_safe(app)}/events.page-{page}.json", "app_events", region,
+                        f"GET {path}?page={page}", body, app=app)  # fmt: skip
+                if page > 1:
+                    bar.total = (bar.total or 0) + 1
+                oldest = [e.get("created_at") for e in body["events"] if isinstance(e, dict)]
+                if oldest and _older(min(str(o) for o in oldest if o), since):
+                    break
+        except ApiError as exc:
+            run.gap(region, app, exc)
+        bar.set_postfix_str(f"{region}: events {done}/{len(apps)} apps", refresh=False)
+
+
+def _older(stamp: str, since: dt.datetime) -> bool:
+    try:
+        t = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return False
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)) < since
+
+
+def _owned_by(app: Mapping[str, Any], user: Mapping[str, Any]) -> bool:
+    owner = app.get("owner") or {}
+    if not isinstance(owner, Mapping):
+        return False
+    if owner.get("id") and user.get("id"):
+        return bool(owner.get("id") == user.get("id"))
+    return str(owner.get("email", "")).lower() == str(user.get("email", "-")).lower()
+
+
+def _write(
+    run: _Run,
+    target: Path,
+    started: dt.datetime,
+    client: Client,
+    events_days: int | None,
+    *,
+    complete: bool,
+) -> Path:
+    gaps = list(run.gaps)
+    if not complete:
+        gaps.append({"region": None, "app": None, "request": None, "status": None,
+                     "error": "collection was interrupted: this snapshot is incomplete"})  # fmt: skip
+    s = snap.Snapshot(
+        collected_at=started.isoformat(timespec="seconds"),
+        collected_by={"email": run.user.get("email"), "user_id": run.user.get("id")},
+        regions=run.regions,
+        files=run.files,
+        origin="api" if complete else "api-incomplete",
+        requests=client.requests,
+        events_days=events_days,
+        gaps=gaps,
+    )
+    return snap.write(s, target, overwrite=not complete)

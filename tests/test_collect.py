@@ -1,0 +1,328 @@
+"""Live collection against the local fake Scalingo API, over a real socket."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from scalingo_audit import AuditError, load
+from scalingo_audit.api import Client, Settings
+from scalingo_audit.checks import run_checks
+from scalingo_audit.collect import collect
+from scalingo_audit.errors import ApiError, AuthError
+from scalingo_audit.policy import Policy
+from scalingo_audit.snapshot import RawFile, Snapshot
+from scalingo_audit.sources import from_snapshot
+
+from .fakeapi import FakeScalingo, World, make_world
+
+FAST: dict[str, Any] = {"period": 1.0, "backoff": 0.02, "timeout": 2.0, "progress": False}
+
+
+def run_collect(fake: FakeScalingo, out: Path, **kwargs: Any) -> tuple[Path, str]:
+    stream = io.StringIO()
+    opts = {**FAST, **kwargs}
+    path = collect(out, env=fake.env(), stream=stream, **opts)
+    return path, stream.getvalue()
+
+
+def world_snapshot(world: World, collected_at: str) -> Snapshot:
+    """The same organisation written straight from the fake's data, as files would hold it."""
+    files = [
+        RawFile("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", {"tokens": world.tokens})
+    ]
+    for region in world.regions:
+        apps = world.apps.get(region, [])
+        files.append(
+            RawFile(f"raw/{region}/apps.json", "apps", region, "GET /v1/apps", {"apps": apps})
+        )
+        owned = [c for a in world.owned_apps(region) for c in world.collaborators.get(a["id"], [])]
+        files.append(
+            RawFile(f"raw/{region}/c.json", "collaborators", region, "", {"collaborators": owned})
+        )
+        for a in world.collaborated_apps(region):
+            body = {"collaborators": world.collaborators.get(a["id"], [])}
+            files.append(
+                RawFile(
+                    f"raw/{region}/{a['name']}.json",
+                    "app_collaborators",
+                    region,
+                    "",
+                    body,
+                    app=a["name"],
+                )
+            )
+    return Snapshot(
+        collected_at=collected_at,
+        collected_by={"email": world.user["email"], "user_id": world.user["id"]},
+        regions=list(world.regions),
+        files=files,
+    )
+
+
+def test_collect_writes_a_snapshot_that_loads(fake_scalingo, tmp_path):
+    path, log = run_collect(fake_scalingo, tmp_path / "snap")
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["collected_by"]["email"] == "ops@acme.example"
+    assert manifest["regions"] == ["osc-fr1", "osc-secnum-fr1"]
+    assert manifest["gaps"] == []
+    assert manifest["requests"] == fake_scalingo.count()
+    data = load(path)
+    world = fake_scalingo.world
+    assert len(data.apps) == len(world.all_apps())
+    owners = data.memberships[data.memberships["role"] == "owner"]
+    assert len(owners) == len(world.all_apps())
+    expected = sum(len(world.collaborators.get(a["id"], [])) for _, a in world.all_apps())
+    assert len(data.memberships) - len(owners) == expected
+    assert len(data.tokens) == len(world.tokens)
+    assert "apps" in log and "0 coverage gap(s)" in log
+    assert not list(tmp_path.glob(".snap*"))  # no temporary directory left behind
+
+
+def test_request_plan_is_minimal_at_scale(tmp_path):
+    world = make_world(owned=300, collaborated=40)
+    with FakeScalingo(world) as fake:
+        path, log = run_collect(fake, tmp_path / "snap")
+        assert fake.count() <= 2 * 2 + 40 + 4
+        assert fake.count(r"/v1/apps/[^/]+/collaborators$") == 40
+        assert fake.count(r"/v1/collaborators$") == 2
+    assert json.loads((path / "manifest.json").read_text())["requests"] <= 48
+    assert len(load(path).apps) == 340
+    assert "osc-fr1: 170 apps (150 owned, 20 shared)" in log
+    assert "requests/min" in log
+
+
+def test_rate_limit_is_respected_without_any_429(tmp_path):
+    world = make_world(owned=20, collaborated=150, collaborators_per_app=2)
+    with FakeScalingo(world) as fake:
+        fake.rate_limit(per_window=60, window_seconds=1.0, retry_after=True)
+        path, _ = run_collect(fake, tmp_path / "snap", rate_limit=60, period=1.0)
+        assert fake.rate_limited == 0
+        assert fake.count(status=429) == 0
+        assert fake.count() > 150
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["gaps"] == []
+    assert len(load(path).apps) == 170
+
+
+@pytest.mark.parametrize("retry_after", [True, False])
+def test_429s_from_a_stricter_server_are_retried(tmp_path, retry_after):
+    world = make_world(owned=10, collaborated=70, collaborators_per_app=1)
+    with FakeScalingo(world) as fake:
+        fake.rate_limit(per_window=30, window_seconds=1.0, retry_after=retry_after)
+        path, _ = run_collect(fake, tmp_path / "snap", rate_limit=1000, period=1.0, backoff=0.3)
+        assert fake.rate_limited > 0  # the server did push back ...
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["gaps"] == []  # ... and nothing was lost
+    assert len(load(path).apps) == 80
+
+
+def test_transient_faults_end_as_retried_successes(fake_scalingo, tmp_path):
+    fake = fake_scalingo
+    fake.fail(r"/osc-fr1/v1/apps$", 500, times=2)
+    fake.fail(r"/auth/v1/tokens$", 429, times=2)
+    fake.fail(r"/osc-secnum-fr1/v1/collaborators$", 429, times=1, retry_after=1)
+    fake.fail(r"/auth/v1/tokens/exchange$", 503, times=1)
+    fake.delay(r"/osc-secnum-fr1/v1/apps$", 1.5, times=1)
+    fake.malformed(r"/v1/users/self$", times=1)
+    path, _ = run_collect(fake, tmp_path / "snap", timeout=0.5)
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["gaps"] == []
+    assert len(load(path).apps) == len(fake.world.all_apps())
+
+
+def test_bearer_expiring_mid_run_is_exchanged_again(tmp_path):
+    world = make_world(owned=4, collaborated=6)
+    with FakeScalingo(world, bearer_ttl=0.5, claimed_bearer_ttl=3600) as fake:
+        fake.delay(r"/v1/apps/[^/]+/collaborators$", 0.6, times=1)
+        path, _ = run_collect(fake, tmp_path / "snap")
+        assert fake.exchanges >= 2
+        assert fake.count(status=401) >= 1
+    assert json.loads((path / "manifest.json").read_text())["gaps"] == []
+
+
+def test_unreadable_apps_become_coverage_gaps_and_collection_carries_on(fake_scalingo, tmp_path):
+    fake = fake_scalingo
+    shared = [a["name"] for _, a in fake.world.all_apps() if not fake.world.owns(a)]
+    assert len(shared) >= 2
+    fake.fail(rf"/v1/apps/{shared[0]}/collaborators$", 403, times=None)
+    fake.fail(rf"/v1/apps/{shared[1]}/collaborators$", 500, times=None)
+    path, log = run_collect(fake, tmp_path / "snap")
+    gaps = json.loads((path / "manifest.json").read_text())["gaps"]
+    assert sorted(g["app"] for g in gaps) == sorted(shared[:2])
+    assert {g["status"] for g in gaps} == {403, None}
+    assert "not audited" in log
+    data = load(path)
+    assert len(data.info.gaps) == 2
+    # the CLI's check shows the gaps prominently
+    r = subprocess.run(
+        [sys.executable, "-m", "scalingo_audit", "check", str(path)], capture_output=True, text=True
+    )
+    assert r.returncode == 0
+    assert r.stderr.count("not audited") == 2
+
+
+def test_a_failing_owned_collaborators_list_falls_back_to_per_app_requests(fake_scalingo, tmp_path):
+    fake = fake_scalingo
+    fake.fail(r"/osc-fr1/v1/collaborators$", 500, times=None)
+    path, _ = run_collect(fake, tmp_path / "snap")
+    gaps = json.loads((path / "manifest.json").read_text())["gaps"]
+    assert [g["request"] for g in gaps] == ["GET /v1/collaborators"]
+    data = load(path)
+    world = fake.world
+    expected = sum(len(world.collaborators.get(a["id"], [])) for _, a in world.all_apps())
+    assert (data.memberships["role"] != "owner").sum() == expected
+
+
+def test_pagination_is_followed(tmp_path):
+    world = make_world(owned=9, collaborated=4, events_per_app=7)
+    with FakeScalingo(world, per_page=3, paginate_apps=2) as fake:
+        path, _ = run_collect(fake, tmp_path / "snap", events_days=30, per_page=3)
+        assert fake.count(r"/v1/apps$") > 2
+    data = load(path)
+    assert len(data.apps) == 13
+    assert len(data.events) == sum(len(v) for v in world.events.values())
+
+
+def test_events_stop_at_the_window_and_the_page_cap(tmp_path):
+    world = make_world(owned=2, collaborated=0, events_per_app=40)  # events 7 hours apart
+    with FakeScalingo(world, per_page=5) as fake:
+        path, _ = run_collect(fake, tmp_path / "a", events_days=1, per_page=5)
+        one_day = fake.count(r"/events$")
+        fake.reset_log()
+        run_collect(fake, tmp_path / "b", events_days=30, per_page=5, max_event_pages=3)
+        capped = fake.count(r"/events$")
+    assert one_day == 2  # 5 events cover 28 hours: one page per app reaches the window
+    assert capped == 2 * 3
+    assert json.loads((path / "manifest.json").read_text())["events_days"] == 1
+
+
+def test_invalid_token_and_missing_token(fake_scalingo, tmp_path):
+    env = {**fake_scalingo.env(), "SCALINGO_API_TOKEN": "tk-us-wrong"}
+    with pytest.raises(AuthError, match="API token was rejected") as exc:
+        collect(tmp_path / "snap", env=env, **FAST)
+    assert "tk-us-wrong" not in str(exc.value)
+    with pytest.raises(AuthError, match="SCALINGO_API_TOKEN is not set"):
+        collect(tmp_path / "snap", env={}, **FAST)
+    assert not (tmp_path / "snap").exists()
+
+
+def test_token_revoked_mid_run_keeps_what_was_collected(fake_scalingo, tmp_path):
+    fake = fake_scalingo
+    calls = {"n": 0}
+
+    def revoke_after_three(label: str, status: int | None) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            fake.revoke_api_token()
+            fake.expire_bearers()
+
+    settings = Settings.from_env(fake.env())
+    client = Client(settings, period=1.0, backoff=0.01, on_request=revoke_after_three)
+    client.get(fake.auth_url, "/v1/regions")
+    client.get(fake.auth_url, "/v1/tokens")
+    client.get(fake.api_url("osc-fr1"), "/v1/apps")
+    with pytest.raises(AuthError, match="rejected"):
+        client.get(fake.api_url("osc-fr1"), "/v1/collaborators")
+    # through collect: an incomplete snapshot beside the target, never the target itself
+    fake.revoke_api_token(fake.api_token)  # valid again
+    fake.fail(r"/osc-secnum-fr1/v1/apps$", 401, times=None)
+    with pytest.raises(AuthError, match="rejected twice"):
+        run_collect(fake, tmp_path / "snap")
+    assert not (tmp_path / "snap").exists()
+    kept = tmp_path / "snap.incomplete"
+    manifest = json.loads((kept / "manifest.json").read_text())
+    assert manifest["origin"] == "api-incomplete"
+    assert "incomplete" in manifest["gaps"][-1]["error"]
+    assert len(load(kept).apps) == len(fake.world.apps["osc-fr1"])
+
+
+def test_region_override_and_single_api_url(fake_scalingo, tmp_path):
+    fake = fake_scalingo
+    path, _ = run_collect(fake, tmp_path / "one", region="osc-secnum-fr1")
+    assert load(path).info.regions == ("osc-secnum-fr1",)
+    fake.reset_log()
+    path2 = collect(tmp_path / "two", env=fake.env("osc-fr1"), stream=io.StringIO(), **FAST)
+    assert set(load(path2).apps["region"]) == {"osc-fr1"}
+    assert fake.count(r"/auth/v1/regions$") == 0  # SCALINGO_API_URL: no region discovery
+    with pytest.raises(AuditError, match="region 'nowhere' is not available"):
+        run_collect(fake, tmp_path / "three", region="nowhere")
+
+
+def test_check_on_collected_snapshot_equals_check_on_the_same_org_from_files(tmp_path):
+    world = make_world(owned=25, collaborated=8, collaborators_per_app=4)
+    with FakeScalingo(world) as fake:
+        path, _ = run_collect(fake, tmp_path / "snap")
+    collected = load(path)
+    policy = Policy(internal_domains=("acme.example",), service_accounts=("ops@acme.example",))
+    as_of = collected.info.collected_at
+    from_files = from_snapshot(world_snapshot(world, as_of.isoformat()), policy=policy)
+    a = run_checks(collected, policy=policy, as_of=as_of)
+    b = run_checks(from_files, policy=policy, as_of=as_of)
+    assert len(a) > 10
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_api_errors_carry_status_and_request_without_secrets(fake_scalingo):
+    fake = fake_scalingo
+    fake.fail(r"/osc-fr1/v1/apps/nope/collaborators$", 404, times=1)
+    client = Client(Settings.from_env(fake.env()), period=1.0, backoff=0.01)
+    with pytest.raises(ApiError) as exc:
+        client.get(fake.api_url("osc-fr1"), "/v1/apps/nope/collaborators")
+    assert exc.value.status == 404
+    assert exc.value.request == "GET /v1/apps/nope/collaborators"
+    assert fake.api_token not in repr(client.__dict__) + repr(Settings.from_env(fake.env()))
+
+
+CANARY = "tk-us-CANARY-6f1d2c9a8b7e4d3c2b1a0f9e8d7c6b5a"
+
+
+def _files_containing(root: Path, needle: str) -> list[str]:
+    hits = []
+    for p in root.rglob("*"):
+        if p.is_file() and needle.encode() in p.read_bytes():
+            hits.append(str(p))
+    return hits
+
+
+def test_canary_token_never_leaks(tmp_path):
+    world = make_world(owned=5, collaborated=3, events_per_app=3, api_token=CANARY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}
+    with FakeScalingo(world) as fake:
+        env.update(fake.env())
+        assert env["SCALINGO_API_TOKEN"] == CANARY
+        snap = tmp_path / "snap"
+        out = []
+        r = subprocess.run(
+            [sys.executable, "-m", "scalingo_audit", "collect", "--out", str(snap), "--events-days", "3"],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+        )  # fmt: skip
+        out.append(r.stdout + r.stderr)
+        assert r.returncode == 0, r.stderr
+        bad = subprocess.run(
+            [sys.executable, "-m", "scalingo_audit", "collect", "--out", str(tmp_path / "x")],
+            capture_output=True, text=True, env={**env, "SCALINGO_API_TOKEN": CANARY + "-revoked"},
+            cwd=tmp_path, timeout=300,
+        )  # fmt: skip
+        out.append(bad.stdout + bad.stderr)
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr
+        # the token only ever travelled as the exchange's basic-auth password
+        seen = {(s.method, s.path, s.where) for s in fake.sightings(CANARY)}
+        assert seen == {("POST", "/auth/v1/tokens/exchange", "basic-auth-password")}
+    rep = subprocess.run(
+        [sys.executable, "-m", "scalingo_audit", "report", str(snap), "--out", str(tmp_path / "report")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    out.append(rep.stdout + rep.stderr)
+    assert rep.returncode == 0, rep.stderr
+    assert (tmp_path / "report" / "index.html").is_file()
+    assert _files_containing(tmp_path, CANARY) == []
+    assert all(CANARY not in text for text in out)
