@@ -37,6 +37,7 @@ class SourceInfo:
             "collected_by": self.collected_by,
             "regions": list(self.regions),
             "gaps": list(self.gaps),
+            "notes": list(self.notes),
         }
 
 
@@ -129,8 +130,12 @@ def derive_people(memberships: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     g = m.groupby("email_key", sort=True)
     firsts = g[["email", "username", "user_id", "domain", "internal"]].first()
     # 2FA is a property of the account: any known value wins (False if any says False).
-    tfa = g["tfa"].agg(lambda s: pd.NA if s.dropna().empty else bool(s.dropna().all()))
-    regions = g["region"].agg(lambda s: ", ".join(sorted(set(s.dropna()))))
+    known = m[m["tfa"].notna()].groupby("email_key")["tfa"].all()
+    tfa = pd.Series(known, index=firsts.index, dtype="boolean")
+    pairs = (
+        m[["email_key", "region"]].dropna().drop_duplicates().sort_values(["email_key", "region"])
+    )
+    regions = pairs.groupby("email_key")["region"].agg(", ".join)
     people = firsts.join(counts).assign(tfa=tfa, regions=regions).reset_index()
     people["service_account"] = people["email_key"].map(policy.is_service_account)
     people["token_account"] = people["email_key"].map(policy.is_token_account)

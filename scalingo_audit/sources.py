@@ -100,16 +100,16 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
     m = pd.DataFrame.from_records(owners + memberships)
     if not m.empty:
         # An app's id is authoritative; fill app names and projects from the apps list.
-        names = apps_df.set_index(["region", "app_id"])
-        keys = list(zip(m["region"], m["app_id"], strict=True))
-        known = [k in names.index for k in keys]
-        m["project_name"] = [
-            names.at[k, "project_name"] if ok else None for k, ok in zip(keys, known, strict=True)
-        ]
-        m["app_name"] = [
-            names.at[k, "app_name"] if ok else n
-            for k, ok, n in zip(keys, known, m["app_name"], strict=True)
-        ]
+        known = {
+            (r, i): (n, p)
+            for r, i, n, p in zip(
+                apps_df["region"], apps_df["app_id"], apps_df["app_name"], apps_df["project_name"],
+                strict=True,
+            )
+        }  # fmt: skip
+        hits = [known.get(k) for k in zip(m["region"], m["app_id"], strict=True)]
+        m["project_name"] = [h[1] if h else None for h in hits]
+        m["app_name"] = [h[0] if h else n for h, n in zip(hits, m["app_name"], strict=True)]
         m["_key"] = m["email"].str.lower()
         m = m.drop_duplicates(["region", "app_id", "_key"]).drop(columns="_key")
     info = SourceInfo(

@@ -1,0 +1,434 @@
+"""Small, readable tables for the notebooks, the explorer and the charts.
+
+Pure functions of the frames (:mod:`scalingo_audit.frames`) and the findings:
+no display, no I/O. Every list an auditor reads is aggregated or cut to
+``top`` rows, because an organisation may have thousands of apps.
+
+2FA has four states here, never collapsed: ``on``, ``off``, ``unknown`` (the
+API did not say; unknown is not off) and ``not exposed`` (owners: the API
+never reports an owner's 2FA).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pandas as pd
+
+from .frames import ROLES, SEVERITIES, STATUSES
+from .model import AuditData, SourceInfo, derive_people
+from .policy import Policy
+
+ROLE_LABELS = {
+    "owner": "Owner",
+    "collaborator": "Collaborator (full)",
+    "limited_collaborator": "Limited Collaborator",
+}
+TFA_STATES = ("on", "off", "unknown", "not exposed")
+"""2FA states, in display order. ``not exposed`` is for owners only."""
+
+DOWNGRADE = "collaborators-update --limited=true"
+"""The CLI words of a downgrade to Limited Collaborator, as the checks write them."""
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+# --- scope -------------------------------------------------------------------------------
+
+
+def scope(data: AuditData, *, region: str = "", project: str = "") -> AuditData:
+    """``data`` restricted to one region and/or project (empty: no restriction).
+
+    ``people`` is derived again from the remaining memberships, so counts such as
+    ``full_apps`` describe the scope, not the whole organisation.
+    """
+    if not region and not project:
+        return data
+    apps, m = data.apps, data.memberships
+    if region:
+        apps, m = apps[apps["region"] == region], m[m["region"] == region]
+    if project:
+        apps, m = apps[apps["project_name"] == project], m[m["project_name"] == project]
+    m = m.reset_index(drop=True)
+    return replace(
+        data, apps=apps.reset_index(drop=True), memberships=m, people=derive_people(m, data.policy)
+    )
+
+
+def scope_findings(findings: pd.DataFrame, data: AuditData) -> pd.DataFrame:
+    """Findings about the apps of ``data`` (after :func:`scope`), plus those that name no app
+    (tokens, people across apps) when their region overlaps the scope's regions."""
+    apps = set(data.apps["app_name"].dropna())
+    regions = set(data.apps["region"].dropna())
+    on_app = findings["app"].isin(apps).fillna(False)
+    no_app = findings["app"].isna()
+    in_regions = (
+        findings["region"]
+        .fillna("")
+        .map(lambda r: not r or bool(regions & {x.strip() for x in r.split(",")}))
+    )
+    return findings[on_app | (no_app & in_regions.astype(bool))].reset_index(drop=True)
+
+
+# --- source ------------------------------------------------------------------------------
+
+
+def source_line(info: SourceInfo, as_of: dt.datetime | None = None) -> str:
+    """One line for the top of every report: where the data comes from and when."""
+    when = info.collected_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    by = f" by {info.collected_by}" if info.collected_by else ""
+    regions = f"; regions: {', '.join(info.regions)}" if info.regions else ""
+    line = f"Data: {info.kind} {info.location!r}, collected at {when}{by}{regions}"
+    if as_of is not None:
+        line += f"; findings as of {as_of.astimezone(dt.UTC).strftime('%Y-%m-%d')}"
+    return line + "."
+
+
+def source_markdown(info: SourceInfo, as_of: dt.datetime | None = None, *, top: int = 10) -> str:
+    """:func:`source_line`, and when the collection has gaps, a warning listing the first
+    ``top`` of them: the report says what it could not see."""
+    text = source_line(info, as_of)
+    if not info.gaps:
+        return text
+    lines = [
+        text,
+        "",
+        f"**Coverage gaps: {len(info.gaps)} request(s) failed during collection; what they "
+        "would have returned is missing from this report.**",
+        "",
+    ]
+    for gap in info.gaps[:top]:
+        where = " / ".join(str(gap[k]) for k in ("region", "app") if gap.get(k))
+        status = f" → {gap['status']}" if gap.get("status") else ""
+        error = f" ({gap['error']})" if gap.get("error") else ""
+        lines.append(f"- {where or 'all regions'}: `{gap.get('request', '?')}`{status}{error}")
+    if len(info.gaps) > top:
+        lines.append(f"- … and {len(info.gaps) - top} more")
+    return "\n".join(lines)
+
+
+def coverage_gaps(info: SourceInfo) -> pd.DataFrame:
+    """What the collection could not read (one row per gap); empty when complete."""
+    cols = ["region", "app", "request", "status", "error"]
+    gaps = pd.DataFrame(list(info.gaps))
+    return gaps.reindex(columns=[*cols, *[c for c in gaps.columns if c not in cols]])
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+def tfa_state(memberships: pd.DataFrame) -> pd.Series:
+    """Each membership's 2FA state: ``on``, ``off``, ``unknown`` or ``not exposed`` (owners)."""
+    tfa = memberships["tfa"]
+    state = pd.Series("unknown", index=memberships.index, dtype="string")
+    state[(tfa == True).fillna(False)] = "on"  # noqa: E712
+    state[(tfa == False).fillna(False)] = "off"  # noqa: E712
+    state[memberships["role"] == "owner"] = "not exposed"
+    return state
+
+
+def role_counts(
+    memberships: pd.DataFrame,
+    by: str | None = None,
+    *,
+    statuses: tuple[str, ...] = ("accepted",),
+    top: int | None = None,
+) -> pd.DataFrame:
+    """Memberships counted per role (columns, most privileged first), one row per value of
+    ``by`` (a memberships column such as ``region``, ``project_name`` or ``app_name``), or a
+    single ``all`` row. Rows are sorted by total, largest first; ``top`` keeps the first N."""
+    m = memberships[memberships["status"].isin(statuses)]
+    keys = m[by].fillna("(none)") if by else pd.Series("all", index=m.index)
+    out = pd.crosstab(keys, m["role"]).reindex(columns=list(ROLES), fill_value=0)
+    if by is None and out.empty:
+        out = pd.DataFrame(0, index=["all"], columns=list(ROLES))
+    out = out.astype(int)
+    out.index.name = by or ""
+    out.columns.name = "role"
+    out = out.assign(_t=out.sum(axis=1)).sort_values("_t", ascending=False, kind="stable")
+    out = out.drop(columns="_t")
+    return out.head(top) if top else out
+
+
+def owner_counts(data: AuditData) -> pd.DataFrame:
+    """Apps per owner kind (``service account`` or ``personal``), one row per region."""
+    apps = data.apps
+    kind = owner_kind(apps["owner_email"].fillna(""), data.policy)
+    out = pd.crosstab(apps["region"], kind).reindex(
+        columns=["service account", "personal"], fill_value=0
+    )
+    out.columns.name = "owner"
+    return out.astype(int)
+
+
+def owner_kind(emails: pd.Series, policy: Policy) -> pd.Series:
+    """``service account`` when the policy lists the email, else ``personal``."""
+    return emails.map(lambda e: "service account" if policy.is_service_account(e) else "personal")
+
+
+def owners(data: AuditData, *, top: int = 25) -> pd.DataFrame:
+    """Owners with how many apps each owns, service accounts first, then by app count."""
+    apps = data.apps
+    g = apps.groupby(apps["owner_email"].fillna("(unknown)"))
+    out = pd.DataFrame(
+        {
+            "apps": g.size(),
+            "regions": g["region"].agg(lambda s: ", ".join(sorted(set(s.dropna())))),
+            "example apps": g["app_name"].agg(lambda s: _some(sorted(s.dropna()), 3)),
+        }
+    )
+    out.index.name = "owner"
+    out.insert(0, "kind", owner_kind(pd.Series(out.index, index=out.index), data.policy))
+    out = out.sort_values(["kind", "apps"], ascending=[False, False], kind="stable")
+    return out.head(top)
+
+
+# --- 2FA ---------------------------------------------------------------------------------
+
+
+def tfa_counts(
+    memberships: pd.DataFrame, by: str = "role", *, top: int | None = None
+) -> pd.DataFrame:
+    """Accepted collaborator memberships (owners excluded: their 2FA is not exposed) counted by
+    2FA state (columns ``on``, ``off``, ``unknown``), one row per value of ``by``. Rows with
+    the most gaps (off, then unknown) come first; ``top`` keeps the first N."""
+    m = memberships[(memberships["status"] == "accepted") & (memberships["role"] != "owner")]
+    state = tfa_state(m)
+    out = pd.crosstab(m[by].fillna("(none)"), state).reindex(
+        columns=list(TFA_STATES[:3]), fill_value=0
+    )
+    if by == "role":
+        out = out.reindex([r for r in ROLES if r != "owner"], fill_value=0)
+    else:
+        out = out.sort_values(["off", "unknown", "on"], ascending=False, kind="stable")
+    out = out.astype(int)
+    out.columns.name = "2FA"
+    out.index.name = by
+    return out.head(top) if top else out
+
+
+def tfa_chase_list(data: AuditData, *, top: int = 25) -> pd.DataFrame:
+    """Who to chase first for 2FA: people with an accepted collaborator membership whose 2FA
+    is off or unknown. Full-role people first, then 2FA off before unknown, then the widest
+    access first."""
+    m = data.memberships
+    m = m[(m["status"] == "accepted") & (m["role"] != "owner")]
+    state = tfa_state(m)
+    gaps = m[state.isin(["off", "unknown"])]
+    if gaps.empty:
+        return pd.DataFrame(
+            columns=["email", "2FA", "full_apps", "limited_apps", "internal", "apps"]
+        )
+    p = data.people.set_index("email_key")
+    g = gaps.groupby("email_key", sort=True)
+    out = pd.DataFrame(
+        {
+            "email": g["email"].first(),
+            "2FA": g["tfa"].agg(lambda s: "off" if (s == False).any() else "unknown"),  # noqa: E712
+            "full_apps": p["full_apps"].reindex(g.size().index).astype(int),
+            "limited_apps": p["limited_apps"].reindex(g.size().index).astype(int),
+            "internal": p["internal"].reindex(g.size().index),
+            "apps": g["app_name"].agg(lambda s: _some(sorted(s), 5)),
+        }
+    )
+    out = out.assign(_full=out["full_apps"] > 0, _off=out["2FA"] == "off").sort_values(
+        ["_full", "_off", "full_apps", "limited_apps", "email"],
+        ascending=[False, False, False, False, True],
+        kind="stable",
+    )
+    return out.drop(columns=["_full", "_off"]).reset_index(drop=True).head(top)
+
+
+# --- privilege ---------------------------------------------------------------------------
+
+
+def full_role_ranking(data: AuditData, *, top: int = 25) -> pd.DataFrame:
+    """People holding the full Collaborator role (accepted), ranked by how many apps they hold
+    it on; with their 2FA state and whether they are internal."""
+    p = data.people
+    p = p[p["full_apps"] > 0].copy()
+    p["2FA"] = tfa_state(p.assign(role="collaborator"))
+    out = p.sort_values(["full_apps", "email_key"], ascending=[False, True], kind="stable")
+    cols = ["email", "full_apps", "limited_apps", "owner_apps", "2FA", "internal", "regions"]
+    return out[cols].reset_index(drop=True).head(top)
+
+
+def external_full_role(data: AuditData, *, top: int = 25) -> pd.DataFrame:
+    """Memberships giving an external person the full Collaborator role (accepted or pending)."""
+    m = data.memberships
+    sel = m[
+        (m["role"] == "collaborator")
+        & m["status"].isin(["accepted", "pending"])
+        & (m["internal"] == False).fillna(False)  # noqa: E712
+    ]
+    return _membership_list(sel, top)
+
+
+def full_role_without_tfa(data: AuditData, *, top: int = 25) -> pd.DataFrame:
+    """Accepted full Collaborator memberships whose 2FA is known to be off."""
+    m = data.memberships
+    sel = m[
+        (m["role"] == "collaborator")
+        & (m["status"] == "accepted")
+        & (m["tfa"] == False).fillna(False)  # noqa: E712
+    ]
+    return _membership_list(sel, top)
+
+
+def downgrade_commands(findings: pd.DataFrame, *, top: int | None = None) -> pd.DataFrame:
+    """What to downgrade: one row per (app, person) that an unmuted finding about that app says
+    to downgrade to Limited Collaborator, with the CLI command taken from the finding's
+    remediation and the checks that ask for it. Most severe first. (Findings about a person
+    across apps, such as ``full_collaborator_on_many_apps``, name no single app: see
+    :func:`full_role_ranking`.)"""
+    f = findings[~findings["muted"].fillna(False).astype(bool)]
+    f = f[f["app"].notna() & f["remediation"].fillna("").str.contains(DOWNGRADE, regex=False)]
+    if f.empty:
+        return pd.DataFrame(columns=["severity", "app", "email", "checks", "command"])
+    cmd = f["remediation"].str.extract(r"(scalingo --app \S+ " + DOWNGRADE + r" \S+)")[0]
+    f = f.assign(command=cmd, _rank=f["severity"].map(_SEVERITY_RANK))
+    g = f.groupby("command", sort=False)
+    out = pd.DataFrame(
+        {
+            "_rank": g["_rank"].min(),
+            "severity": g["_rank"].min().map(dict(enumerate(SEVERITIES))),
+            "app": g["app"].first(),
+            "email": g["email"].first(),
+            "checks": g["check_id"].agg(lambda s: ", ".join(sorted(set(s)))),
+        }
+    ).reset_index()
+    out = out.sort_values(["_rank", "app", "email"], kind="stable").drop(columns="_rank")
+    out = out[["severity", "app", "email", "checks", "command"]].reset_index(drop=True)
+    return out.head(top) if top else out
+
+
+# --- findings ----------------------------------------------------------------------------
+
+
+def findings_overview(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings counted per check: severity, title, open (unmuted) and muted counts,
+    most severe first."""
+    cols = ["check_id", "severity", "title", "open", "muted"]
+    if findings.empty:
+        return pd.DataFrame(columns=cols)
+    muted = findings["muted"].fillna(False).astype(bool)
+    g = findings.assign(open=(~muted).astype(int), muted=muted.astype(int)).groupby(
+        ["check_id", "severity", "title"], as_index=False
+    )
+    out = g[["open", "muted"]].sum()
+    out["_rank"] = out["severity"].map(_SEVERITY_RANK)
+    out = out.sort_values(["_rank", "open", "check_id"], ascending=[True, False, True])
+    return out[cols].reset_index(drop=True)
+
+
+def severity_counts(findings: pd.DataFrame) -> pd.Series:
+    """Unmuted findings per severity, every severity present (zero when none)."""
+    f = findings[~findings["muted"].fillna(False).astype(bool)]
+    return f["severity"].value_counts().reindex(list(SEVERITIES), fill_value=0).astype(int)
+
+
+def findings_list(
+    findings: pd.DataFrame,
+    *,
+    muted: bool = False,
+    severity: str | None = None,
+    top: int | None = 25,
+) -> pd.DataFrame:
+    """Findings to read, most severe first: the unmuted ones (or, with ``muted=True``, those a
+    policy exception mutes, with its reason and expiry). ``severity`` keeps one severity."""
+    f = findings[findings["muted"].fillna(False).astype(bool) == muted]
+    if severity:
+        f = f[f["severity"] == severity]
+    cols = ["severity", "check_id", "region", "app", "email", "token_name", "message"]
+    cols += ["exception_reason", "exception_expires"] if muted else ["remediation"]
+    out = f[cols].reset_index(drop=True)
+    return out.head(top) if top else out
+
+
+def exceptions_status(policy: Policy, findings: pd.DataFrame, as_of: dt.datetime) -> pd.DataFrame:
+    """The policy's exceptions (accepted risks): what each covers, until when, whether it is
+    still active, and how many findings it mutes. An expired one says so and mutes nothing."""
+    day = as_of.date()
+    rows = []
+    for e in policy.exceptions:
+        active = e.active_on(day)
+        muted = findings[
+            findings["muted"].fillna(False).astype(bool)
+            & (findings["exception_reason"] == e.reason).fillna(False)
+            & (findings["check_id"] == e.check_id)
+        ]
+        rows.append(
+            {
+                "exception": e.describe(),
+                "reason": e.reason,
+                "expires": e.expires.isoformat(),
+                "state": "active"
+                if active
+                else f"expired on {e.expires.isoformat()}, mutes nothing",
+                "findings muted": len(muted) if active else 0,
+            }
+        )
+    return pd.DataFrame(rows, columns=["exception", "reason", "expires", "state", "findings muted"])
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+def person_access(memberships: pd.DataFrame, email: str) -> pd.DataFrame:
+    """Every membership of one person (email compared case-insensitively)."""
+    m = memberships[memberships["email_key"] == email.strip().lower()]
+    cols = ["region", "project_name", "app_name", "role", "status"]
+    return m[cols].assign(**{"2FA": tfa_state(m)}).reset_index(drop=True)
+
+
+def person_findings(findings: pd.DataFrame, email: str) -> pd.DataFrame:
+    """Every finding about one person (email compared case-insensitively)."""
+    f = findings[findings["email"].str.lower() == email.strip().lower()]
+    cols = ["severity", "check_id", "app", "token_name", "message", "remediation", "muted"]
+    return f[cols].reset_index(drop=True)
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _membership_list(sel: pd.DataFrame, top: int) -> pd.DataFrame:
+    cols = ["email", "region", "project_name", "app_name", "status"]
+    out = sel.assign(**{"2FA": tfa_state(sel)}).sort_values(["email_key", "app_name"])
+    return out[[*cols, "2FA"]].reset_index(drop=True).head(top)
+
+
+def _some(items: list[str], n: int) -> str:
+    """The first ``n`` items, comma-separated, and how many more."""
+    more = f" (+{len(items) - n} more)" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
+
+
+__all__ = [
+    "DOWNGRADE",
+    "ROLE_LABELS",
+    "STATUSES",
+    "TFA_STATES",
+    "coverage_gaps",
+    "downgrade_commands",
+    "exceptions_status",
+    "external_full_role",
+    "findings_list",
+    "findings_overview",
+    "full_role_ranking",
+    "full_role_without_tfa",
+    "owner_counts",
+    "owner_kind",
+    "owners",
+    "person_access",
+    "person_findings",
+    "role_counts",
+    "scope",
+    "scope_findings",
+    "severity_counts",
+    "source_line",
+    "source_markdown",
+    "tfa_chase_list",
+    "tfa_counts",
+    "tfa_state",
+]

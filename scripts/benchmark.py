@@ -1,0 +1,227 @@
+"""Benchmark: how long loading, checking and reporting take on a large organisation.
+
+Prints figures, asserts nothing (tests assert behaviour, not timings), and
+writes them to ``BENCHMARKS.md`` at the repository root::
+
+    .venv/bin/python scripts/benchmark.py               # everything (report takes minutes)
+    .venv/bin/python scripts/benchmark.py --skip-report # load + checks only
+    .venv/bin/python scripts/benchmark.py --apps 500 --people 300 --memberships 5000 --no-write
+
+The large organisation comes from :func:`scalingo_audit.demo.large.generate_large`
+(memberships include one owner row per app).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import scalingo_audit as sa  # noqa: E402
+from scalingo_audit import snapshot  # noqa: E402
+from scalingo_audit.checks import run_checks  # noqa: E402
+from scalingo_audit.demo.large import generate_large, large_policy  # noqa: E402
+from scalingo_audit.sources import from_snapshot  # noqa: E402
+
+T = TypeVar("T")
+Row = tuple[str, str, str]  # step, organisation, figure
+
+
+def timed(label: str, fn: Callable[[], T]) -> tuple[T, float]:
+    print(f"  {label} …", end="", flush=True)
+    start = time.perf_counter()
+    value = fn()
+    seconds = time.perf_counter() - start
+    print(f" {seconds:.2f} s", flush=True)
+    return value, seconds
+
+
+def peak_mib(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory so far of this process, or of its largest finished child
+    (``RUSAGE_CHILDREN``: the notebook kernels); Linux reports KiB."""
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def human(n: int) -> str:
+    return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
+
+
+def counts(data: sa.AuditData, findings: pd.DataFrame) -> str:
+    return (
+        f"{len(data.apps):,} apps, {len(data.memberships):,} memberships, "
+        f"{len(data.people):,} people, {len(findings):,} findings"
+    )
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        mem = f", {pages / 2**30:.0f} GiB RAM"
+    except (ValueError, OSError, AttributeError):
+        pass
+    return (
+        f"{os.cpu_count()} cores ({cpu}){mem}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, pandas {pd.__version__}"
+    )
+
+
+def html_sizes(result: Path) -> str:
+    folder = result if result.is_dir() else result.parent
+    files = sorted(folder.glob("*.html"))
+    total = sum(f.stat().st_size for f in files)
+    each = ", ".join(f"{f.name} {human(f.stat().st_size)}" for f in files)
+    return f"{len(files)} HTML files, {human(total)} in all ({each})"
+
+
+def find_build_report() -> Callable[..., Path] | None:
+    try:
+        from scalingo_audit import report
+    except ImportError:
+        return None
+    fn = getattr(report, "build_report", None)
+    return fn if callable(fn) else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--skip-report", action="store_true", help="do not time build_report")
+    parser.add_argument("--apps", type=int, default=5000)
+    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--memberships", type=int, default=50000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--no-write", action="store_true", help="print only; no BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    size = {"apps": args.apps, "people": args.people, "memberships": args.memberships}
+    rows: list[Row] = []
+    large = f"large ({args.apps:,} apps)"
+
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="scalingo-audit-bench-") as tmp:
+        tmpdir = Path(tmp)
+        print(f"large organisation: {size}, seed {args.seed}")
+        snap, s = timed("generate_large", lambda: generate_large(**size, seed=args.seed))
+        rows.append(("generate (in memory)", large, f"{s:.2f} s"))
+        policy = large_policy()
+        data, s = timed(
+            "load: from_snapshot (in memory)", lambda: from_snapshot(snap, policy=policy)
+        )
+        rows.append(("load: from_snapshot (in memory)", large, f"{s:.2f} s"))
+        snap_dir, s = timed("snapshot.write", lambda: snapshot.write(snap, tmpdir / "large"))
+        disk = sum(f.stat().st_size for f in snap_dir.rglob("*") if f.is_file())
+        rows.append(("snapshot.write", large, f"{s:.2f} s ({human(disk)} on disk)"))
+        data, s = timed("load(dir)", lambda: sa.load(snap_dir, policy=policy))
+        load_s = s
+        rows.append(("load(snapshot dir)", large, f"{s:.2f} s"))
+        findings, s = timed("run_checks", lambda: run_checks(data))
+        rows.append(("run_checks", large, f"{s:.2f} s"))
+        rows.append(("load(dir) + run_checks", large, f"**{load_s + s:.2f} s**"))
+        rows.append(("counts", large, counts(data, findings)))
+        print(f"  {counts(data, findings)}")
+
+        print("demo organisation")
+        demo, s = timed("load('demo') (generates it)", lambda: sa.load("demo"))
+        rows.append(("load (generates the demo)", "demo", f"{s:.2f} s"))
+        demo_findings, s2 = timed("run_checks", lambda: run_checks(demo))
+        rows.append(("run_checks", "demo", f"{s2:.2f} s"))
+        rows.append(("counts", "demo", counts(demo, demo_findings)))
+        print(f"  {counts(demo, demo_findings)}")
+        rows.append(("peak memory (load + checks)", "both", f"{peak_mib():.0f} MiB"))
+
+        build_report = find_build_report()
+        if args.skip_report:
+            print("build_report: skipped (--skip-report)")
+            rows.append(("build_report", "—", "skipped (--skip-report)"))
+        elif build_report is None:
+            print("build_report: skipped (scalingo_audit.report.build_report does not exist yet)")
+            rows.append(("build_report", "—", "skipped (not available yet)"))
+        else:
+            policy_file = tmpdir / "large-policy.yaml"
+            policy_file.write_text(
+                yaml.safe_dump(
+                    {
+                        "internal_domains": list(policy.internal_domains),
+                        "service_accounts": list(policy.service_accounts),
+                        "api_token_accounts": list(policy.api_token_accounts),
+                    }
+                )
+            )
+            runs: list[tuple[str, str, str]] = [
+                ("demo", "demo", ""),
+                (large, str(snap_dir), str(policy_file)),
+            ]
+            for org, source, pol in runs:
+                out = tmpdir / f"report-{'demo' if source == 'demo' else 'large'}"
+                kwargs: dict[str, Any] = {"policy": pol, "out_dir": out, "progress": False}
+
+                def run(src: str = source, kw: dict[str, Any] = kwargs) -> Path:
+                    assert build_report is not None
+                    return build_report(src, **kw)
+
+                result, s = timed(f"build_report({org})", run)
+                rows.append(("build_report", org, f"{s:.1f} s"))
+                rows.append(("report size", org, html_sizes(Path(result))))
+                print(f"  {html_sizes(Path(result))}")
+            rows.append(("peak memory (this process)", "both", f"{peak_mib():.0f} MiB"))
+            kernel = peak_mib(resource.RUSAGE_CHILDREN)
+            rows.append(("peak memory (largest notebook kernel)", "both", f"{kernel:.0f} MiB"))
+
+    command = "python scripts/benchmark.py" + (" --skip-report" if args.skip_report else "")
+    if size != {"apps": 5000, "people": 2000, "memberships": 50000}:
+        command += f" --apps {args.apps} --people {args.people} --memberships {args.memberships}"
+    text = render(rows, command=command, seed=args.seed)
+    if args.no_write:
+        print(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0
+
+
+def render(rows: list[Row], *, command: str, seed: int) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Figures printed by `scripts/benchmark.py` (a benchmark, not a timed test: "
+        "numbers vary from run to run and machine to machine).",
+        "",
+        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Machine: {machine()}",
+        f"- Command: `.venv/bin/{command}`",
+        f"- Large organisation: `generate_large(seed={seed})`, two regions, the collecting "
+        "service account owns ~99% of the apps; memberships include one owner row per app. "
+        "Kernel start-up and HTML export are included in `build_report` times.",
+        "",
+        "| step | organisation | figure |",
+        "|---|---|---|",
+        *(f"| {step} | {org} | {figure} |" for step, org, figure in rows),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""The demo report in a real headless browser (Debian's chromium), with the network cut off.
+
+Every page must load nothing but local files, log no console error, show no code and
+draw every plotly chart. Skips on a laptop without chromium; fails in CI (``CI`` set).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Request, Route, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from scalingo_audit.report import build_report, report_notebooks
+from scalingo_audit.sources import load
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
+
+pytestmark = pytest.mark.slow  # builds the demo report with the real notebooks (~30-60 s)
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium not found: CI must run the browser tests (apt install chromium)")
+        pytest.skip("chromium not found (apt install chromium to run the browser tests)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = chromium_path()
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def report(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_report("demo", out_dir=tmp_path_factory.mktemp("report") / "demo", progress=False)
+
+
+@dataclass
+class Visit:
+    blocked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    plots: int = 0
+    drawn: int = 0
+    code_cells: int = 0
+    text: str = ""
+
+
+def visit(browser: Browser, page_file: Path, screenshot: Path | None = None) -> Visit:
+    """Open ``page_file`` offline; record blocked requests, console errors and what drew."""
+    seen = Visit()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+    def route(r: Route) -> None:
+        if r.request.url.startswith(LOCAL_SCHEMES):
+            r.continue_()
+        else:
+            seen.blocked.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen.errors.append(str(e)))
+
+    def failed(request: Request) -> None:
+        if request.url not in seen.blocked:
+            seen.blocked.append(request.url)
+
+    page.on("requestfailed", failed)
+    page.goto(page_file.as_uri(), wait_until="load")
+    expected = page_file.read_text(encoding="utf-8").count("Plotly.newPlot(")
+    drawn_js = (
+        "[...document.querySelectorAll('.js-plotly-plot')]"
+        ".filter(d => d.querySelector('.main-svg')).length"
+    )
+    with contextlib.suppress(PlaywrightTimeout):  # the assertions below say what is missing
+        page.wait_for_function(f"{drawn_js} >= {expected}", timeout=20_000)
+    seen.plots = expected
+    seen.drawn = page.evaluate(drawn_js)
+    seen.code_cells = page.evaluate(
+        "document.querySelectorAll('.jp-CodeCell .jp-InputArea, .jp-CodeMirrorEditor').length"
+    )
+    seen.text = page.inner_text("body")
+    if screenshot is not None:
+        page.screenshot(path=str(screenshot), full_page=False)
+    context.close()
+    return seen
+
+
+def test_every_page_renders_offline(browser: Browser, report: Path, tmp_path: Path) -> None:
+    pages = [report] + [report.parent / f"{p.stem}.html" for p in report_notebooks()]
+    total_plots = 0
+    for i, page_file in enumerate(pages):
+        shot = tmp_path / f"{page_file.stem}.png" if i < 2 else None
+        seen = visit(browser, page_file, shot)
+        name = page_file.name
+        assert seen.blocked == [], f"{name} needed the network: {seen.blocked}"
+        assert seen.errors == [], f"{name} logged console errors: {seen.errors}"
+        assert seen.code_cells == 0, f"{name} shows code"
+        assert seen.drawn == seen.plots, f"{name}: {seen.drawn} of {seen.plots} charts drew"
+        assert "open_audit(" not in seen.text
+        total_plots += seen.plots
+    assert total_plots > 0, "the report has no chart at all"
+    print(f"screenshots in {tmp_path}")
+
+
+def test_index_shows_the_headline_figures(browser: Browser, report: Path) -> None:
+    s = load("demo").summary()
+    text = visit(browser, report).text
+    for value in (
+        str(s["people"]),
+        str(s["apps"]),
+        f"{s['full_collaborator_share'] * 100:.1f} %",
+        f"{s['tfa_coverage'] * 100:.1f} %",
+    ):
+        assert re.search(rf"(^|\s){re.escape(value)}(\s|$)", text), value
+    for stem in (p.stem for p in report_notebooks()):
+        assert (report.parent / f"{stem}.html").is_file()

@@ -1,0 +1,256 @@
+"""build_report: inputs validated first, notebooks executed, HTML without code, index figures.
+
+Failure paths and path handling run small generated notebooks (a few seconds each);
+``test_demo_report`` runs the real ``notebooks/`` on the demo (marked ``slow``, ~30-60 s).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from html.parser import HTMLParser
+from importlib import resources
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from scalingo_audit import snapshot
+from scalingo_audit.demo import demo_snapshot
+from scalingo_audit.errors import InputError, PolicyError, ReportError
+from scalingo_audit.model import with_info
+from scalingo_audit.notebook import open_audit
+from scalingo_audit.report import (
+    NOTEBOOKS_DIR,
+    Page,
+    build_report,
+    default_out_dir,
+    notebook_parameters,
+    render_index,
+    report_notebooks,
+)
+from scalingo_audit.sources import load
+
+PARAMETERS = (
+    'source: str = "demo"  # demo, snapshot dir or export\npolicy: str = ""\nas_of: str = ""'
+)
+
+
+def write_notebook(path: Path, *cells: str, title: str = "A page") -> Path:
+    """A notebook shaped like the real ones: a heading, a parameters cell, then ``cells``."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(PARAMETERS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\nWhat this page shows."), params]
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [v for k, v in attrs if tag == "a" and k == "href" and v]
+
+
+def links(html: str) -> list[str]:
+    parser = Links()
+    parser.feed(html)
+    return parser.hrefs
+
+
+def figure(html: str, key: str) -> str:
+    m = re.search(rf'data-figure="{key}"><div class="value">([^<]*)</div>', html)
+    assert m, f"no headline figure {key}"
+    return m.group(1)
+
+
+def assert_no_code(html: str) -> None:
+    assert 'class="jp-CodeMirrorEditor' not in html
+    assert 'class="highlight' not in html
+    assert "open_audit(" not in html
+    assert 'source: str = "demo"' not in html
+    assert "\x1b[" not in html
+
+
+# --- discovery, paths, parameters (no kernel) ---------------------------------------------
+
+
+def test_report_notebooks_sorted_and_without_explorer(tmp_path: Path) -> None:
+    for name in ("02_b.ipynb", "01_a.ipynb", "05_explorer.ipynb", "notes.ipynb", "1_x.ipynb"):
+        write_notebook(tmp_path / name)
+    assert [p.name for p in report_notebooks(tmp_path)] == ["01_a.ipynb", "02_b.ipynb"]
+
+
+def test_missing_or_empty_notebooks_dir_is_a_report_error(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="notebooks directory not found"):
+        report_notebooks(tmp_path / "nope")
+    with pytest.raises(ReportError, match="no report notebooks"):
+        report_notebooks(tmp_path)
+
+
+def test_default_notebooks_dir_is_the_repository_one() -> None:
+    assert Path(__file__).resolve().parent.parent / "notebooks" == NOTEBOOKS_DIR
+
+
+def test_default_out_dir(tmp_path: Path) -> None:
+    (tmp_path / "acme snapshot").mkdir()
+    (tmp_path / "export.csv").write_text("x")
+    assert default_out_dir("demo") == Path("reports/demo")
+    assert default_out_dir(str(tmp_path / "acme snapshot")) == Path("reports/acme-snapshot")
+    assert default_out_dir(str(tmp_path / "export.csv")) == Path("reports/export")
+
+
+def test_parameters_are_absolute_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert notebook_parameters("demo", "", "") == {"source": "demo", "policy": "", "as_of": ""}
+    p = notebook_parameters("snap", "policy.yaml", "2026-11-01")
+    assert p == {
+        "source": str(tmp_path / "snap"),
+        "policy": str(tmp_path / "policy.yaml"),
+        "as_of": "2026-11-01",
+    }
+
+
+def test_index_escapes_user_controlled_strings() -> None:
+    audit = open_audit("demo")
+    evil = "<script>alert(1)</script>"
+    data = with_info(audit.data, location=evil, collected_by=evil, gaps=({"app": evil},))
+    html = render_index(
+        dataclasses.replace(audit, data=data),
+        [Page(Path("01_x.ipynb"), evil, evil, "01_x.html")],
+        policy=evil,
+    )
+    assert "<script" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5
+
+
+# --- errors: raised before or while running notebooks -------------------------------------
+
+
+def marker_notebooks(tmp_path: Path) -> tuple[Path, Path]:
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    marker = tmp_path / "ran"
+    write_notebook(nbs / "01_touch.ipynb", f"open({str(marker)!r}, 'w').close()")
+    return nbs, marker
+
+
+def test_bad_source_is_an_input_error_before_any_notebook_runs(tmp_path: Path) -> None:
+    nbs, marker = marker_notebooks(tmp_path)
+    with pytest.raises(InputError, match="no such file or directory"):
+        build_report(str(tmp_path / "missing"), out_dir=tmp_path / "out", notebooks_dir=nbs)
+    assert not marker.exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_policy_is_a_policy_error_before_any_notebook_runs(tmp_path: Path) -> None:
+    nbs, marker = marker_notebooks(tmp_path)
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("internal_domain: [acme.example]\n")
+    with pytest.raises(PolicyError, match="internal_domain"):
+        build_report("demo", policy=str(bad), out_dir=tmp_path / "out", notebooks_dir=nbs)
+    assert not marker.exists()
+
+
+def test_failing_notebook_is_a_report_error_naming_it(tmp_path: Path) -> None:
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    write_notebook(nbs / "01_fine.ipynb", "print('fine')")
+    write_notebook(nbs / "02_boom.ipynb", "x = 1", "raise ValueError(f'boom at {x}\\nsee the log')")
+    out = tmp_path / "out"
+    with pytest.raises(ReportError) as info:
+        build_report("demo", out_dir=out, notebooks_dir=nbs, progress=False)
+    message = str(info.value)
+    assert "02_boom.ipynb" in message
+    assert "ValueError: boom at 1 see the log" in message
+    assert "\x1b" not in message and "Traceback" not in message and "\n" not in message
+    # Nothing half-built: no index, no pages; the failed notebook is kept, uncoloured.
+    assert not (out / "index.html").exists()
+    assert not (out / "01_fine.html").exists()
+    failed = (out / "_failed" / "02_boom.ipynb").read_text()
+    assert "ValueError" in failed and "\\u001b[" not in failed
+
+
+# --- a whole report on generated notebooks: paths, gaps, expired exceptions ---------------
+
+
+def test_report_on_a_snapshot_with_relative_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    gap = {"region": "osc-fr1", "app": "legacy-erp", "request": "collaborators", "status": 403}
+    snapshot.write(dataclasses.replace(demo_snapshot(), gaps=[gap]), tmp_path / "acme-snap")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        (resources.files("scalingo_audit.demo") / "policy.yaml").read_text(), encoding="utf-8"
+    )
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    write_notebook(nbs / "01_params.ipynb", "print(source, policy, sep='|')", title="Parameters")
+    write_notebook(nbs / "05_explorer.ipynb", "raise RuntimeError('explorer ran')")
+
+    index = build_report("acme-snap", policy="policy.yaml", as_of="2026-12-01", notebooks_dir=nbs)
+
+    assert index == Path("reports/acme-snap/index.html")
+    assert sorted(p.name for p in index.parent.iterdir()) == ["01_params.html", "index.html"]
+    page = (index.parent / "01_params.html").read_text()
+    assert f"{tmp_path / 'acme-snap'}|{policy}" in page  # absolute paths reached the kernel
+    assert_no_code(page)
+    assert "<title>Parameters · scalingo-audit</title>" in page
+    html = index.read_text()
+    assert "legacy-erp" in html and "Coverage gaps" in html
+    assert "Expired policy exceptions" in html and "marketing-blog" in html
+    assert "2026-12-01" in html
+    assert "[1/1] 01_params … done in" in capsys.readouterr().err
+
+
+# --- the real notebooks on the demo ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "demo"
+    return build_report("demo", out_dir=out, progress=False)
+
+
+@pytest.mark.slow  # executes every report notebook in notebooks/ (~30-60 s)
+def test_demo_report(demo_report: Path) -> None:
+    out = demo_report.parent
+    pages = [p.stem for p in report_notebooks()]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["index.html", *(f"{stem}.html" for stem in pages)]
+    )
+    html = demo_report.read_text()
+    assert [h for h in links(html) if h.endswith(".html")] == [f"{s}.html" for s in pages]
+    for href in links(html):
+        assert (out / href).is_file(), href
+    for stem in pages:
+        page = (out / f"{stem}.html").read_text()
+        assert_no_code(page)
+        assert "index.html" in links(page)
+        assert page.count("Plotly.newPlot(") == page.count('class="plotly-graph-div"')
+        if "Plotly.newPlot(" in page:  # plotly.js embedded once, never fetched from a CDN
+            assert page.count("* plotly.js v") == 1
+            assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', page)
+
+    s = load("demo").summary()
+    assert figure(html, "people") == str(s["people"])
+    assert figure(html, "apps") == str(s["apps"])
+    assert figure(html, "full_collaborator_share") == f"{s['full_collaborator_share'] * 100:.1f} %"
+    assert figure(html, "tfa_coverage") == f"{s['tfa_coverage'] * 100:.1f} %"
+    assert figure(html, "tfa_unknown") == str(s["tfa_unknown"])
+    findings = open_audit("demo").findings
+    for sev in ("high", "medium", "low", "info"):
+        live = findings[(findings["severity"] == sev) & ~findings["muted"].astype(bool)]
+        assert figure(html, f"findings_{sev}") == str(len(live))
+    assert figure(html, "findings_muted") == str(int(findings["muted"].astype(bool).sum()))
+    assert "Expired policy exceptions" in html  # the demo policy has one
