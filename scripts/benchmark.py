@@ -196,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         print(text)
     else:
-        args.output.write_text(text, encoding="utf-8")
+        # keep the sections other benchmark scripts wrote (between their markers)
+        old = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        kept = old[old.index("<!-- ") :] if "<!-- " in old else ""
+        args.output.write_text(text + ("\n" + kept if kept else ""), encoding="utf-8")
         print(f"wrote {args.output}")
     return 0
 
