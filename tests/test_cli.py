@@ -157,3 +157,10 @@ def test_checks_lists_the_catalogue():
     assert r.returncode == 0
     assert len(r.stdout.splitlines()) == 12
     assert r.stdout.splitlines()[0].startswith("collaborator_without_2fa")
+
+
+def test_bad_export_exits_2_naming_the_missing_column(tmp_path):
+    export = tmp_path / "collaborators.csv"
+    export.write_text("App,Role,2FA\nshop-api,collaborator,yes\n")
+    line = _one_line_error(run("check", str(export)))
+    assert "collaborators.csv" in line and "email" in line

@@ -170,6 +170,21 @@ def test_unreadable_apps_become_coverage_gaps_and_collection_carries_on(fake_sca
     assert r.stderr.count("not audited") == 2
 
 
+@pytest.mark.parametrize("fault", ["404", "malformed"])
+def test_a_missing_app_or_garbage_answer_is_a_gap(fake_scalingo, tmp_path, fault):
+    fake = fake_scalingo
+    app = next(a["name"] for _, a in fake.world.all_apps() if not fake.world.owns(a))
+    if fault == "404":
+        fake.fail(rf"/v1/apps/{app}/collaborators$", 404, times=None)
+    else:
+        fake.malformed(rf"/v1/apps/{app}/collaborators$", times=None)
+    path, _ = run_collect(fake, tmp_path / "snap")
+    (gap,) = json.loads((path / "manifest.json").read_text())["gaps"]
+    assert gap["app"] == app
+    assert ("404" in gap["error"]) if fault == "404" else ("malformed JSON" in gap["error"])
+    assert len(load(path).apps) == len(fake.world.all_apps())
+
+
 def test_a_failing_owned_collaborators_list_falls_back_to_per_app_requests(fake_scalingo, tmp_path):
     fake = fake_scalingo
     fake.fail(r"/osc-fr1/v1/collaborators$", 500, times=None)
