@@ -16,6 +16,7 @@ Nothing is written to ``out_dir`` until every notebook has run.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 import sys
@@ -53,14 +54,24 @@ class Page:
 
 
 def report_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
-    """The report notebooks, in order: ``NN_*.ipynb`` except the interactive explorer."""
+    """The report notebooks, in order: ``NN_*.ipynb`` except those whose notebook metadata
+    says ``"scalingo_audit": {"report": false}`` (the interactive explorer, notebooks that
+    take other parameters)."""
     folder = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
     if not folder.is_dir():
         raise ReportError(f"{folder}: notebooks directory not found (pass notebooks_dir)")
-    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if "explorer" not in p.name)
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if _in_report(p))
     if not found:
         raise ReportError(f"{folder}: no report notebooks (NN_*.ipynb) in this directory")
     return found
+
+
+def _in_report(path: Path) -> bool:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return True  # let execution report what is wrong with it
+    return bool(meta.get("scalingo_audit", {}).get("report", True))
 
 
 def default_out_dir(source: str) -> Path:
