@@ -36,7 +36,7 @@ PARAMETERS = (
 )
 
 
-def write_notebook(path: Path, *cells: str, title: str = "A page") -> Path:
+def write_notebook(path: Path, *cells: str, title: str = "A page", in_report: bool = True) -> Path:
     """A notebook shaped like the real ones: a heading, a parameters cell, then ``cells``."""
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell(PARAMETERS)
@@ -48,6 +48,8 @@ def write_notebook(path: Path, *cells: str, title: str = "A page") -> Path:
         "display_name": "Python 3",
         "language": "python",
     }
+    if not in_report:
+        nb.metadata["scalingo_audit"] = {"report": False}
     nbformat.write(nb, path)
     return path
 
@@ -85,8 +87,9 @@ def assert_no_code(html: str) -> None:
 
 
 def test_report_notebooks_sorted_and_without_explorer(tmp_path: Path) -> None:
-    for name in ("02_b.ipynb", "01_a.ipynb", "05_explorer.ipynb", "notes.ipynb", "1_x.ipynb"):
+    for name in ("02_b.ipynb", "01_a.ipynb", "notes.ipynb", "1_x.ipynb"):
         write_notebook(tmp_path / name)
+    write_notebook(tmp_path / "05_explorer.ipynb", in_report=False)
     assert [p.name for p in report_notebooks(tmp_path)] == ["01_a.ipynb", "02_b.ipynb"]
 
 
@@ -196,7 +199,7 @@ def test_report_on_a_snapshot_with_relative_paths(
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     write_notebook(nbs / "01_params.ipynb", "print(source, policy, sep='|')", title="Parameters")
-    write_notebook(nbs / "05_explorer.ipynb", "raise RuntimeError('explorer ran')")
+    write_notebook(nbs / "05_explorer.ipynb", "raise RuntimeError('explorer ran')", in_report=False)
 
     index = build_report("acme-snap", policy="policy.yaml", as_of="2026-12-01", notebooks_dir=nbs)
 
