@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=60,
         help="requests per minute to stay under, retries included (default: 60, Scalingo's limit)",
     )
+    p.add_argument(
+        "--since",
+        metavar="SNAPSHOT",
+        help="a previous snapshot with events: fetch only newer events, carry older ones forward",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("demo", help="write the demo organisation as a snapshot directory")
@@ -154,6 +159,7 @@ def _run(args: argparse.Namespace) -> int:
             events_days=args.events_days,
             rate_limit=args.rate_limit,
             progress=not args.quiet,
+            since=args.since,
         )
         print(f"Snapshot written to {path}")
         return 0

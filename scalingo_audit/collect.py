@@ -66,6 +66,39 @@ class _Run:
         )
 
 
+@dataclass(frozen=True)
+class _Options:
+    region: str | None
+    events_days: int | None
+    max_event_pages: int
+    per_page: int
+    rate_limit: int
+    period: float
+    known: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    since_label: str = ""
+
+
+def previous_events(
+    path: str | Path, events_days: int | None, now: dt.datetime
+) -> tuple[dict[tuple[str, str], list[dict[str, Any]]], int]:
+    """Events already in the snapshot at ``path``, per (region, app name), and the events
+    window (days) a new collection carrying them forward covers."""
+    prev = snap.read(path)
+    if prev.events_days is None:
+        raise InputError(
+            "--since needs a snapshot collected with --events-days (it has no events)", file=path
+        )
+    start = dt.datetime.fromisoformat(prev.collected_at) - dt.timedelta(days=prev.events_days)
+    window = events_days or max(1, min(365, (now - start).days))
+    cutoff = now - dt.timedelta(days=window)
+    known: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for f in prev.of_kind("app_events"):
+        for e in f.body.get("events", []) if isinstance(f.body, dict) else []:
+            if isinstance(e, dict) and e.get("id") and not _older(str(e.get("created_at")), cutoff):
+                known.setdefault((f.region or "", f.app or ""), {})[str(e["id"])] = e
+    return {k: list(v.values()) for k, v in known.items()}, window
+
+
 def _safe(name: str) -> str:
     return urllib.parse.quote(name, safe="-_.") or "_"
 
@@ -84,11 +117,14 @@ def collect(
     timeout: float = 30.0,
     max_event_pages: int = 5,
     per_page: int = 100,
+    since: str | Path | None = None,
 ) -> Path:
     """Collect the account's access data into the snapshot directory ``out``.
 
-    Raises :class:`AuthError` for a missing or rejected token and
-    :class:`InputError` if ``out`` already exists.
+    With ``since`` (a previous snapshot collected with events), only events newer than
+    those it holds are fetched — usually one page per app — and the older ones are
+    carried forward, so a weekly run stays cheap. Raises :class:`AuthError` for a
+    missing or rejected token and :class:`InputError` if ``out`` already exists.
     """
     target = Path(out)
     if target.exists():
@@ -98,6 +134,11 @@ def collect(
     settings = Settings.from_env(env)
     err = stream or sys.stderr
     started = dt.datetime.now(dt.UTC)
+    known: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    if since is not None:
+        known, events_days = previous_events(since, events_days, started)
+    opts = _Options(region, events_days, max_event_pages, per_page, rate_limit, period, known,
+                    str(since or ""))  # fmt: skip
     run = _Run()
     bar = tqdm(total=4, unit="req", disable=not progress, file=err, dynamic_ncols=True, leave=True)
 
@@ -114,19 +155,7 @@ def collect(
     )
     try:
         with client:
-            _collect(
-                client,
-                settings,
-                run,
-                region,
-                events_days,
-                max_event_pages,
-                per_page,
-                bar,
-                err,
-                rate_limit,
-                period,
-            )
+            _collect(client, settings, run, opts, bar, err)
     except (KeyboardInterrupt, AuditError):
         bar.close()
         if run.files:
@@ -156,20 +185,13 @@ def collect(
 
 
 def _collect(
-    client: Client,
-    settings: Settings,
-    run: _Run,
-    only_region: str | None,
-    events_days: int | None,
-    max_event_pages: int,
-    per_page: int,
-    bar: tqdm[Any],
-    err: TextIO,
-    rate_limit: int,
-    period: float,
+    client: Client, settings: Settings, run: _Run, opts: _Options, bar: tqdm[Any], err: TextIO
 ) -> None:
     auth = settings.auth_url
-    wanted = only_region or settings.region
+    events_days, per_page, rate_limit, period = (
+        opts.events_days, opts.per_page, opts.rate_limit, opts.period
+    )  # fmt: skip
+    wanted = opts.region or settings.region
     if settings.api_url:
         regions = [(wanted or "custom", settings.api_url)]
     else:
@@ -244,7 +266,7 @@ def _collect(
                 run.gap(name, app, exc)
             bar.set_postfix_str(f"{name}: {done}/{len(others)} shared apps", refresh=False)
         if events_days:
-            _events(client, api, name, apps, events_days, max_event_pages, per_page, run, bar)
+            _events(client, api, name, apps, opts, run, bar)
 
 
 def _paged(client: Client, api: str, path: str, key: str, *, per_page: int) -> dict[str, Any]:
@@ -264,29 +286,39 @@ def _events(
     api: str,
     region: str,
     apps: list[dict[str, Any]],
-    days: int,
-    max_pages: int,
-    per_page: int,
+    opts: _Options,
     run: _Run,
     bar: tqdm[Any],
 ) -> None:
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    """Per app: pages of events, newest first, until the window, a known event or the cap."""
+    assert opts.events_days is not None
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=opts.events_days)
     for done, a in enumerate(apps, 1):
         app = str(a.get("name") or a.get("id"))
         path = f"/v1/apps/{urllib.parse.quote(app, safe='')}/events"
+        carried = opts.known.get((region, app), [])
+        known_ids = {str(e["id"]) for e in carried}
+        fetched: set[str] = set()
         try:
             for page, body in client.get_all(
-                api, path, "events", {"per_page": per_page}, max_pages=max_pages
+                api, path, "events", {"per_page": opts.per_page}, max_pages=opts.max_event_pages
             ):
                 run.add(f"raw/{region}/apps/{_safe(app)}/events.page-{page}.json", "app_events", region,
                         f"GET {path}?page={page}", body, app=app)  # fmt: skip
                 if page > 1:
                     bar.total = (bar.total or 0) + 1
-                oldest = [e.get("created_at") for e in body["events"] if isinstance(e, dict)]
-                if oldest and _older(min(str(o) for o in oldest if o), since):
+                events = [e for e in body["events"] if isinstance(e, dict)]
+                ids = {str(e.get("id")) for e in events}
+                fetched |= ids
+                stamps = [str(e["created_at"]) for e in events if e.get("created_at")]
+                if ids & known_ids or (stamps and _older(min(stamps), since)):
                     break
         except ApiError as exc:
             run.gap(region, app, exc)
+        older = [e for e in carried if str(e["id"]) not in fetched]
+        if older:
+            run.add(f"raw/{region}/apps/{_safe(app)}/events.carried.json", "app_events", region,
+                    f"carried forward from {opts.since_label}", {"events": older}, app=app)  # fmt: skip
         bar.set_postfix_str(f"{region}: events {done}/{len(apps)} apps", refresh=False)
 
 

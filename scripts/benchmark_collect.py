@@ -7,7 +7,9 @@ Prints figures (asserts nothing) and writes the "Collection" section of BENCHMAR
 1. Request count of ``collect`` for 2 regions, 300 owned apps and 40 apps the account
    only collaborates on, versus a naive collector that reads every app and its
    collaborators one by one (two requests per app, as Scalingo's CLI does per app).
-2. A collection of 150 shared apps with the fake enforcing 60 requests per window,
+2. Events for 500 apps (460 owned, 40 shared), 30-day window: a first collection, then
+   an incremental one (``--since`` the first) when nothing new happened.
+3. A collection of 150 shared apps with the fake enforcing 60 requests per window,
    the window scaled down to 1 s (real API: 60 s): failed requests and 429s.
 """
 
@@ -63,6 +65,23 @@ def main(argv: list[str] | None = None) -> int:
             ("ratio naive / collect", f"{naive / planned:.1f}x"),
             ("time at 60 requests/min, collect vs naive",
              f"{planned / 60:.1f} min vs {naive / 60:.1f} min"),
+        ]  # fmt: skip
+
+        world = make_world(owned=460, collaborated=40, collaborators_per_app=2, events_per_app=150)
+        with FakeScalingo(world) as fake:
+            first = collect(Path(tmp) / "e1", env=fake.env(), progress=False, stream=io.StringIO(),
+                            rate_limit=100_000, period=1.0, events_days=30)  # fmt: skip
+            n_first = fake.count()
+            fake.reset_log()
+            collect(Path(tmp) / "e2", env=fake.env(), progress=False, stream=io.StringIO(),
+                    rate_limit=100_000, period=1.0, since=first)  # fmt: skip
+            n_second = fake.count()
+        rows += [
+            ("events, first collection (500 apps, 30 days, 150 events/app)", str(n_first)),
+            ("events, incremental collection, nothing new (bound 2x2 + 40 + 4 + 500)",
+             f"{n_second} (bound {2 * 2 + 40 + 4 + 500})"),
+            ("… at 60 requests/min, first vs incremental",
+             f"{n_first / 60:.1f} min vs {n_second / 60:.1f} min"),
         ]  # fmt: skip
 
         world = make_world(owned=10, collaborated=150, collaborators_per_app=2)

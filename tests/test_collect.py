@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from scalingo_audit import AuditError, load
+from scalingo_audit import AuditError, InputError, load
 from scalingo_audit.api import Client, Settings
 from scalingo_audit.checks import run_checks
 from scalingo_audit.collect import collect
@@ -341,3 +341,33 @@ def test_canary_token_never_leaks(tmp_path):
     assert (tmp_path / "report" / "index.html").is_file()
     assert _files_containing(tmp_path, CANARY) == []
     assert all(CANARY not in text for text in out)
+
+
+def test_incremental_event_collection_fetches_only_new_events(tmp_path):
+    world = make_world(owned=6, collaborated=4, events_per_app=12)
+    apps = len(world.all_apps())
+    with FakeScalingo(world, per_page=5) as fake:
+        first, _ = run_collect(fake, tmp_path / "w1", events_days=30, per_page=5)
+        first_events = load(first).events
+        fake.reset_log()
+        second, _ = run_collect(fake, tmp_path / "w2", since=first, per_page=5)
+        # no new events: one events page per app, plus the usual plan
+        assert fake.count() <= 2 * 2 + 4 + 4 + apps
+        assert fake.count(r"/events$") == apps
+        assert sorted(load(second).events["event_id"]) == sorted(first_events["event_id"])
+        # a new event on one app is picked up; nothing is duplicated or lost
+        _region, app = world.all_apps()[0]
+        new = {**world.events[app["id"]][0], "id": "ev-new-1", "created_at": "2099-01-01T00:00:00Z"}
+        world.events[app["id"]].insert(0, new)
+        third, _ = run_collect(fake, tmp_path / "w3", since=second, per_page=5)
+    ids = list(load(third).events["event_id"])
+    assert len(ids) == len(set(ids)) == len(first_events) + 1
+    manifest = json.loads((third / "manifest.json").read_text())
+    assert manifest["events_days"] >= 30
+    assert any("carried forward" in f["request"] for f in manifest["files"])
+
+
+def test_since_needs_a_snapshot_with_events(fake_scalingo, tmp_path):
+    first, _ = run_collect(fake_scalingo, tmp_path / "a")
+    with pytest.raises(InputError, match="--since needs a snapshot collected with --events-days"):
+        run_collect(fake_scalingo, tmp_path / "b", since=first)
