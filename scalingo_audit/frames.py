@@ -21,6 +21,7 @@ TEXT = "string"
 BOOL = "boolean"
 COUNT = "Int64"
 TIME = "datetime64[us, UTC]"
+RATIO = "Float64"
 
 ROLES = ("owner", "collaborator", "limited_collaborator")
 """Membership roles, from most to least privileged (Scalingo's CLI shows
@@ -126,6 +127,52 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("muted", BOOL, "muted by a policy exception"),
         Column("exception_reason", TEXT, "reason of the exception that mutes it"),
         Column("exception_expires", TEXT, "expiry date of that exception"),
+    ),
+    "changes": (
+        Column("change", TEXT, "kind of change, one of history.CHANGES (e.g. access_granted)"),
+        Column("region", TEXT, "region of the app concerned"),
+        Column("app", TEXT, "app concerned"),
+        Column("email", TEXT, "person concerned (lower-cased email)"),
+        Column("token_name", TEXT, "token concerned"),
+        Column("check_id", TEXT, "check concerned (finding_* changes)"),
+        Column("severity", TEXT, "the finding's severity (finding_* changes)"),
+        Column("before", TEXT, "value in the older snapshot (a role, an owner, 2FA on/off)"),
+        Column("after", TEXT, "value in the newer snapshot"),
+        Column("detail", TEXT, "the change in one sentence"),
+    ),
+    "trends": (
+        Column("collected_at", TIME, "when the snapshot was collected"),
+        Column("snapshot", TEXT, "the snapshot directory"),
+        Column("apps", COUNT, "apps"),
+        Column("people", COUNT, "people"),
+        Column("accepted_collaborators", COUNT, "accepted non-owner memberships"),
+        Column("tfa_coverage", RATIO, "share of those with 2FA on, among those known"),
+        Column("full_collaborator_share", RATIO, "share of those with the full role"),
+        Column("pending_invitations", COUNT, "invitations not yet accepted"),
+        Column("findings_high", COUNT, "open (unmuted) high findings"),
+        Column("findings_medium", COUNT, "open (unmuted) medium findings"),
+        Column("findings_low", COUNT, "open (unmuted) low findings"),
+        Column("findings_info", COUNT, "open (unmuted) info findings"),
+    ),
+    "review": (
+        Column("person", TEXT, "email of the person reviewed"),
+        Column("username", TEXT, "username, when known"),
+        Column("app", TEXT, "app name"),
+        Column("region", TEXT, "region"),
+        Column("project", TEXT, "project, when known"),
+        Column("role", TEXT, "owner | collaborator | limited_collaborator"),
+        Column("status", TEXT, "accepted | pending | user account deleted"),
+        Column("tfa", TEXT, "2FA: on | off | unknown | not exposed"),
+        Column("internal", TEXT, "internal | external | empty when the policy names no domain"),
+        Column("last_activity_at", TEXT, "last event on the app by the person (when collected)"),
+        Column("last_full_action_at", TEXT, "last action needing the full role (when collected)"),
+        Column("findings", TEXT, "check ids of the open findings on this membership"),
+        Column("suggested_action", TEXT, "keep | downgrade to Limited | revoke"),
+        Column("reason", TEXT, "why that action is suggested"),
+        Column("command", TEXT, "Scalingo CLI command carrying out the suggested action"),
+        Column("decision", TEXT, "to fill: keep | downgrade | revoke"),
+        Column("reviewer", TEXT, "to fill: who decided"),
+        Column("date", TEXT, "to fill: when (YYYY-MM-DD)"),
     ),
 }
 
