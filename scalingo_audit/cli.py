@@ -19,12 +19,20 @@ SOURCE_HELP = (
     "directory written by 'collect' or 'demo --out', or a dashboard Collaborators export "
     "(.csv or .json)"
 )
+PSEUDONYMISE_HELP = (
+    "replace emails, usernames and user ids with stable keyed pseudonyms (internal/external "
+    "stays visible); the key is kept in ~/.config/scalingo-audit/pseudonym.key or the file "
+    "named by $SCALINGO_AUDIT_PSEUDONYM_KEY, created on first use"
+)
 EPILOG = """examples:
   scalingo-audit check demo                       findings of the demo organisation
   scalingo-audit check SNAPSHOT --policy policy.yaml --fail-on high
   scalingo-audit report demo                      HTML report in reports/demo/
   scalingo-audit demo --out snapshots/acme        the demo as a snapshot directory
   scalingo-audit checks                           the check catalogue
+  scalingo-audit diff snapshots/old snapshots/new  what changed since the last review
+  scalingo-audit review SNAPSHOT --out review.xlsx an access review sheet to fill
+  scalingo-audit verify SNAPSHOT                  is the evidence intact?
   SCALINGO_API_TOKEN=... scalingo-audit collect --out snapshots/today
 
 exit status: 0 ok, 1 findings at or above --fail-on, 2 bad usage or bad input."""
@@ -37,6 +45,10 @@ COLLECT_EPILOG = """environment:
 
 Scalingo API tokens carry every right of their account: create one on a dedicated
 read-only service account if you can."""
+
+
+def _pseudonymise(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pseudonymise", action="store_true", help=PSEUDONYMISE_HELP)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -78,10 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when an unmuted finding has this severity or a higher one "
         f"({' | '.join(SEVERITIES)})",
     )
+    _pseudonymise(p)
 
     p = sub.add_parser("report", help="build the HTML report (runs the notebooks)")
     _common(p)
     p.add_argument("--out", metavar="DIR", help="output directory (default: reports/<source name>)")
+    p.add_argument(
+        "--pdf", action="store_true", help="also write a PDF of each page (needs Chromium)"
+    )
+    _pseudonymise(p)
 
     p = sub.add_parser(
         "collect",
@@ -118,6 +135,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="write the demo organisation as a snapshot directory")
     p.add_argument("--out", metavar="DIR", required=True, help="snapshot directory to create")
 
+    p = sub.add_parser(
+        "diff",
+        help="what changed between two snapshots (access, roles, owners, 2FA, tokens, findings)",
+    )
+    p.add_argument("old", metavar="OLD", help="the earlier snapshot (or export, or 'demo')")
+    p.add_argument("new", metavar="NEW", help="the later snapshot")
+    p.add_argument("--policy", metavar="FILE", default="", help="policy YAML file for both")
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+    )
+
+    p = sub.add_parser(
+        "review",
+        help="write an access review sheet (.xlsx/.csv), or turn a filled one into commands",
+        description="Write one row per membership with a suggested action and empty "
+        "decision/reviewer/date columns; with --apply-decisions, read the filled sheet back, "
+        "print the Scalingo CLI commands for the decisions and record them as evidence. "
+        "Nothing is ever changed on Scalingo by this command.",
+    )
+    p.add_argument(
+        "source", nargs="?", default=None, metavar="SOURCE", help=SOURCE_HELP.replace(
+            "the default", "the default; for --apply-decisions, the source the .xlsx names"
+        ),
+    )  # fmt: skip
+    p.add_argument("--policy", metavar="FILE", default="", help="policy YAML file")
+    p.add_argument("--as-of", metavar="DATE", default="", help="date ages are counted from")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--out", metavar="FILE", help="the sheet to write (.xlsx or .csv)")
+    mode.add_argument(
+        "--apply-decisions", metavar="FILE", help="a filled sheet: print the commands to run"
+    )
+    _pseudonymise(p)
+
+    p = sub.add_parser(
+        "verify",
+        help="recompute a snapshot's SHA-256 hashes; fail on any altered, missing or extra file",
+        description="Exit 0 when every raw file matches the manifest, 1 when a file was "
+        "altered, is missing or was added, 2 when the directory is not a snapshot.",
+    )
+    p.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot directory")
+
     sub.add_parser("checks", help="list the check catalogue")
     return parser
 
@@ -145,7 +203,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "report":
         from .report import build_report
 
-        index = build_report(args.source, policy=args.policy, as_of=args.as_of, out_dir=args.out)
+        index = build_report(
+            args.source,
+            policy=args.policy,
+            as_of=args.as_of,
+            out_dir=args.out,
+            pdf=args.pdf,
+            pseudonymise=args.pseudonymise,
+        )
         print(f"Report written to {index}")
         return 0
     if args.command == "collect":
@@ -170,6 +235,22 @@ def _run(args: argparse.Namespace) -> int:
         path = write(demo_snapshot(), args.out)
         print(f"Demo snapshot written to {path}")
         return 0
+    if args.command == "diff":
+        from . import history
+
+        changes = history.compare(args.old, args.new, policy=args.policy)
+        render = {"table": history.to_table, "json": history.to_json, "csv": history.to_csv}
+        text = render[args.format](changes)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    if args.command == "review":
+        return _review(args)
+    if args.command == "verify":
+        from .evidence import verify
+
+        result = verify(args.snapshot)
+        print(result.report())
+        return 0 if result.ok else 1
     if args.command == "checks":
         from .checks import catalogue
 
@@ -179,10 +260,54 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)  # argparse only accepts the commands above
 
 
-def _check(args: argparse.Namespace) -> int:
+def _review(args: argparse.Namespace) -> int:
+    from . import review
     from .notebook import open_audit
 
-    audit = open_audit(args.source, args.policy, args.as_of)
+    if args.apply_decisions:
+        from .errors import InputError
+        from .policy import load_policy
+        from .sources import load
+
+        source = args.source or review.sheet_source(args.apply_decisions)
+        if not source:
+            raise InputError(
+                "name the SOURCE this sheet was made from (a .csv sheet does not record it)",
+                file=args.apply_decisions,
+            )
+        data = load(source, policy=load_policy(args.policy) if args.policy else None)
+        if args.pseudonymise:
+            from .pseudonymise import load_or_create_key, pseudonymise
+
+            data = pseudonymise(data, load_or_create_key())
+        decisions = review.read_decisions(args.apply_decisions, data)
+        where = review.record_decisions(decisions, args.apply_decisions, data)
+        for line in review.commands(decisions):
+            print(line)
+        print(
+            f"Decisions recorded in {where}. Nothing was changed on Scalingo: run the commands "
+            "above yourself.",
+            file=sys.stderr,
+        )
+        return 0
+    from .evidence import provenance
+
+    audit = open_audit(
+        args.source or "demo", args.policy, args.as_of, pseudonymise=args.pseudonymise
+    )
+    sheet = review.review_sheet(audit.data, audit.findings)
+    about = {**review.sheet_about(audit.data), **provenance(audit.data, as_of=audit.as_of)}
+    path = review.write_review(sheet, args.out, about=about)
+    print(f"Review sheet with {len(sheet)} rows written to {path}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .evidence import provenance
+    from .notebook import open_audit
+
+    audit = open_audit(args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise)
+    prov = provenance(audit.data, as_of=audit.as_of)
     f = audit.findings
     for gap in audit.data.info.gaps:
         print(f"scalingo-audit: warning: not audited: {gap}", file=sys.stderr)
@@ -193,9 +318,9 @@ def _check(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.format == "json":
-        print(output.to_json(f))
+        print(output.to_json(f, prov))
     elif args.format == "csv":
-        sys.stdout.write(output.to_csv(f))
+        sys.stdout.write(output.to_csv(f, prov))
     else:
         print(output.to_table(f))
         counts = output.severity_counts(f)
@@ -205,6 +330,7 @@ def _check(args: argparse.Namespace) -> int:
             + f"; {int(f['muted'].astype(bool).sum())} muted"
             + f" — {audit.data.info.kind} {audit.data.info.location}, as of {audit.as_of:%Y-%m-%d}"
         )
+        print(output.provenance_line(prov))
     if args.fail_on:
         limit = SEVERITIES.index(args.fail_on)
         counts = output.severity_counts(f)

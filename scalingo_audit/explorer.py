@@ -57,6 +57,7 @@ class Explorer:
         self.rows = rows
         m = audit.data.memberships
         self._memberships = m.assign(**{"2FA": tables.tfa_state(m)})
+        self._people = frozenset(self._memberships["email_key"].dropna())
         self.widgets: dict[str, Any] = {
             "region": W.Dropdown(description="Region", options=self._choices("region", "All")),
             "project": W.Dropdown(
@@ -99,6 +100,12 @@ class Explorer:
         for name, widget in self.widgets.items():
             widget.observe(self._on_change, names="value")
             widget.layout = W.Layout(width="auto") if name in ("app", "person") else widget.layout
+            widget.add_class(f"sa-{name}")  # stable CSS selectors (tests/test_jupyterlab.py)
+        self.reset_button.add_class("sa-reset")
+        self.summary.add_class("sa-summary")
+        self.table.add_class("sa-table")
+        self.person.add_class("sa-person-panel")
+        self.chart.add_class("sa-chart")
         self.reset_button.on_click(lambda _b: self.reset())
         self.refresh()
 
@@ -136,7 +143,7 @@ class Explorer:
     def selected_person(self) -> str | None:
         """The picked person's lower-cased email, when it names someone in the data."""
         key = str(self.widgets["person"].value or "").strip().lower()
-        return key if key and key in set(self._memberships["email_key"]) else None
+        return key if key and key in self._people else None
 
     def person_access(self) -> pd.DataFrame:
         """All memberships of the picked person (whatever the filters), empty when none."""
@@ -157,6 +164,11 @@ class Explorer:
 
     def refresh(self) -> None:
         """Recompute the table, summary, chart and person panel from the widgets."""
+        self._refresh_memberships()
+        self._refresh_person()
+
+    def _refresh_memberships(self) -> None:
+        """The table, summary and chart (they follow the filters, not the person)."""
         rows = self.filtered()
         self.summary.value = self._summary_html(rows)
         shown = rows[TABLE_COLUMNS].head(self.rows)
@@ -168,6 +180,9 @@ class Explorer:
         )
         self.current_figure = plots.access_overview(rows)
         self._draw(self.current_figure)
+
+    def _refresh_person(self) -> None:
+        """The person panel (it follows the person picker, whatever the filters)."""
         self.person.value = self._person_html()
 
     @property
@@ -185,7 +200,7 @@ class Explorer:
         tabs = W.Tab(children=[W.VBox([self.summary, self.chart, self.table]), person])
         tabs.set_title(0, "Memberships")
         tabs.set_title(1, "Person")
-        return W.VBox([filters, tabs])
+        return W.VBox([filters, tabs]).add_class("sa-explorer")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -195,10 +210,16 @@ class Explorer:
     # --- internals ---------------------------------------------------------------------
 
     def _on_change(self, change: dict[str, Any]) -> None:
+        """Redraw only what the changed widget affects: picking a person leaves the
+        table and chart as they are, a filter leaves the person panel (which can be
+        thousands of rows for an account owning every app) as it is."""
         owner = change.get("owner")
+        if owner is self.widgets["person"]:
+            self._refresh_person()
+            return
         if owner is self.widgets["region"] or owner is self.widgets["project"]:
             self._narrow_choices()
-        self.refresh()
+        self._refresh_memberships()
 
     def _narrow_choices(self) -> None:
         """Offer only the projects of the chosen region, and the apps of both."""

@@ -56,6 +56,12 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("last_deployed_by", TEXT, "who deployed last"),
         Column("hds_resource", BOOL, "app hosts health data (HDS)"),
         Column("url", TEXT, "the app's URL"),
+        Column(
+            "events_since",
+            TIME,
+            "start of the period the collected events of this app cover (the events window, or "
+            "later when collection was cut short); empty when its events were not collected",
+        ),
     ),
     "memberships": (
         Column("region", TEXT, "Scalingo region"),
@@ -73,6 +79,29 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("internal", BOOL, "email domain is internal; <NA> when the policy names none"),
         Column(
             "collaboration_id", TEXT, "id of the collaboration (not of the user); empty for owners"
+        ),
+        Column(
+            "invited_at",
+            TIME,
+            "last invitation of this person to this app (new_collaborator event); empty when "
+            "none is in the events window",
+        ),
+        Column(
+            "member_since",
+            TIME,
+            "last acceptance of an invitation to this app (accept_collaborator event); empty "
+            "when none is in the events window",
+        ),
+        Column(
+            "last_activity_at",
+            TIME,
+            "this person's last event of any kind on this app; empty when none in the window",
+        ),
+        Column(
+            "last_full_action_at",
+            TIME,
+            "this person's last action on this app that needs the full Collaborator role "
+            "(activity.FULL_ROLE_EVENTS); empty when none in the window",
         ),
     ),
     "people": (

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import frames
+from . import activity, frames
 from .policy import Policy
 
 
@@ -28,6 +28,13 @@ class SourceInfo:
     regions: tuple[str, ...] = ()
     gaps: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
+    # Evidence (scalingo_audit.evidence.provenance): SHA-256 of the snapshot's manifest.json
+    # (the snapshot's hash) or of the export file; the version of the tool that collected it.
+    source_sha256: str | None = None
+    collector_version: str | None = None
+    pseudonymised: bool = False  # people are replaced by keyed pseudonyms (pseudonymise.py)
+    events_days: int | None = None  # days of app events collected; None: not collected
+    activity_note: str | None = None  # set by assemble when activity checks cannot run
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +45,8 @@ class SourceInfo:
             "regions": list(self.regions),
             "gaps": list(self.gaps),
             "notes": list(self.notes),
+            "events_days": self.events_days,
+            "activity_note": self.activity_note,
         }
 
 
@@ -92,19 +101,22 @@ def assemble(
     info: SourceInfo,
     policy: Policy,
 ) -> AuditData:
-    """Complete the frames for ``policy`` and derive ``people``."""
+    """Complete the frames for ``policy``, derive ``people`` and the activity columns."""
     m = memberships.copy()
     m["email_key"] = m["email"].str.strip().str.lower()
     m["domain"] = m["email_key"].str.rpartition("@")[2]
     m["internal"] = pd.array([policy.is_internal(d) for d in m["domain"]], dtype="boolean")
     m = frames.build("memberships", m)
+    events = frames.build("events", events)
+    m = frames.build("memberships", activity.derive(m, events))
+    note = activity.activity_note(info.events_days, policy.thresholds)
     return AuditData(
         apps=frames.build("apps", apps),
         memberships=m,
         people=derive_people(m, policy),
         tokens=frames.build("tokens", tokens),
-        events=frames.build("events", events),
-        info=info,
+        events=events,
+        info=replace(info, activity_note=note) if note != info.activity_note else info,
         policy=policy,
     )
 

@@ -25,10 +25,19 @@ class Audit:
     expired: list[PolicyException]
 
 
-def open_audit(source: str = "demo", policy: str = "", as_of: str = "") -> Audit:
+def open_audit(
+    source: str = "demo", policy: str = "", as_of: str = "", *, pseudonymise: bool = False
+) -> Audit:
     """Load ``source`` with the policy file ``policy`` (empty: the source's default) and run
-    every check as of ``as_of`` (empty: the collection time)."""
+    every check as of ``as_of`` (empty: the collection time). With ``pseudonymise``, people
+    are replaced by keyed pseudonyms right after loading, so findings name pseudonyms too
+    (the key: :func:`scalingo_audit.pseudonymise.load_or_create_key`)."""
     data = load(source, policy=load_policy(policy) if policy else None)
+    if pseudonymise:
+        from .pseudonymise import load_or_create_key
+        from .pseudonymise import pseudonymise as pseudonymise_data
+
+        data = pseudonymise_data(data, load_or_create_key())
     when = resolve_as_of(as_of or None, data)
     return Audit(
         data=data,

@@ -18,19 +18,35 @@ JSON_FIELDS = (
 )  # fmt: skip
 """Fields of each object in ``check --format json`` (a contract: CI jobs parse them)."""
 
+SOURCE_FIELD = "source"
+"""With a provenance (:func:`scalingo_audit.evidence.provenance`), each JSON object also has
+``"source": {...}``, the same object for every finding: the output stays an array of findings
+and each finding names the data it was computed from (snapshot hash, collection time and
+account, tool version)."""
+
+CSV_SOURCE_FIELDS = ("sha256", "collected_at", "collected_by", "tool_version")
+"""Provenance columns appended to every CSV row (prefixed ``source_``) with a provenance."""
+
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def records(findings: pd.DataFrame) -> list[dict[str, Any]]:
-    """Findings as plain dicts with :data:`JSON_FIELDS`; missing values are ``None``."""
+def records(
+    findings: pd.DataFrame, provenance: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Findings as plain dicts with :data:`JSON_FIELDS`; missing values are ``None``. With
+    ``provenance``, each dict also has :data:`SOURCE_FIELD` set to it."""
     out = []
     for row in findings[list(JSON_FIELDS)].to_dict("records"):
-        out.append({k: (None if _missing(v) else _plain(v)) for k, v in row.items()})
+        rec = {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
+        if provenance is not None:
+            rec[SOURCE_FIELD] = provenance
+        out.append(rec)
     return out
 
 
-def to_json(findings: pd.DataFrame) -> str:
-    return json.dumps(records(findings), indent=2, ensure_ascii=False)
+def to_json(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> str:
+    """A JSON array of finding objects (see :func:`records`)."""
+    return json.dumps(records(findings, provenance), indent=2, ensure_ascii=False)
 
 
 def safe_cell(value: Any) -> Any:
@@ -40,13 +56,31 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def to_csv(findings: pd.DataFrame) -> str:
+def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> str:
+    """CSV of :data:`JSON_FIELDS`; with ``provenance``, plus ``source_sha256``,
+    ``source_collected_at``, ``source_collected_by`` and ``source_tool_version`` columns."""
+    extra = {f"source_{k}": (provenance or {}).get(k) for k in CSV_SOURCE_FIELDS}
+    fields = list(JSON_FIELDS) + (list(extra) if provenance is not None else [])
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(JSON_FIELDS), lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for rec in records(findings):
+        if provenance is not None:
+            rec.update(extra)
         writer.writerow({k: safe_cell("" if v is None else v) for k, v in rec.items()})
     return buf.getvalue()
+
+
+def provenance_line(provenance: dict[str, Any]) -> str:
+    """One line naming the data the findings come from, for the end of ``check``'s table."""
+    by = f" by {provenance['collected_by']}" if provenance.get("collected_by") else ""
+    sha = provenance.get("sha256")
+    return (
+        f"Source: {provenance['source']} {provenance['location']}, collected "
+        f"{provenance['collected_at']}{by}; sha256 {sha or 'unknown'}; "
+        f"scalingo-audit {provenance['tool_version']}"
+        + ("; pseudonymised" if provenance.get("pseudonymised") else "")
+    )
 
 
 def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:

@@ -7,9 +7,16 @@ the exported HTML draws offline). The numbers come from
 
 Each trace carries its key in ``meta`` (a role, a 2FA state, a check id) so
 tests and callers can find it whatever its display label.
+
+Names from the data (apps, projects, regions, emails) become category labels through
+:func:`safe_label`, which escapes them: plotly renders a subset of HTML in any text it draws
+(``<b>``, ``<br>``, ``<a href>``...), so an app named ``<b>x</b>`` would otherwise show as
+bold ``x``. Very long names are shortened on the axis only; hover text shows them whole.
 """
 
 from __future__ import annotations
+
+import html
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -97,7 +104,7 @@ def owner_kinds(data: AuditData) -> go.Figure:
     fig = go.Figure(
         [
             go.Bar(
-                x=list(table.index),
+                x=[safe_label(r) for r in table.index],
                 y=[int(v) for v in table[kind]],
                 name=kind,
                 meta=kind,
@@ -155,7 +162,7 @@ def full_role_breadth(data: AuditData, *, top: int = 25) -> go.Figure:
     for state in tables.TFA_STATES[:3]:
         part = shown[shown["2FA"] == state]
         fig.add_bar(
-            y=list(part["email"]),
+            y=[safe_label(e) for e in part["email"]],
             x=[int(v) for v in part["full_apps"]],
             orientation="h",
             name=TFA_LABELS[state],
@@ -163,9 +170,7 @@ def full_role_breadth(data: AuditData, *, top: int = 25) -> go.Figure:
             marker_color=TFA_COLORS[state],
             text=[int(v) for v in part["full_apps"]],
         )
-    fig.update_yaxes(
-        categoryorder="array", categoryarray=list(shown["email"]), autorange="reversed"
-    )
+    _categories(fig, list(shown["email"]))
     limit = data.policy.thresholds.max_full_apps
     fig.add_vline(
         x=limit + 0.5,
@@ -225,13 +230,60 @@ def access_overview(memberships: pd.DataFrame) -> go.Figure:
     )
 
 
+# --- over time (a history of snapshots, see history.trends) ------------------------------
+
+
+def shares_over_time(trend: pd.DataFrame) -> go.Figure:
+    """2FA coverage and the share of full Collaborators per snapshot (``history.trends``)."""
+    fig = go.Figure()
+    for col, label, color in (
+        ("tfa_coverage", "2FA on (of known)", TFA_COLORS["on"]),
+        ("full_collaborator_share", "full Collaborators", ROLE_COLORS["collaborator"]),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=trend["collected_at"],
+                y=[None if pd.isna(v) else float(v) for v in trend[col]],
+                name=label,
+                meta=col,
+                mode="lines+markers",
+                line={"color": color},
+                hovertemplate=f"{label}: %{{y:.0%}}<extra></extra>",
+            )
+        )
+    fig = _layout(
+        fig, f"2FA coverage and full Collaborators ({len(trend)} snapshots)", "Collected", "Share"
+    )
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    return fig
+
+
+def findings_over_time(trend: pd.DataFrame) -> go.Figure:
+    """Open (unmuted) findings per snapshot, stacked by severity (``history.trends``)."""
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=trend["collected_at"],
+                y=[int(v) for v in trend[f"findings_{s}"]],
+                name=s,
+                meta=s,
+                marker_color=SEVERITY_COLORS[s],
+                hovertemplate=f"{s}: %{{y}}<extra></extra>",
+            )
+            for s in SEVERITIES
+        ]
+    )
+    fig.update_layout(barmode="stack")
+    return _layout(fig, "Open findings by severity over time", "Collected", "Findings")
+
+
 # --- helpers -----------------------------------------------------------------------------
 
 
 def _stacked_h(table: pd.DataFrame, traces: dict[str, str], colors: dict[str, str]) -> go.Figure:
     """One horizontal stacked bar per row of ``table``, one trace per column in ``traces``
     (key: column, value: legend label), first row on top."""
-    labels = [str(i) for i in table.index]
+    labels = [safe_label(i) for i in table.index]
     fig = go.Figure(
         [
             go.Bar(
@@ -248,8 +300,32 @@ def _stacked_h(table: pd.DataFrame, traces: dict[str, str], colors: dict[str, st
         ]
     )
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
+    _categories(fig, list(table.index))
     return fig
+
+
+def safe_label(value: object) -> str:
+    """A name from the data as plotly text: ``&``, ``<`` and ``>`` as entities (the only
+    ones plotly decodes), so it shows as typed and no tag or link in it takes effect."""
+    return html.escape(str(value), quote=False)
+
+
+LABEL_MAX = 60
+"""Longest category label drawn on an axis (in characters); hover text shows it whole."""
+
+
+def _categories(fig: go.Figure, names: list[object]) -> None:
+    """The y axis lists ``names`` (escaped with :func:`safe_label`) in order, first on top; a name
+    longer than :data:`LABEL_MAX` is shortened on the axis only."""
+    values = [safe_label(n) for n in names]
+    short = [safe_label(_shorten(str(n))) for n in names]
+    fig.update_yaxes(categoryorder="array", categoryarray=values, autorange="reversed")
+    if short != values:
+        fig.update_yaxes(tickmode="array", tickvals=values, ticktext=short)
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
 def _layout(
@@ -274,11 +350,15 @@ def _top_note(shown: int, total: int, what: str) -> str:
 
 
 __all__ = [
+    "LABEL_MAX",
     "access_overview",
     "findings_by_severity",
+    "findings_over_time",
     "full_role_breadth",
     "owner_kinds",
     "role_distribution",
+    "safe_label",
+    "shares_over_time",
     "tfa_by_app",
     "tfa_by_role",
 ]

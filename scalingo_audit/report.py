@@ -83,16 +83,22 @@ def default_out_dir(source: str) -> Path:
     return Path("reports") / (re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "report")
 
 
-def notebook_parameters(source: str, policy: str, as_of: str) -> dict[str, str]:
-    """Papermill parameters: paths made absolute (kernels run elsewhere), nothing secret."""
-    return {
+def notebook_parameters(
+    source: str, policy: str, as_of: str, *, pseudonymise: bool = False
+) -> dict[str, str | bool]:
+    """Papermill parameters: paths made absolute (kernels run elsewhere), nothing secret.
+    ``pseudonymise`` is passed only when set (a flag: the key never leaves its file)."""
+    params: dict[str, str | bool] = {
         "source": source if source == "demo" else str(Path(source).resolve()),
         "policy": str(Path(policy).resolve()) if policy else "",
         "as_of": as_of,
     }
+    if pseudonymise:
+        params["pseudonymise"] = True
+    return params
 
 
-def execute(notebook: Path, output: Path, parameters: dict[str, str], *, cwd: Path) -> None:
+def execute(notebook: Path, output: Path, parameters: dict[str, str | bool], *, cwd: Path) -> None:
     """Run ``notebook`` with papermill into ``output``; a failure raises ``ReportError``."""
     import papermill as pm
 
@@ -188,17 +194,28 @@ def build_report(
     out_dir: str | Path | None = None,
     notebooks_dir: str | Path | None = None,
     progress: bool = True,
+    pseudonymise: bool = False,
+    pdf: bool = False,
 ) -> Path:
     """Execute the report notebooks on ``source`` and write the HTML report.
 
+    With ``pseudonymise``, every page shows keyed pseudonyms instead of emails, usernames
+    and user ids (see :mod:`scalingo_audit.pseudonymise`; the key file is created before
+    any notebook runs, and the notebooks read it themselves).
+    With ``pdf``, every page (``index.html`` included) also gets a PDF beside it, printed by
+    the system Chromium (:mod:`scalingo_audit.pdf`; missing Chromium fails before any run).
     Returns the path of ``index.html``. Raises ``InputError``/``PolicyError`` for
     bad input (before any notebook runs) and ``ReportError`` if a notebook fails.
     """
     source = str(source)
-    audit = open_audit(source, policy, as_of)
+    if pdf:
+        from .pdf import find_chromium
+
+        find_chromium()
+    audit = open_audit(source, policy, as_of, pseudonymise=pseudonymise)
     notebooks = report_notebooks(notebooks_dir)
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
-    params = notebook_parameters(source, policy, as_of)
+    params = notebook_parameters(source, policy, as_of, pseudonymise=pseudonymise)
     pages: list[Page] = []
     with tempfile.TemporaryDirectory(prefix="scalingo-audit-report-") as tmp:
         staging = Path(tmp)
@@ -225,6 +242,13 @@ def build_report(
     shutil.rmtree(out / "_failed", ignore_errors=True)
     index = out / "index.html"
     index.write_text(render_index(audit, pages, policy=policy), encoding="utf-8")
+    if pdf:
+        from .pdf import html_to_pdf, pdf_path
+
+        for html in [index, *(out / p.html for p in pages)]:
+            _say(progress, f"PDF {pdf_path(html).name} … ")
+            html_to_pdf(html, pdf_path(html))
+            _say(progress, "done\n")
     return index
 
 
@@ -248,14 +272,33 @@ def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
         ("tfa_unknown", "2FA unknown", s["tfa_unknown"], "collaborator memberships"),
     ]
     severities = [(sev, int((live["severity"] == sev).sum())) for sev in SEVERITIES]
+    events_days = info.events_days
     provenance = [
         ("Source", source),
+        (
+            "Snapshot hash" if info.kind != "export" else "Export file hash",
+            f"SHA-256 {info.source_sha256}"
+            + (" (of manifest.json)" if info.kind != "export" else "")
+            if info.source_sha256
+            else "unknown",
+        ),
         ("Collected at", _when(info.collected_at)),
         ("Collected by", info.collected_by or "unknown"),
         ("Regions", ", ".join(info.regions) or "unknown"),
+        *([("Events", f"last {events_days} days")] if events_days else []),
         ("As of", _when(audit.as_of)),
         ("Policy", policy or ("built-in demo policy" if info.kind == "demo" else "defaults")),
+        *(
+            [("Collected with", f"scalingo-audit {info.collector_version}")]
+            if info.collector_version
+            else []
+        ),
         ("Tool", f"scalingo-audit {__version__}"),
+        *(
+            [("People", "pseudonymised: emails, usernames and user ids are keyed pseudonyms")]
+            if info.pseudonymised
+            else []
+        ),
         ("Report generated", _when(dt.datetime.now(dt.UTC))),
     ]
     gap_keys = sorted({k for g in info.gaps for k in g})

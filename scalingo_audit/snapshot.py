@@ -24,7 +24,11 @@ key, e.g. ``{"apps": [...]}``). ``manifest.json`` (format version 1)::
      "files": [{"path": "raw/osc-fr1/apps.json", "kind": "apps", "region": "osc-fr1",
                 "app": null, "request": "GET /v1/apps", "sha256": "..."}]}
 
-``kind`` is one of :data:`KINDS`. A snapshot is written to a temporary sibling
+``kind`` is one of :data:`KINDS`. ``sha256`` is the SHA-256 of the raw file's bytes
+as written on disk; **the snapshot's hash** is the SHA-256 of the bytes of
+``manifest.json`` (``sha256sum SNAPSHOT/manifest.json``), which therefore covers
+every raw file and every manifest field. :func:`scalingo_audit.evidence.verify`
+recomputes all of them. A snapshot is written to a temporary sibling
 directory and renamed into place at the end, so an interrupted run never
 leaves a half snapshot where a finished one is expected.
 """
@@ -74,6 +78,7 @@ class Snapshot:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     location: str = "<memory>"
     tool_version: str = ""
+    manifest_sha256: str = ""  # set by read(): SHA-256 of manifest.json as found on disk
 
     def of_kind(self, kind: str) -> Iterator[RawFile]:
         return (f for f in self.files if f.kind == kind)
@@ -97,11 +102,20 @@ class Snapshot:
                     "region": f.region,
                     "app": f.app,
                     "request": f.request,
-                    "sha256": hashlib.sha256(_dump(f.body)).hexdigest(),
+                    "sha256": hashlib.sha256(_dump(f.body)).hexdigest(),  # what write() writes
                 }
                 for f in self.files
             ],
         }
+
+    def manifest_bytes(self) -> bytes:
+        """``manifest.json`` exactly as :func:`write` writes it."""
+        return (json.dumps(self.manifest(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+    def digest(self) -> str:
+        """The snapshot's hash: SHA-256 of ``manifest.json``'s bytes (as read from disk, or
+        as :func:`write` would write them for a snapshot built in memory, e.g. the demo)."""
+        return self.manifest_sha256 or hashlib.sha256(self.manifest_bytes()).hexdigest()
 
 
 def _tool_version() -> str:
@@ -126,9 +140,7 @@ def write(snapshot: Snapshot, directory: str | Path, *, overwrite: bool = False)
             path = tmp / f.path
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(_dump(f.body))
-        (tmp / "manifest.json").write_text(
-            json.dumps(snapshot.manifest(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        (tmp / "manifest.json").write_bytes(snapshot.manifest_bytes())
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             target.rename(old)
@@ -216,6 +228,7 @@ def read(directory: str | Path) -> Snapshot:
         gaps=list(manifest.get("gaps") or []),
         location=str(root),
         tool_version=str(manifest.get("tool_version", "")),
+        manifest_sha256=hashlib.sha256(manifest_path.read_bytes()).hexdigest(),
     )
 
 

@@ -10,6 +10,7 @@ boolean or the string ``"true"``/``"false"``, ``tfa_status`` missing or null
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,8 +46,10 @@ def load(source: str | Path = DEMO, *, policy: Policy | None = None) -> AuditDat
         return from_snapshot(snap.read(path), policy=policy or Policy(), kind="snapshot")
     if path.is_file():
         from .export import load_export
+        from .model import with_info
 
-        return load_export(path, policy=policy or Policy())
+        data = load_export(path, policy=policy or Policy())
+        return with_info(data, source_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
     raise InputError(
         "no such file or directory (expected 'demo', a snapshot directory or a dashboard export)",
         file=path,
@@ -59,6 +62,7 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
     memberships: list[dict[str, Any]] = []
     tokens: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    more_pages: set[tuple[str, str]] = set()  # apps whose last events page says there are more
     where_root = Path(s.location) if s.location != "<memory>" else Path("<demo>")
 
     for f in s.files:
@@ -78,6 +82,10 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         elif f.kind == "app_events":
             for i, rec in _items(f.body, "events", where):
                 events.append(_event(rec, f.region or "", where, f"events[{i}]"))
+            if f.app and _next_page(f.body):
+                more_pages.add((f.region or "", f.app))
+            elif f.app:
+                more_pages.discard((f.region or "", f.app))
         elif f.kind == "user" and not isinstance(f.body, Mapping):
             raise InputError("expected a JSON object with root key 'user'", file=where)
 
@@ -112,6 +120,13 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         m["app_name"] = [h[0] if h else n for h, n in zip(hits, m["app_name"], strict=True)]
         m["_key"] = m["email"].str.lower()
         m = m.drop_duplicates(["region", "app_id", "_key"]).drop(columns="_key")
+    collected_at = _parse_time(
+        s.collected_at, str(where_root / "manifest.json"), "manifest", "collected_at"
+    )
+    events_days = _events_days(s.events_days, str(where_root / "manifest.json"))
+    apps_df["events_since"] = _events_since(
+        apps_df, events, events_days, collected_at, s.gaps, more_pages
+    )
     info = SourceInfo(
         kind=kind,
         location="demo" if kind == "demo" else s.location,
@@ -121,8 +136,66 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         collected_by=s.collected_by.get("email"),
         regions=tuple(s.regions),
         gaps=tuple(s.gaps),
+        source_sha256=s.digest(),
+        collector_version=s.tool_version or None,
+        events_days=events_days,
     )
     return assemble(apps_df, m, pd.DataFrame(tokens), pd.DataFrame(events), info, policy)
+
+
+def _events_days(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(
+            f"expected a number of days or null, got {value!r}", file=where, field="events_days"
+        )
+    return value
+
+
+def _next_page(body: Any) -> bool:
+    meta = body.get("meta") if isinstance(body, Mapping) else None
+    pagination = meta.get("pagination") if isinstance(meta, Mapping) else None
+    return isinstance(pagination, Mapping) and bool(pagination.get("next_page"))
+
+
+def _events_since(
+    apps: pd.DataFrame,
+    events: list[dict[str, Any]],
+    events_days: int | None,
+    collected_at: dt.datetime,
+    gaps: list[dict[str, Any]],
+    more_pages: set[tuple[str, str]],
+) -> list[str | None]:
+    """Per app, when the period its collected events cover starts: the events window, later
+    when collection stopped at its page limit, none when the events request failed."""
+    if not events_days:
+        return [None] * len(apps)
+    start = collected_at - dt.timedelta(days=events_days)
+    failed = {
+        (g.get("region") or "", g.get("app"))
+        for g in gaps
+        if g.get("app") and "/events" in str(g.get("request") or "")
+    }
+    oldest: dict[tuple[str, str], dt.datetime] = {}
+    for e in events:
+        when = dt.datetime.fromisoformat(e["created_at"])
+        for name in (e["app_id"], e["app_name"]):
+            if name:
+                k = (e["region"], name)
+                oldest[k] = min(oldest.get(k, when), when)
+    out: list[str | None] = []
+    for region, app_id, name in zip(apps["region"], apps["app_id"], apps["app_name"], strict=True):
+        keys = {(region, app_id), (region, name)}
+        if keys & failed:
+            out.append(None)
+        elif keys & more_pages:
+            # cut short: the events seen go back to the oldest one collected for this app
+            seen = [oldest[k] for k in keys if k in oldest]
+            out.append(max(start, min(seen)).isoformat() if seen else start.isoformat())
+        else:
+            out.append(start.isoformat())
+    return out
 
 
 _APP_COLUMNS = [

@@ -87,8 +87,12 @@ def source_line(info: SourceInfo, as_of: dt.datetime | None = None) -> str:
 
 def source_markdown(info: SourceInfo, as_of: dt.datetime | None = None, *, top: int = 10) -> str:
     """:func:`source_line`, and when the collection has gaps, a warning listing the first
-    ``top`` of them: the report says what it could not see."""
-    text = source_line(info, as_of)
+    ``top`` of them, and a line when activity checks could not be evaluated (no events, or
+    too short a window): the report says what it could not see. Every value from the data is
+    escaped (:func:`markdown_escape`): Markdown would render HTML and links in it."""
+    text = markdown_escape(source_line(info, as_of))
+    if info.activity_note:  # our own words, no data: when activity checks could not run
+        text += f"\n\n**{info.activity_note}**"
     if not info.gaps:
         return text
     lines = [
@@ -102,10 +106,28 @@ def source_markdown(info: SourceInfo, as_of: dt.datetime | None = None, *, top: 
         where = " / ".join(str(gap[k]) for k in ("region", "app") if gap.get(k))
         status = f" → {gap['status']}" if gap.get("status") else ""
         error = f" ({gap['error']})" if gap.get("error") else ""
-        lines.append(f"- {where or 'all regions'}: `{gap.get('request', '?')}`{status}{error}")
+        request = markdown_escape(str(gap.get("request", "?")))
+        lines.append(
+            f"- {markdown_escape(where or 'all regions')}: <code>{request}</code>"
+            + markdown_escape(f"{status}{error}")
+        )
     if len(info.gaps) > top:
         lines.append(f"- … and {len(info.gaps) - top} more")
     return "\n".join(lines)
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` as literal Markdown: HTML special characters as entities and every other
+    ASCII punctuation backslash-escaped, so no tag, link, emphasis or heading can come from
+    data (an app named ``[x](javascript:…)`` or ``<img onerror=…>`` shows as typed)."""
+    return "".join(_MD_ESCAPES.get(ch, ch) for ch in text)
+
+
+_MD_ESCAPES = {ch: "\\" + ch for ch in "\\`*_{}[]()#+-.!|~\"'$:;=?@^/"} | {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+}
 
 
 def coverage_gaps(info: SourceInfo) -> pd.DataFrame:
@@ -303,6 +325,56 @@ def downgrade_commands(findings: pd.DataFrame, *, top: int | None = None) -> pd.
     return out.head(top) if top else out
 
 
+def unused_full_role(data: AuditData, findings: pd.DataFrame, *, top: int = 25) -> pd.DataFrame:
+    """Full Collaborators who hold the role but did not use it (open
+    ``unused_full_privileges`` findings): their last full-role action and their last
+    activity of any kind on the app (restarts, review apps...), with the downgrade command.
+    Empty when events were not collected (see :func:`activity_summary`)."""
+    cols = ["email", "app", "last full-role action", "last activity", "command"]
+    f = findings[
+        (findings["check_id"] == "unused_full_privileges")
+        & (findings["severity"] != "info")
+        & ~findings["muted"].fillna(False).astype(bool)
+    ]
+    if f.empty:
+        return pd.DataFrame(columns=cols)
+    m = data.memberships.drop_duplicates(["region", "app_name", "email"])
+    rows = f.merge(
+        m, left_on=["region", "app", "email"], right_on=["region", "app_name", "email"], how="left"
+    )
+
+    def day(s: pd.Series) -> pd.Series:
+        return s.dt.strftime("%Y-%m-%d").fillna("none in the window")
+
+    out = pd.DataFrame(
+        {
+            "email": rows["email"],
+            "app": rows["app"],
+            "last full-role action": day(rows["last_full_action_at"]),
+            "last activity": day(rows["last_activity_at"]),
+            "command": rows["remediation"].str.extract(r"(scalingo --app .*)$")[0],
+        }
+    )
+    return out.sort_values(["email", "app"]).reset_index(drop=True).head(top)
+
+
+def activity_summary(data: AuditData, findings: pd.DataFrame) -> str:
+    """One Markdown line: what the activity checks found, or why they could not run."""
+    if data.info.activity_note:
+        return f"**{data.info.activity_note}**"
+    open_ = findings[~findings["muted"].fillna(False).astype(bool)]
+    n = int(((open_["check_id"] == "unused_full_privileges") & (open_["severity"] != "info")).sum())
+    idle = int(
+        ((open_["check_id"] == "inactive_collaborator") & (open_["severity"] != "info")).sum()
+    )
+    days = data.policy.thresholds.inactive_days
+    return (
+        f"From the app events of the last {data.info.events_days} days: {n} full Collaborator "
+        f"membership(s) with no action needing the full role in {days} days; {idle} "
+        f"collaborator membership(s) with no activity of any kind in {days} days."
+    )
+
+
 # --- findings ----------------------------------------------------------------------------
 
 
@@ -409,6 +481,7 @@ __all__ = [
     "ROLE_LABELS",
     "STATUSES",
     "TFA_STATES",
+    "activity_summary",
     "coverage_gaps",
     "downgrade_commands",
     "exceptions_status",
@@ -417,6 +490,7 @@ __all__ = [
     "findings_overview",
     "full_role_ranking",
     "full_role_without_tfa",
+    "markdown_escape",
     "owner_counts",
     "owner_kind",
     "owners",
@@ -431,4 +505,5 @@ __all__ = [
     "tfa_chase_list",
     "tfa_counts",
     "tfa_state",
+    "unused_full_role",
 ]

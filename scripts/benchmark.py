@@ -96,6 +96,41 @@ def html_sizes(result: Path) -> str:
     return f"{len(files)} HTML files, {human(total)} in all ({each})"
 
 
+def charts_drawn(report: Path) -> str:
+    """Open every page of a report in the system Chromium (network blocked) and count the
+    plotly charts that drew; the time to load each page."""
+    import shutil
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return "not measured (playwright is not installed)"
+    exe = shutil.which("chromium")
+    if exe is None:
+        return "not measured (no chromium)"
+    parts = []
+    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"]  # fmt: skip
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=args)
+        for page_file in sorted(report.glob("*.html")):
+            page = browser.new_page()
+            page.route(
+                "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+            )
+            start = time.perf_counter()
+            page.goto(page_file.as_uri(), wait_until="load")
+            plots = page.locator(".js-plotly-plot").count()
+            drawn = page.locator(".js-plotly-plot .main-svg").count()
+            took = time.perf_counter() - start
+            parts.append(
+                f"{page_file.name}: {drawn // 2 if drawn else 0}/{plots} charts, {took:.1f} s"
+            )
+            page.close()
+        browser.close()
+    return "; ".join(parts)
+
+
 def find_build_report() -> Callable[..., Path] | None:
     try:
         from scalingo_audit import report
@@ -185,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(("build_report", org, f"{s:.1f} s"))
                 rows.append(("report size", org, html_sizes(Path(result))))
                 print(f"  {html_sizes(Path(result))}")
+                drawn = charts_drawn(Path(result).parent)
+                rows.append(("opened in headless Chromium", org, drawn))
+                print(f"  {drawn}")
             rows.append(("peak memory (this process)", "both", f"{peak_mib():.0f} MiB"))
             kernel = peak_mib(resource.RUSAGE_CHILDREN)
             rows.append(("peak memory (largest notebook kernel)", "both", f"{kernel:.0f} MiB"))

@@ -27,6 +27,9 @@ CONTRACT = {
     "token_never_used": "low",
     "token_unused": "medium",
     "token_too_old": "low",
+    "inactive_collaborator": "medium",
+    "unused_full_privileges": "medium",
+    "pending_invitation_stale": "medium",
 }
 
 
@@ -50,7 +53,7 @@ def test_check_metadata(check_id):
     assert c.title and c.title[0].isupper() and not c.title.endswith(".")
     assert 20 < len(c.risk) < 400 and c.risk.endswith(".")
     assert c.remediation.endswith(".")
-    assert c.theme in {"mfa", "roles", "invitations", "owners", "tokens"}
+    assert c.theme in {"mfa", "roles", "invitations", "owners", "tokens", "activity"}
 
 
 def test_catalogue_table_lists_every_check_most_severe_first():
@@ -246,6 +249,8 @@ def demo_findings():
 
 def test_demo_has_true_positives_for_every_check(demo_findings):
     assert set(demo_findings["check_id"]) == set(CONTRACT)
+    # every check could be evaluated: no "could not be evaluated" info finding
+    assert not (demo_findings["severity"] == "info").any()
 
 
 def test_demo_findings_are_true(demo_findings):

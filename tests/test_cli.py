@@ -155,7 +155,7 @@ def test_usage_errors_and_help():
 def test_checks_lists_the_catalogue():
     r = run("checks")
     assert r.returncode == 0
-    assert len(r.stdout.splitlines()) == 12
+    assert len(r.stdout.splitlines()) == 15  # the catalogue (tests/test_checks.py CONTRACT)
     assert r.stdout.splitlines()[0].startswith("collaborator_without_2fa")
 
 

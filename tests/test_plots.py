@@ -220,7 +220,8 @@ def test_source_line(audit):
 def test_source_markdown_lists_gaps(audit):
     from dataclasses import replace
 
-    assert tables.source_markdown(audit.data.info) == tables.source_line(audit.data.info)
+    line = tables.source_line(audit.data.info)
+    assert tables.source_markdown(audit.data.info) == tables.markdown_escape(line)
     gaps = tuple(
         {
             "region": "osc-fr1",
@@ -234,6 +235,9 @@ def test_source_markdown_lists_gaps(audit):
     info = replace(audit.data.info, gaps=gaps)
     text = tables.source_markdown(info, top=10)
     assert "Coverage gaps: 12 request(s) failed" in text
-    assert "osc-fr1 / app-0: `GET /v1/apps/x/collaborators` → 403 (forbidden)" in text
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    html = markdown2html_mistune(text)  # values are escaped: check the rendered text
+    assert "osc-fr1 / app-0: <code>GET /v1/apps/x/collaborators</code> → 403 (forbidden)" in html
     assert "and 2 more" in text
     assert len(tables.coverage_gaps(info)) == 12

@@ -26,7 +26,10 @@ def test_demo_source_is_realistic_and_typed():
     assert set(data.apps["region"]) == {"osc-fr1", "osc-secnum-fr1"}
     assert data.apps["project_name"].nunique() >= 5
     assert 140 <= len(data.people) <= 160
-    assert data.events.empty
+    # app events of the last 120 days, for the activity checks
+    assert data.info.events_days == 120
+    assert len(data.events) > 500 and data.events["app_id"].isin(data.apps["app_id"]).all()
+    assert data.apps["events_since"].notna().all()
     m = data.memberships
     # every app has exactly one owner membership, taken from the app's owner field
     owners = m[m["role"] == "owner"]

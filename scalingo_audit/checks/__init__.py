@@ -1,7 +1,7 @@
 """The check catalogue and :func:`run_checks`.
 
 One module per theme (``mfa``, ``roles``, ``invitations``, ``owners``,
-``tokens``); each registers its checks in :data:`CHECKS` by id. Checks are
+``tokens``, ``activity``); each registers its checks in :data:`CHECKS` by id. Checks are
 pure: frames + policy + ``as_of`` in, findings out. Policy exceptions are
 applied here, after the checks, so every check stays oblivious of them.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 from .. import frames
 from ..model import AuditData
 from ..policy import Policy, PolicyException
-from . import invitations, mfa, owners, roles, tokens  # noqa: F401  (registers the checks)
+from . import activity, invitations, mfa, owners, roles, tokens  # noqa: F401  (registers the checks)
 from .registry import CHECKS, Check, Context
 
 __all__ = ["CHECKS", "Check", "catalogue", "expired_exceptions", "run_checks"]

@@ -378,10 +378,221 @@ def generate() -> Snapshot:
         for app in rng.sample(all_apps, 2):
             org.add(app, email, limited=True)
 
-    return _snapshot(org, ops)
+    return _snapshot(org, ops, _Activity(org).generate())
 
 
-def _snapshot(org: _Org, ops: dict[str, Any]) -> Snapshot:
+# --- app events: who did what, over the last EVENTS_DAYS days ----------------------------
+
+EVENTS_DAYS = 120
+EVENTS_PER_PAGE = 50
+_FULL_ACTIONS = ("deployment", "deployment", "deployment", "edit_variable", "run", "scale")
+_LIMITED_ACTIONS = ("restart", "restart", "create_review_app")
+
+# The cast's activity, per app: each is a true positive or a true negative of an activity
+# check (inactive_collaborator, unused_full_privileges, pending_invitation_stale).
+# profile: "deploys" (full-role actions, recent), "restarts" (only restarts, recent),
+# "dormant" (last seen DORMANT_DAYS ago), "silent" (no event at all in the window).
+DORMANT_DAYS = 100
+CAST_ACTIVITY: dict[str, str | dict[str, str]] = {
+    "hugo.lefebvre@acme.example": "deploys",
+    "julie.moreau@acme.example": {"data": "deploys", "mobile": "restarts"},
+    "lea.martin@webagency.example": "deploys",  # as a pusher only: no user on the event
+    "nina.costa@freelance.example": "restarts",  # full role, only restarts: downgrade
+    "jonas.weber@devshop.example": "restarts",  # limited and active: fine
+    "omar.haddad@devshop.example": "silent",  # limited, nothing for 120 days: inactive
+    "ci-shop@acme.example": "deploys",
+    "ci-data@acme.example": "deploys",
+    "pierre.durand@acme.example": "deploys",
+    "sophie.laurent@acme.example": "dormant",  # last deployed 100 days ago: both checks
+    COLLECTOR: "deploys",
+}
+# Pending invitations of the cast, sent this many days ago (more than 14: stale).
+CAST_INVITED = {"sam.taylor@studio-nord.example": 30, "kim.nguyen@studio-nord.example": 3}
+# Recent joiners: accepted 20 days ago, nothing since; too new to be flagged.
+CAST_JOINED = {
+    ("hr-payroll", "jade.gauthier@acme.example"): 20,  # Limited Collaborator
+    ("hr-payroll", "yanis.henry@acme.example"): 20,  # full Collaborator
+}
+
+
+class _Activity:
+    """App events in API shape, from their own random generator so the rest of the demo
+    (ids, people, roles) stays exactly as it was before events existed."""
+
+    def __init__(self, org: _Org) -> None:
+        self.org = org
+        self.rng = random.Random(SEED + 1)
+        self.n = 0
+
+    def generate(self) -> dict[str, list[dict[str, Any]]]:
+        org, rng = self.org, self.rng
+        out: dict[str, list[dict[str, Any]]] = {}
+        for a in org.apps:
+            events: list[dict[str, Any]] = []
+            project = a["project"]["name"]
+            owner = org.users[a["owner"]["email"]]
+            if owner["email"] != COLLECTOR:  # personal owners deploy their own apps now and then
+                self.actions(events, a, owner, "deploys", 2)
+            for c in org.collabs[a["name"]]:
+                email = c["email"]
+                if c["status"] == "pending":
+                    days = CAST_INVITED.get(email, round(rng.uniform(1, 40), 1))
+                    self.membership(events, a, org.users[email], days, accepted=False)
+                    continue
+                if c["status"] != "accepted":
+                    continue
+                u = org.users[email]
+                joined = CAST_JOINED.get((a["name"], email))
+                if joined is not None:
+                    self.membership(events, a, u, joined, accepted=True)
+                    continue
+                limited = c["is_limited"] in (True, "true")
+                profile = CAST_ACTIVITY.get(email) or self.profile(limited)
+                if isinstance(profile, dict):
+                    profile = profile.get(project, "deploys")
+                if rng.random() < 0.08:  # joined within the window: the events say when
+                    self.membership(events, a, u, rng.uniform(60, EVENTS_DAYS), accepted=True)
+                self.actions(events, a, u, profile, rng.randint(1, 4), limited=limited)
+            events.sort(key=lambda e: e["created_at"], reverse=True)
+            out[a["name"]] = events
+        members = {(app, c["email"]) for app, cs in org.collabs.items() for c in cs}
+        assert set(CAST_JOINED) <= members, "CAST_JOINED names a membership the demo lacks"
+        return out
+
+    def profile(self, limited: bool) -> str:
+        r = self.rng.random()
+        if limited:
+            return "restarts" if r < 0.9 else ("dormant" if r < 0.95 else "silent")
+        return (
+            "deploys"
+            if r < 0.82
+            else "restarts"
+            if r < 0.92
+            else "dormant"
+            if r < 0.96
+            else "silent"
+        )
+
+    def actions(
+        self,
+        events: list[dict[str, Any]],
+        app: dict[str, Any],
+        user: dict[str, Any],
+        profile: str,
+        n: int,
+        *,
+        limited: bool = False,
+    ) -> None:
+        rng = self.rng
+        if profile == "silent":
+            return
+        if profile == "dormant":
+            kind = "restart" if limited else "deployment"
+            events.append(self.event(app, user, kind, DORMANT_DAYS + rng.uniform(0, 15)))
+            return
+        kinds = _FULL_ACTIONS if profile == "deploys" and not limited else _LIMITED_ACTIONS
+        for k in range(n):
+            # the latest action is recent (under 60 days); older ones go back to the window
+            days = rng.uniform(0.5, 60) if k == 0 else rng.uniform(0.5, EVENTS_DAYS)
+            events.append(self.event(app, user, kinds[rng.randrange(len(kinds))], days))
+
+    def membership(
+        self,
+        events: list[dict[str, Any]],
+        app: dict[str, Any],
+        user: dict[str, Any],
+        days: float,
+        *,
+        accepted: bool,
+    ) -> None:
+        inviter = self.org.users[app["owner"]["email"]]
+        limited = next(
+            c["is_limited"] for c in self.org.collabs[app["name"]] if c["email"] == user["email"]
+        )
+        limited = limited in (True, "true")
+        invite = self.event(
+            app,
+            inviter,
+            "new_collaborator",
+            days + (2 if accepted else 0),
+            {"collaborator": {"email": user["email"], "is_limited": limited}},
+        )
+        events.append(invite)
+        if accepted:
+            data = {
+                "id": user["id"],
+                "email": user["email"],
+                "username": user["username"],
+                "inviter": {"email": inviter["email"], "username": inviter["username"]},
+                "is_limited": limited,
+            }
+            events.append(self.event(app, user, "accept_collaborator", days, data))
+
+    def event(
+        self,
+        app: dict[str, Any],
+        user: dict[str, Any],
+        kind: str,
+        days: float,
+        data: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        self.n += 1
+        ev_id = f"ev-{self.rng.getrandbits(48):012x}{self.n:04x}"
+        who: dict[str, Any] | None = {k: user[k] for k in ("id", "username", "email")}
+        if kind == "deployment":
+            data = {
+                "deployment_id": f"dp-{self.rng.getrandbits(32):08x}",
+                "pusher": user["username"],
+                "git_ref": f"{self.rng.getrandbits(40):010x}",
+                "status": "success",
+                "duration": self.rng.randint(40, 400),
+            }
+            if user["email"] == "lea.martin@webagency.example":
+                who = None  # deployed from the agency's CI: only the pusher names her
+        elif kind == "run":
+            data = {"command": "bundle exec rake db:migrate", "audit_log_id": ev_id}
+        elif kind == "edit_variable":
+            data = {"name": "FEATURE_FLAGS"}
+        elif kind == "scale":
+            data = {"container_types": [{"name": "web", "amount": self.rng.randint(1, 4)}]}
+        elif kind == "restart":
+            data = {"scope": ["web"]}
+        elif kind == "create_review_app":
+            data = {"pr_number": self.rng.randint(100, 999)}
+        return {
+            "id": ev_id,
+            "created_at": self.org.days_ago(days),
+            "user": who,
+            "type": kind,
+            "app_id": app["id"],
+            "app_name": app["name"],
+            "type_data": data or {},
+        }
+
+
+def _event_pages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The API's pages of one app's events, newest first (at least one page, maybe empty)."""
+    chunks = [events[i : i + EVENTS_PER_PAGE] for i in range(0, len(events), EVENTS_PER_PAGE)]
+    chunks = chunks or [[]]
+    total = len(chunks)
+    return [
+        {
+            "events": chunk,
+            "meta": {
+                "pagination": {
+                    "current_page": page,
+                    "prev_page": page - 1 or None,
+                    "next_page": page + 1 if page < total else None,
+                    "total_pages": total,
+                    "total_count": len(events),
+                }
+            },
+        }
+        for page, chunk in enumerate(chunks, 1)
+    ]
+
+
+def _snapshot(org: _Org, ops: dict[str, Any], events: dict[str, list[dict[str, Any]]]) -> Snapshot:
     files: list[RawFile] = []
     self_user = {
         "user": {
@@ -462,6 +673,18 @@ def _snapshot(org: _Org, ops: dict[str, Any]) -> Snapshot:
                         body={"collaborators": org.collabs[a["name"]]},
                     )
                 )
+        for a in apps:
+            for page, body in enumerate(_event_pages(events[a["name"]]), 1):
+                files.append(
+                    RawFile(
+                        path=f"raw/{region}/apps/{a['name']}/events.page-{page}.json",
+                        kind="app_events",
+                        region=region,
+                        app=a["name"],
+                        request=f"GET /v1/apps/{a['name']}/events?page={page}",
+                        body=body,
+                    )
+                )
     return Snapshot(
         collected_at=COLLECTED_AT.isoformat(),
         collected_by={"email": ops["email"], "user_id": ops["id"]},
@@ -469,4 +692,5 @@ def _snapshot(org: _Org, ops: dict[str, Any]) -> Snapshot:
         files=files,
         origin="demo",
         requests=len(files),
+        events_days=EVENTS_DAYS,
     )

@@ -1,0 +1,165 @@
+"""The evidence link: which data a report was built from, and whether that data is intact.
+
+A snapshot's ``manifest.json`` records the SHA-256 of every raw file it lists
+(see :mod:`scalingo_audit.snapshot`). **The snapshot's hash** is the SHA-256 of
+the bytes of ``manifest.json`` itself: it covers every raw file (through their
+recorded hashes) and every manifest field (when, by whom, which regions, gaps),
+and anyone can recompute it with ``sha256sum SNAPSHOT/manifest.json``. For the
+demo, built in memory, it is the hash of the manifest ``scalingo-audit demo
+--out`` would write; for a dashboard export, the SHA-256 of the export file.
+
+- :func:`verify` recomputes every hash from the bytes on disk and reports any
+  altered, missing or extra file (``scalingo-audit verify SNAPSHOT``).
+- :func:`provenance` is what every report and ``check --format json`` names:
+  the source, its hash, when and by whom it was collected, the tool version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import InputError
+from .model import AuditData
+from .snapshot import FORMAT, read_json
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a snapshot fails verification."""
+
+    path: str  # relative to the snapshot directory, with forward slashes
+    kind: str  # altered | missing | extra | unlisted-hash | bad-entry
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.kind}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of :func:`verify`. ``ok`` when every listed file matches its recorded
+    SHA-256 and nothing else is in the directory."""
+
+    snapshot: Path
+    sha256: str  # the snapshot's hash: SHA-256 of manifest.json's bytes
+    files: int  # raw files listed in the manifest
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def report(self) -> str:
+        """Human-readable lines: one per problem, then a verdict naming the snapshot's hash."""
+        lines = [str(p) for p in self.problems]
+        if self.ok:
+            lines.append(
+                f"{self.snapshot}: OK, {self.files} raw file(s) match their recorded SHA-256; "
+                f"snapshot hash (sha256 of manifest.json) {self.sha256}"
+            )
+        else:
+            lines.append(
+                f"{self.snapshot}: FAILED, {len(self.problems)} problem(s) in {self.files} listed "
+                f"raw file(s); manifest.json sha256 {self.sha256}"
+            )
+        return "\n".join(lines)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify(snapshot_dir: str | Path) -> VerifyResult:
+    """Recompute the SHA-256 of every raw file the manifest lists, from the bytes on disk.
+
+    A file whose bytes differ from its recorded hash is *altered*; a listed file that is
+    absent is *missing*; a file under the directory that the manifest does not list
+    (``manifest.json`` aside) is *extra*; an entry without a usable ``path`` or ``sha256``
+    is a *bad-entry*. Raises :class:`InputError` when ``snapshot_dir`` is not a snapshot
+    at all (no directory, no or unreadable ``manifest.json``, wrong format).
+    """
+    root = Path(snapshot_dir)
+    if not root.is_dir():
+        raise InputError("not a directory", file=root)
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        raise InputError("not a snapshot directory (no manifest.json)", file=root)
+    digest = sha256_file(manifest_path)
+    manifest = read_json(manifest_path)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise InputError(f"not a scalingo-audit snapshot (expected '{FORMAT}')", file=manifest_path)
+    entries = manifest.get("files")
+    if not isinstance(entries, list):
+        raise InputError("must be a list", file=manifest_path, field="files")
+
+    problems: list[Problem] = []
+    listed: set[str] = {MANIFEST}
+    for i, entry in enumerate(entries):
+        record = f"manifest.json files[{i}]"
+        rel = entry.get("path") if isinstance(entry, dict) else None
+        if not isinstance(rel, str) or not rel or not _inside(rel):
+            problems.append(Problem(record, "bad-entry", f"unusable path {rel!r}"))
+            continue
+        listed.add(rel)
+        expected = entry.get("sha256")
+        path = root / rel
+        if not path.is_file():
+            problems.append(Problem(rel, "missing", "listed in the manifest, not on disk"))
+        elif not isinstance(expected, str) or not expected:
+            problems.append(Problem(rel, "bad-entry", "the manifest records no sha256 for it"))
+        else:
+            actual = sha256_file(path)
+            if actual != expected.lower():
+                problems.append(
+                    Problem(rel, "altered", f"sha256 is {actual}, the manifest records {expected}")
+                )
+    for path in sorted(root.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        rel = path.relative_to(root).as_posix()
+        if rel not in listed:
+            problems.append(Problem(rel, "extra", "not listed in the manifest"))
+    return VerifyResult(snapshot=root, sha256=digest, files=len(entries), problems=tuple(problems))
+
+
+def _inside(rel: str) -> bool:
+    p = PurePosixPath(rel)
+    return not p.is_absolute() and ".." not in p.parts and "\\" not in rel
+
+
+def provenance(data: AuditData, *, as_of: dt.datetime | None = None) -> dict[str, Any]:
+    """What the findings were computed from, as plain JSON-ready values.
+
+    Keys: ``source`` (demo | snapshot | export), ``location``, ``sha256`` (the snapshot's
+    hash, see the module docstring; ``None`` if unknown), ``collected_at`` (ISO 8601),
+    ``collected_by`` (the collecting account's email), ``regions``, ``events_days`` (the
+    events window, ``None`` without events), ``collector_version`` (the scalingo-audit
+    version that wrote the snapshot, when recorded), ``tool_version`` (this one),
+    ``as_of`` and ``pseudonymised``.
+    """
+    from . import __version__
+
+    info = data.info
+    return {
+        "source": info.kind,
+        "location": info.location,
+        "sha256": info.source_sha256,
+        "collected_at": info.collected_at.isoformat(),
+        "collected_by": info.collected_by,
+        "regions": list(info.regions),
+        "events_days": info.events_days,
+        "collector_version": info.collector_version,
+        "tool_version": __version__,
+        "as_of": as_of.isoformat() if as_of is not None else None,
+        "pseudonymised": info.pseudonymised,
+    }

@@ -1,0 +1,539 @@
+"""History: what changed between two audits, and how the figures move across many.
+
+A directory of snapshot directories is a *history* (:func:`snapshots` orders it by
+each manifest's ``collected_at``). :func:`diff` compares two audits and returns one
+row per change (columns: ``frames.SCHEMAS["changes"]``); :func:`trends` gives one row
+per snapshot with the headline figures.
+
+How :func:`diff` counts, so that every change is listed exactly once:
+
+- Memberships are matched by (region, app id, lower-cased email). A new accepted
+  membership is ``access_granted``, a new pending one ``invitation_sent``; pending →
+  accepted is ``invitation_accepted`` (not a grant); a membership that disappears, or
+  whose account was deleted, is ``access_revoked`` (``before`` says whether it was a
+  pending invitation). Full ↔ limited is ``role_changed``, also on a pending invitation.
+- On an app present in both audits, a new Owner is one ``owner_changed`` row; the
+  former and new owners' own rows (e.g. the former owner staying on as a Collaborator)
+  are part of it and not repeated as grants or revocations. An app that appears or
+  disappears has its owner listed as ``access_granted`` / ``access_revoked``.
+- 2FA belongs to an account: ``tfa_enabled`` / ``tfa_disabled`` once per person, only
+  between two known values (unknown → on is not a change, just better data).
+- Tokens are matched by id: ``token_created`` / ``token_revoked``.
+- Findings (only when both ``old_findings`` and ``new_findings`` are given) are matched
+  by (check id, region, app, email, token name): ``finding_new``, ``finding_fixed``
+  and ``finding_open`` (in both; muted ones say so in ``detail``). Without findings,
+  an unchanged organisation gives an empty frame.
+- Apps with a coverage gap in either snapshot are left out of the membership
+  comparison (their collaborators were not read, which is not a revocation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import frames
+from . import snapshot as snap
+from .errors import InputError
+from .model import AuditData
+from .output import safe_cell
+
+CHANGES = (
+    "owner_changed",
+    "access_granted",
+    "access_revoked",
+    "role_changed",
+    "invitation_sent",
+    "invitation_accepted",
+    "tfa_enabled",
+    "tfa_disabled",
+    "token_created",
+    "token_revoked",
+    "finding_new",
+    "finding_fixed",
+    "finding_open",
+)
+"""Kinds of change, in the order they are listed."""
+
+ROLE_LABELS = {
+    "owner": "owner",
+    "collaborator": "full Collaborator",
+    "limited_collaborator": "Limited Collaborator",
+}
+
+_FINDING_KEY = ("check_id", "region", "app", "email", "token_name")
+_RANK = {c: i for i, c in enumerate(CHANGES)}
+
+
+# --- diff --------------------------------------------------------------------------------
+
+
+def diff(
+    old: AuditData,
+    new: AuditData,
+    *,
+    old_findings: pd.DataFrame | None = None,
+    new_findings: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every change from ``old`` to ``new``, one row each (see the module docstring)."""
+    rows: list[dict[str, Any]] = []
+    owners_changed = _owner_changes(old, new, rows)
+    _membership_changes(old, new, owners_changed, rows)
+    _tfa_changes(old, new, rows)
+    _token_changes(old, new, rows)
+    if old_findings is not None and new_findings is not None:
+        _finding_changes(old_findings, new_findings, rows)
+    out = frames.build("changes", rows)
+    order = out["change"].map(_RANK)
+    keys = ["region", "app", "email", "token_name", "check_id"]
+    return (
+        out.assign(_o=order)
+        .sort_values(["_o", *keys], na_position="first", kind="stable")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
+
+
+def compare(
+    old_source: str | Path,
+    new_source: str | Path,
+    *,
+    policy: str | Path = "",
+    findings: bool = True,
+) -> pd.DataFrame:
+    """Load two sources (snapshot directories, exports or ``demo``) with the same policy and
+    :func:`diff` them; findings are computed as of each one's collection time."""
+    from .checks import run_checks
+    from .policy import load_policy
+    from .sources import load
+
+    pol = load_policy(policy) if policy else None
+    old, new = load(old_source, policy=pol), load(new_source, policy=pol)
+    if not findings:
+        return diff(old, new)
+    return diff(old, new, old_findings=run_checks(old), new_findings=run_checks(new))
+
+
+def _row(change: str, **fields: Any) -> dict[str, Any]:
+    return {"change": change, **fields}
+
+
+def _owner_changes(old: AuditData, new: AuditData, rows: list[dict[str, Any]]) -> set[Any]:
+    """``owner_changed`` rows; returns the (region, app_id) of the apps concerned."""
+    cols = ["region", "app_id", "app_name", "owner_email"]
+    a = _keyed(old.apps[cols]).assign(_k=old.apps["owner_email"].str.lower())
+    b = _keyed(new.apps[cols]).assign(_k=new.apps["owner_email"].str.lower())
+    both = a.merge(b, on=["region", "app_id"], suffixes=("_old", "_new"))
+    changed = both[both["_k_old"].fillna("") != both["_k_new"].fillna("")]
+    for r in changed.to_dict("records"):
+        rows.append(
+            _row(
+                "owner_changed",
+                region=r["region"],
+                app=r["app_name_new"],
+                email=r["_k_new"],
+                before=r["_k_old"],
+                after=r["_k_new"],
+                detail=f"{r['app_name_new']}: owner {r['_k_old']} → {r['_k_new']}.",
+            )
+        )
+    return set(zip(changed["region"], changed["app_id"], strict=True))
+
+
+def _keyed(df: pd.DataFrame) -> pd.DataFrame:
+    """``app_id`` made a usable key: a dashboard export may name apps without their id."""
+    return df.assign(app_id=df["app_id"].fillna("name:" + df["app_name"].fillna("")))
+
+
+def _gap_apps(data: AuditData) -> set[tuple[str, str]]:
+    return {(str(g.get("region") or ""), str(g.get("app"))) for g in data.info.gaps if g.get("app")}
+
+
+def _membership_changes(
+    old: AuditData, new: AuditData, owners_changed: set[Any], rows: list[dict[str, Any]]
+) -> None:
+    cols = ["region", "app_id", "app_name", "email_key", "role", "status"]
+    gaps = _gap_apps(old) | _gap_apps(new)
+    a, b = _keyed(old.memberships[cols]), _keyed(new.memberships[cols])
+    m = a.merge(b, on=["region", "app_id", "email_key"], how="outer", suffixes=("_o", "_n"))
+    apps_old = set(zip(old.apps["region"], _keyed(old.apps)["app_id"], strict=True))
+    apps_new = set(zip(new.apps["region"], _keyed(new.apps)["app_id"], strict=True))
+    for r in m.to_dict("records"):
+        region, app_id, email = r["region"], r["app_id"], r["email_key"]
+        app = r["app_name_n"] if isinstance(r["app_name_n"], str) else r["app_name_o"]
+        if (region, app) in gaps:
+            continue
+        role_o = _text(r["role_o"])
+        role_n = _text(r["role_n"])
+        if (region, app_id) in owners_changed and "owner" in (role_o, role_n):
+            continue  # part of the app's owner_changed row
+        st_o = _state(_text(r["status_o"]))
+        st_n = _state(_text(r["status_n"]))
+        base = {"region": region, "app": app, "email": email}
+        gone_app = (region, app_id) not in apps_new
+        new_app = (region, app_id) not in apps_old
+        if st_o is None and st_n is None:
+            continue
+        if st_o is None:
+            if st_n == "pending":
+                rows.append(
+                    _row(
+                        "invitation_sent",
+                        **base,
+                        after=role_n,
+                        detail=f"{email} invited to {app} as {ROLE_LABELS[str(role_n)]}.",
+                    )
+                )
+            else:
+                where = " (new app)" if new_app else ""
+                rows.append(
+                    _row(
+                        "access_granted",
+                        **base,
+                        after=role_n,
+                        detail=f"{email} became {ROLE_LABELS[str(role_n)]} of {app}{where}.",
+                    )
+                )
+            continue
+        if st_n is None:
+            pending = st_o == "pending"
+            why = (
+                " (app no longer listed)"
+                if gone_app
+                else " (account deleted)"
+                if _text(r["status_n"]) == "user account deleted"
+                else ""
+            )
+            what = "invitation to" if pending else "access to"
+            rows.append(
+                _row(
+                    "access_revoked",
+                    **base,
+                    before=f"{role_o} (pending)" if pending else role_o,
+                    detail=f"{email} lost their {what} {app} as {ROLE_LABELS[str(role_o)]}{why}.",
+                )
+            )
+            continue
+        if st_o == "pending" and st_n == "accepted":
+            rows.append(
+                _row(
+                    "invitation_accepted",
+                    **base,
+                    before="pending",
+                    after="accepted",
+                    detail=f"{email} accepted the invitation to {app}.",
+                )
+            )
+        elif st_o == "accepted" and st_n == "pending":
+            rows.append(
+                _row(
+                    "access_revoked",
+                    **base,
+                    before=role_o,
+                    detail=f"{email} lost their access to {app} (invited again since).",
+                )
+            )
+            rows.append(
+                _row(
+                    "invitation_sent",
+                    **base,
+                    after=role_n,
+                    detail=f"{email} invited again to {app} as {ROLE_LABELS[str(role_n)]}.",
+                )
+            )
+            continue
+        if role_o != role_n:
+            rows.append(
+                _row(
+                    "role_changed",
+                    **base,
+                    before=role_o,
+                    after=role_n,
+                    detail=f"{email} on {app}: {ROLE_LABELS[str(role_o)]} → "
+                    f"{ROLE_LABELS[str(role_n)]}.",
+                )
+            )
+
+
+def _state(status: str | None) -> str | None:
+    """None (no access), ``pending`` or ``accepted``; a deleted account is no access."""
+    return None if status in (None, "user account deleted") else status
+
+
+def _tfa_changes(old: AuditData, new: AuditData, rows: list[dict[str, Any]]) -> None:
+    a = old.people[["email_key", "tfa"]].dropna()
+    b = new.people[["email_key", "tfa"]].dropna()
+    both = a.merge(b, on="email_key", suffixes=("_o", "_n"))
+    for r in both[both["tfa_o"] != both["tfa_n"]].to_dict("records"):
+        on = bool(r["tfa_n"])
+        rows.append(
+            _row(
+                "tfa_enabled" if on else "tfa_disabled",
+                email=r["email_key"],
+                before="on" if r["tfa_o"] else "off",
+                after="on" if on else "off",
+                detail=f"{r['email_key']} turned 2FA {'on' if on else 'off'}.",
+            )
+        )
+
+
+def _token_changes(old: AuditData, new: AuditData, rows: list[dict[str, Any]]) -> None:
+    a = old.tokens.set_index("token_id")
+    b = new.tokens.set_index("token_id")
+    for tid in b.index.difference(a.index):
+        t = b.loc[tid]
+        rows.append(
+            _row(
+                "token_created",
+                email=_lower(t["account_email"]),
+                token_name=t["name"],
+                after=_date(t["created_at"]),
+                detail=f"API token {t['name']!r} created on {_date(t['created_at'])}.",
+            )
+        )
+    for tid in a.index.difference(b.index):
+        t = a.loc[tid]
+        rows.append(
+            _row(
+                "token_revoked",
+                email=_lower(t["account_email"]),
+                token_name=t["name"],
+                before=_date(t["created_at"]),
+                detail=f"API token {t['name']!r} (created {_date(t['created_at'])}) is gone.",
+            )
+        )
+
+
+def _finding_changes(old: pd.DataFrame, new: pd.DataFrame, rows: list[dict[str, Any]]) -> None:
+    def keyed(f: pd.DataFrame) -> dict[tuple[Any, ...], dict[str, Any]]:
+        out: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for r in f.to_dict("records"):
+            out.setdefault(tuple(_text(r[k]) for k in _FINDING_KEY), r)
+        return out
+
+    a, b = keyed(old), keyed(new)
+    for change, keys, src in (
+        ("finding_new", b.keys() - a.keys(), b),
+        ("finding_fixed", a.keys() - b.keys(), a),
+        ("finding_open", a.keys() & b.keys(), b),
+    ):
+        for k in keys:
+            r = src[k]
+            muted = " (muted by a policy exception)" if r.get("muted") is True else ""
+            rows.append(
+                _row(
+                    change,
+                    **dict(zip(_FINDING_KEY, k, strict=True)),
+                    severity=r["severity"],
+                    before=None if change == "finding_new" else "open",
+                    after="fixed" if change == "finding_fixed" else "open",
+                    detail=f"{r['message']}{muted}",
+                )
+            )
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
+
+
+def _lower(v: Any) -> str | None:
+    t = _text(v)
+    return t.lower() if t else None
+
+
+def _date(v: Any) -> str | None:
+    return None if pd.isna(v) else pd.Timestamp(v).date().isoformat()
+
+
+# --- output ------------------------------------------------------------------------------
+
+FIELDS = tuple(frames.columns("changes"))
+"""Fields of each object in ``diff --format json`` and columns of ``--format csv``."""
+
+
+def records(changes: pd.DataFrame) -> list[dict[str, Any]]:
+    """Changes as plain dicts with :data:`FIELDS`; missing values are ``None``."""
+    return [{k: _text(r[k]) for k in FIELDS} for r in changes.to_dict("records")]
+
+
+def to_json(changes: pd.DataFrame) -> str:
+    return json.dumps(records(changes), indent=2, ensure_ascii=False)
+
+
+def to_csv(changes: pd.DataFrame) -> str:
+    """CSV with every cell formula-safe (:func:`scalingo_audit.output.safe_cell`)."""
+    import csv
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(FIELDS), lineterminator="\n")
+    writer.writeheader()
+    for rec in records(changes):
+        writer.writerow({k: safe_cell("" if v is None else v) for k, v in rec.items()})
+    return buf.getvalue()
+
+
+def to_table(changes: pd.DataFrame, *, width: int = 100) -> str:
+    """A plain-text listing grouped by kind of change (``finding_open`` summarised)."""
+    if changes.empty:
+        return "No changes."
+    lines: list[str] = []
+    for change in CHANGES:
+        group = changes[changes["change"] == change]
+        if group.empty:
+            continue
+        lines.append(f"{change.upper().replace('_', ' ')} ({len(group)})")
+        if change == "finding_open":
+            counts = group["severity"].value_counts()
+            lines.append(
+                "  still open: "
+                + ", ".join(f"{counts[s]} {s}" for s in frames.SEVERITIES if s in counts)
+            )
+        else:
+            for d in group["detail"]:
+                lines.extend(
+                    textwrap.wrap(str(d), width, initial_indent="  ", subsequent_indent="      ")
+                )
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def counts(changes: pd.DataFrame) -> pd.DataFrame:
+    """How many changes of each kind, in :data:`CHANGES` order (zero rows left out)."""
+    n = changes["change"].value_counts()
+    return pd.DataFrame(
+        {"change": [c for c in CHANGES if c in n], "count": [int(n[c]) for c in CHANGES if c in n]}
+    )
+
+
+# --- a history: a directory of snapshots ---------------------------------------------------
+
+
+def snapshots(directory: str | Path) -> list[Path]:
+    """The snapshot directories directly inside ``directory``, oldest first (by each
+    manifest's ``collected_at``)."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError("not a directory (expected a directory of snapshots)", file=root)
+    if snap.is_snapshot(root):
+        raise InputError(
+            "is a single snapshot; a history is the directory that holds several", file=root
+        )
+    found: list[tuple[dt.datetime, Path]] = []
+    for p in sorted(root.iterdir()):
+        if p.is_dir() and not p.name.startswith(".") and snap.is_snapshot(p):
+            manifest = snap.read_json(p / "manifest.json")
+            when = manifest.get("collected_at") if isinstance(manifest, dict) else None
+            try:
+                t = dt.datetime.fromisoformat(str(when))
+            except ValueError:
+                raise InputError(
+                    f"not an ISO 8601 date: {when!r}",
+                    file=p / "manifest.json",
+                    field="collected_at",
+                ) from None
+            found.append((t if t.tzinfo else t.replace(tzinfo=dt.UTC), p))
+    if not found:
+        raise InputError("no snapshot directories (with a manifest.json) in it", file=root)
+    return [p for _, p in sorted(found)]
+
+
+def previous(snapshot_dir: str | Path) -> Path:
+    """The snapshot collected just before ``snapshot_dir`` in the same history."""
+    target = Path(snapshot_dir).resolve()
+    history = [p.resolve() for p in snapshots(target.parent)]
+    if target not in history:
+        raise InputError("not a snapshot directory (no manifest.json)", file=snapshot_dir)
+    i = history.index(target)
+    if i == 0:
+        raise InputError("no earlier snapshot beside it to compare with", file=snapshot_dir)
+    return history[i - 1]
+
+
+def trends(directory: str | Path, *, policy: str | Path = "") -> pd.DataFrame:
+    """One row per snapshot of the history ``directory``: 2FA coverage, share of full
+    Collaborators, open findings by severity (each as of its own collection time)."""
+    return trends_of(snapshots(directory), policy=policy)
+
+
+def trends_of(paths: Iterable[str | Path], *, policy: str | Path = "") -> pd.DataFrame:
+    from .checks import run_checks
+    from .output import severity_counts
+    from .policy import load_policy
+    from .sources import load
+
+    pol = load_policy(policy) if policy else None
+    rows = []
+    for path in paths:
+        data = load(path, policy=pol)
+        s = data.summary()
+        sev = severity_counts(run_checks(data))
+        rows.append(
+            {
+                "collected_at": data.info.collected_at,
+                "snapshot": str(path),
+                **{k: s[k] for k in ("apps", "people", "accepted_collaborators")},
+                "tfa_coverage": s["tfa_coverage"],
+                "full_collaborator_share": s["full_collaborator_share"],
+                "pending_invitations": s["pending_invitations"],
+                **{f"findings_{k}": v for k, v in sev.items()},
+            }
+        )
+    return frames.build("trends", rows)
+
+
+# --- a demo history --------------------------------------------------------------------------
+
+
+def demo_history(directory: str | Path | None = None) -> list[Path]:
+    """Write three snapshots of the demo organisation (two months apart, with access
+    changes of every kind between them) into ``directory`` and return them, oldest first.
+
+    Without ``directory``: a cache in the temporary directory, named after the content
+    of the demo, written once and shared (notebook kernels are killed, not exited, so a
+    per-run temporary directory would never be removed)."""
+    from .demo.history import demo_snapshots
+
+    if directory is not None:
+        root = Path(directory)
+        return [snap.write(s, root / s.collected_at[:10]) for s in demo_snapshots()]
+    shots = demo_snapshots()
+    digest = hashlib.sha256(
+        json.dumps([s.manifest()["files"] for s in shots], sort_keys=True).encode()
+    ).hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / f"scalingo-audit-demo-history-{digest}"
+    names = [s.collected_at[:10] for s in shots]
+    if not all(snap.is_snapshot(cache / n) for n in names):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))
+        for s, n in zip(shots, names, strict=True):
+            snap.write(s, tmp / n)
+        try:
+            tmp.rename(cache)
+        except OSError:  # another process wrote it first (or a stale partial one is there)
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not all(snap.is_snapshot(cache / n) for n in names):
+                shutil.rmtree(cache, ignore_errors=True)
+                return demo_history(Path(tempfile.mkdtemp(prefix="scalingo-audit-history-")))
+    return [cache / n for n in names]
+
+
+def pair(old: str = "", new: str = "") -> tuple[str, str]:
+    """The two snapshots a changes notebook compares: both given; only ``new`` (the
+    snapshot before it in its directory); or neither (the last two of the demo history)."""
+    if old and new:
+        return old, new
+    if new:
+        return str(previous(new)), new
+    if old:
+        raise InputError("give the newer snapshot too (new), or neither for the demo")
+    paths = demo_history()
+    return str(paths[-2]), str(paths[-1])

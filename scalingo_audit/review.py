@@ -1,0 +1,501 @@
+"""Access review sheets: one row per membership for a reviewer to decide on, and back.
+
+:func:`review_sheet` builds the sheet (columns: ``frames.SCHEMAS["review"]``) with a
+suggested action per membership — ``keep``, ``downgrade to Limited`` or ``revoke`` — and
+the exact Scalingo CLI command carrying it out. :func:`write_review` writes it as
+``.xlsx`` or ``.csv`` with empty ``decision``, ``reviewer`` and ``date`` columns.
+
+:func:`apply_decisions` reads a filled sheet back, validates every decision against
+the audited data, records the decisions as evidence and returns the CLI commands to
+run. **It never calls the Scalingo API**: a person runs the commands.
+
+Spreadsheet safety: every text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab
+or a carriage return gets a leading ``'`` (:func:`scalingo_audit.output.safe_cell`);
+in ``.xlsx`` it is moreover written as a string cell, so it stays inert text in Excel
+and LibreOffice. Reading a sheet back removes that quote again.
+
+Commands name the region (``scalingo --region R --app APP ...``): an app name is
+unique only within a region, and the CLI's default region may not be the app's.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import shlex
+import shutil
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import frames
+from .errors import InputError
+from .model import AuditData
+from .output import safe_cell
+
+KEEP, DOWNGRADE, REVOKE = "keep", "downgrade to Limited", "revoke"
+DECISIONS = {
+    "keep": "keep",
+    "downgrade": "downgrade",
+    "downgrade to limited": "downgrade",
+    "limited": "downgrade",
+    "revoke": "revoke",
+    "remove": "revoke",
+}
+"""Accepted spellings of a decision (case and surrounding spaces ignored) → the decision."""
+
+COLUMNS = tuple(frames.columns("review"))
+REQUIRED = ("person", "app", "region", "decision")
+"""Columns a filled sheet must still have."""
+
+_WIDTHS = {"person": 32, "app": 22, "findings": 40, "reason": 48, "command": 70}
+_REVOKE_CHECKS = ("inactive_collaborator", "pending_invitation_stale")
+_DOWNGRADE_CHECKS = (
+    "unused_full_privileges",
+    "external_full_collaborator",
+    "collaborator_without_2fa",
+)
+
+
+# --- the sheet -----------------------------------------------------------------------------
+
+
+def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per membership (owners included), sorted by person, region and app."""
+    m = data.memberships
+    open_ = findings[~findings["muted"].fillna(False).astype(bool)]
+    on_app: dict[tuple[str, str, str], list[str]] = {}
+    on_person: dict[str, list[str]] = {}
+    for r in open_.to_dict("records"):
+        email = _s(r["email"]).lower()
+        if not email:
+            continue
+        if _s(r["app"]):
+            on_app.setdefault((_s(r["region"]), _s(r["app"]), email), []).append(r["check_id"])
+        else:
+            on_person.setdefault(email, []).append(r["check_id"])
+    has_activity = "last_activity_at" in m.columns
+    has_full = "last_full_action_at" in m.columns
+    rows = []
+    for r in m.to_dict("records"):
+        email = _s(r["email"])
+        key = (_s(r["region"]), _s(r["app_name"]), email.lower())
+        ids = sorted(set(on_app.get(key, []) + on_person.get(email.lower(), [])))
+        action, reason = suggest(r, ids)
+        rows.append(
+            {
+                "person": email,
+                "username": r["username"],
+                "app": r["app_name"],
+                "region": r["region"],
+                "project": r["project_name"],
+                "role": r["role"],
+                "status": r["status"],
+                "tfa": _tfa(r),
+                "internal": None
+                if pd.isna(r["internal"])
+                else ("internal" if r["internal"] else "external"),
+                "last_activity_at": _day(r["last_activity_at"]) if has_activity else None,
+                "last_full_action_at": _day(r["last_full_action_at"]) if has_full else None,
+                "findings": ", ".join(ids),
+                "suggested_action": action,
+                "reason": reason,
+                "command": command(action, _s(r["region"]), _s(r["app_name"]), email),
+            }
+        )
+    sheet = frames.build("review", rows)
+    sheet = sheet.sort_values(["person", "region", "app"], key=lambda s: s.str.lower())
+    drop = [c for c, ok in (("last_activity_at", has_activity), ("last_full_action_at", has_full))
+            if not ok]  # fmt: skip
+    return sheet.drop(columns=drop).reset_index(drop=True)
+
+
+def suggest(membership: dict[str, Any], check_ids: Iterable[str]) -> tuple[str, str]:
+    """The suggested action for one membership and why, from its status, role and open
+    findings (check ids)."""
+    ids = set(check_ids)
+    role, status = membership["role"], membership["status"]
+    if status == "user account deleted":
+        return REVOKE, "the account was deleted: remove the leftover membership"
+    if role == "owner":
+        if "owner_not_service_account" in ids:
+            return KEEP, "Owner: transfer the app to a service account (dashboard), not here"
+        return KEEP, "Owner: changed only by transferring the app"
+    if "inactive_collaborator" in ids:
+        return REVOKE, "no activity on this app within the inactivity period"
+    if "pending_invitation_stale" in ids:
+        return REVOKE, "invitation pending for too long"
+    if role == "collaborator":
+        why = {
+            "unused_full_privileges": "no action needing the full role within the period",
+            "external_full_collaborator": "external person with the full role",
+            "collaborator_without_2fa": "full role without 2FA",
+        }
+        reasons = [why[c] for c in _DOWNGRADE_CHECKS if c in ids]
+        if reasons:
+            return DOWNGRADE, "; ".join(reasons)
+    return KEEP, "no finding calls for a change" if not ids else "see the findings"
+
+
+def command(action: str, region: str, app: str, email: str) -> str:
+    """The Scalingo CLI command carrying out ``action`` ('' for keep); every value quoted."""
+    if action in (DOWNGRADE, "downgrade"):
+        words = ["collaborators-update", "--limited=true", shlex.quote(email)]
+    elif action == REVOKE:
+        words = ["collaborators-remove", shlex.quote(email)]
+    else:
+        return ""
+    return " ".join(
+        ["scalingo", "--region", shlex.quote(region), "--app", shlex.quote(app), *words]
+    )
+
+
+def _s(v: Any) -> str:
+    return "" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
+
+
+def _day(v: Any) -> str | None:
+    return None if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+
+
+def _tfa(r: dict[str, Any]) -> str:
+    if r["role"] == "owner":
+        return "not exposed"
+    if pd.isna(r["tfa"]):
+        return "unknown"
+    return "on" if r["tfa"] else "off"
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def write_review(
+    df: pd.DataFrame, path: str | Path, *, about: dict[str, Any] | None = None
+) -> Path:
+    """Write the sheet to ``path`` (``.xlsx`` or ``.csv``), every text cell formula-safe.
+
+    ``about`` (e.g. ``{"source": ..., "collected_at": ...}``) goes to an ``About`` sheet
+    in ``.xlsx`` files, with how to fill the sheet."""
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise InputError("the review sheet must be a .xlsx or .csv file", file=out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cells = [[_cell(v) for v in row] for row in df.itertuples(index=False)]
+    if suffix == ".csv":
+        with out.open("w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(list(df.columns))
+            w.writerows(["" if v is None else v for v in row] for row in cells)
+        return out
+    _write_xlsx(out, list(df.columns), cells, about or {})
+    return out
+
+
+def _cell(v: Any) -> Any:
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, str):
+        return safe_cell(v)
+    return v.item() if hasattr(v, "item") else v
+
+
+def _write_xlsx(
+    out: Path, header: list[str], cells: list[list[Any]], about: dict[str, Any]
+) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Review"
+    for j, name in enumerate(header, 1):
+        c = ws.cell(row=1, column=j, value=name)
+        c.font = Font(bold=True)
+        ws.column_dimensions[get_column_letter(j)].width = _WIDTHS.get(name, 16)
+    for i, row in enumerate(cells, 2):
+        for j, v in enumerate(row, 1):
+            _put(ws.cell(row=i, column=j), v)
+    ws.freeze_panes = "B2"
+    last = get_column_letter(len(header))
+    ws.auto_filter.ref = f"A1:{last}{len(cells) + 1}"
+    if "decision" in header and cells:
+        col = get_column_letter(header.index("decision") + 1)
+        dv = DataValidation(type="list", formula1='"keep,downgrade,revoke"', allow_blank=True)
+        dv.error = "keep, downgrade or revoke"
+        ws.add_data_validation(dv)
+        dv.add(f"{col}2:{col}{len(cells) + 1}")
+    info = wb.create_sheet("About")
+    lines = [
+        ("scalingo-audit access review", ""),
+        ("", ""),
+        *((k, "" if v is None else str(v)) for k, v in about.items()),
+        ("", ""),
+        ("decision", "keep | downgrade | revoke (empty: not decided yet)"),
+        ("reviewer", "who decided"),
+        ("date", "when (YYYY-MM-DD)"),
+        ("then", "scalingo-audit review SOURCE --apply-decisions THIS_FILE"),
+        ("", "prints the Scalingo CLI commands and records the decisions; changes nothing"),
+    ]
+    for i, (k, v) in enumerate(lines, 1):
+        _put(info.cell(row=i, column=1), safe_cell(k))
+        _put(info.cell(row=i, column=2), safe_cell(v))
+    info.column_dimensions["A"].width = 18
+    info.column_dimensions["B"].width = 80
+    wb.save(out)
+
+
+def _put(cell: Any, value: Any) -> None:
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"  # never a formula, whatever the text
+
+
+# --- reading back --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decided row of a filled sheet."""
+
+    row: int  # row number in the sheet (the header is row 1)
+    person: str
+    app: str
+    region: str
+    role: str
+    decision: str  # keep | downgrade | revoke
+    reviewer: str
+    date: str
+    command: str  # '' for keep
+
+
+def read_sheet(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a review sheet as text dicts (header → value), formula quotes removed."""
+    src = Path(path)
+    if not src.is_file():
+        raise InputError("file not found", file=src)
+    suffix = src.suffix.lower()
+    if suffix == ".csv":
+        try:
+            with src.open(encoding="utf-8-sig", newline="") as fh:
+                table = list(csv.reader(fh))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise InputError(f"cannot read the CSV ({exc})", file=src) from None
+    elif suffix == ".xlsx":
+        table = _xlsx_rows(src)
+    else:
+        raise InputError("a review sheet is a .xlsx or .csv file", file=src)
+    if not table:
+        raise InputError("empty sheet (no header row)", file=src)
+    header = [_unquote(_text(h)).strip().lower() for h in table[0]]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise InputError(
+            f"not a review sheet: missing column(s) {', '.join(missing)}", file=src, record="row 1"
+        )
+    out = []
+    for values in table[1:]:
+        padded = list(values) + [None] * (len(header) - len(values))
+        out.append({h: _unquote(_text(v)).strip() for h, v in zip(header, padded, strict=False)})
+    return out
+
+
+def _xlsx_rows(src: Path) -> list[list[Any]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(src, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds on a broken file
+        raise InputError(f"cannot read the workbook ({type(exc).__name__})", file=src) from None
+    try:
+        ws = wb["Review"] if "Review" in wb.sheetnames else wb.worksheets[0]
+        return [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime | dt.date):
+        return v.strftime("%Y-%m-%d")  # a date the spreadsheet typed as a date
+    return str(v)
+
+
+def _unquote(v: str) -> str:
+    """Undo :func:`safe_cell`: a leading ``'`` before a formula prefix."""
+    if v.startswith("'") and v[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        return v[1:]
+    return v
+
+
+def read_decisions(path: str | Path, data: AuditData) -> list[Decision]:
+    """The decided rows of a filled sheet, each checked against ``data``: the membership
+    must exist, the decision must be one of :data:`DECISIONS` and possible for its role.
+    Raises :class:`InputError` naming the sheet, the row and the field at fault."""
+    src = Path(path)
+    m = data.memberships
+    index = {
+        (_s(r), _s(a).lower(), _s(e).lower()): (_s(role), _s(a), _s(e))
+        for r, a, e, role in zip(m["region"], m["app_name"], m["email"], m["role"], strict=True)
+    }
+    out: list[Decision] = []
+    for n, row in enumerate(read_sheet(src), start=2):
+        raw = row.get("decision", "")
+        if not raw:
+            continue
+        record = f"row {n}"
+        decision = DECISIONS.get(" ".join(raw.lower().split()))
+        if decision is None:
+            raise InputError(
+                f"unknown decision {raw!r} (expected keep, downgrade or revoke)",
+                file=src,
+                record=record,
+                field="decision",
+            )
+        key = (row["region"], row["app"].lower(), row["person"].lower())
+        if key not in index:
+            raise InputError(
+                f"no membership of {row['person']!r} on {row['app']!r} ({row['region']}) "
+                f"in {data.info.location}: was the sheet made from this source?",
+                file=src,
+                record=record,
+            )
+        role, app, email = index[key]
+        if decision != "keep" and role == "owner":
+            raise InputError(
+                f"{email} owns {app}: an Owner can be neither downgraded nor removed "
+                "(transfer the app first)",
+                file=src,
+                record=record,
+                field="decision",
+            )
+        if decision == "downgrade" and role != "collaborator":
+            raise InputError(
+                f"{email} is already a Limited Collaborator on {app}: decide keep or revoke",
+                file=src,
+                record=record,
+                field="decision",
+            )
+        action = {"keep": KEEP, "downgrade": DOWNGRADE, "revoke": REVOKE}[decision]
+        out.append(
+            Decision(
+                row=n,
+                person=email,
+                app=app,
+                region=row["region"],
+                role=role,
+                decision=decision,
+                reviewer=row.get("reviewer", ""),
+                date=row.get("date", ""),
+                command=command(action, row["region"], app, email),
+            )
+        )
+    return out
+
+
+def commands(decisions: Iterable[Decision]) -> list[str]:
+    """The CLI commands of the decisions, in sheet order (``keep`` has none)."""
+    return [d.command for d in decisions if d.command]
+
+
+def evidence_dir(path: str | Path, data: AuditData) -> Path:
+    """Where decisions are recorded: beside the snapshot (``SNAPSHOT.decisions/``) when
+    the data comes from a snapshot directory — not inside it, which would break its
+    manifest's file list — else beside the sheet (``SHEET.decisions/``)."""
+    if data.info.kind == "snapshot" and Path(data.info.location).is_dir():
+        snap = Path(data.info.location)
+        return snap.with_name(snap.name + ".decisions")
+    sheet = Path(path)
+    return sheet.with_name(sheet.name + ".decisions")
+
+
+def record_decisions(
+    decisions: list[Decision], path: str | Path, data: AuditData, *, now: dt.datetime | None = None
+) -> Path:
+    """Record the decisions as evidence: ``<evidence_dir>/<UTC time>.json`` (what was
+    decided, by whom, the commands, the source and the hashes of the snapshot manifest
+    and of the sheet) plus a copy of the filled sheet. Returns the JSON file."""
+    sheet = Path(path)
+    when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    stamp = when.strftime("%Y%m%dT%H%M%SZ")
+    folder = evidence_dir(sheet, data)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = Path(data.info.location) / "manifest.json"
+    copy_name = f"{stamp}{sheet.suffix.lower()}"
+    record = {
+        "format": "scalingo-audit/review-decisions",
+        "format_version": 1,
+        "recorded_at": when.isoformat(),
+        "sheet": str(sheet),
+        "sheet_sha256": _sha256(sheet),
+        "sheet_copy": copy_name,
+        "source": data.info.as_dict(),
+        "snapshot_sha256": _sha256(manifest) if manifest.is_file() else None,
+        "decisions": [asdict(d) for d in decisions],
+        "commands": commands(decisions),
+        "note": "scalingo-audit changed nothing on Scalingo: a person runs the commands.",
+    }
+    shutil.copyfile(sheet, folder / copy_name)
+    target = folder / f"{stamp}.json"
+    tmp = target.with_name(target.name + ".partial")
+    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def apply_decisions(
+    path: str | Path, data: AuditData, *, record: bool = True, now: dt.datetime | None = None
+) -> list[str]:
+    """Read a filled sheet, validate it against ``data``, record the decisions as evidence
+    (unless ``record`` is false) and return the Scalingo CLI commands carrying them out.
+    Never calls the API."""
+    decisions = read_decisions(path, data)
+    if record:
+        record_decisions(decisions, path, data, now=now)
+    return commands(decisions)
+
+
+def sheet_about(data: AuditData) -> dict[str, Any]:
+    """What the ``About`` sheet says about the source."""
+    return {
+        "source": data.info.location,
+        "kind": data.info.kind,
+        "collected_at": data.info.collected_at.isoformat(),
+        "collected_by": data.info.collected_by,
+    }
+
+
+def sheet_source(path: str | Path) -> str | None:
+    """The source recorded in an ``.xlsx`` sheet's ``About`` sheet (``None`` for CSV or
+    when absent): lets ``review --apply-decisions FILE`` find the data without SOURCE."""
+    src = Path(path)
+    if src.suffix.lower() != ".xlsx" or not src.is_file():
+        return None
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(src, read_only=True, data_only=True)
+    except Exception:
+        return None
+    try:
+        if "About" not in wb.sheetnames:
+            return None
+        for k, v in wb["About"].iter_rows(min_col=1, max_col=2, values_only=True):
+            if k == "source" and v:
+                return _unquote(str(v))
+        return None
+    finally:
+        wb.close()

@@ -1,0 +1,124 @@
+"""PDF for archives: the system Chromium prints each report page, charts included.
+
+The check that charts made it onto paper rasterises the PDF with poppler's ``pdftoppm``
+(plain PPM: no image library needed) and counts pixels of the role chart's bar colours.
+Skips on a laptop without chromium or pdftoppm; fails in CI (``CI`` set).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scalingo_audit import pdf as pdfmod
+from scalingo_audit.errors import ReportError
+from scalingo_audit.plots import ROLE_COLORS
+from scalingo_audit.report import build_report, report_notebooks
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        package = "poppler-utils" if tool == "pdftoppm" else tool
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} not found: CI must run the PDF tests (apt install {package})")
+        pytest.skip(f"{tool} not found (apt install {package} to run the PDF tests)")
+    return path
+
+
+def rasterise(pdf: Path, out: Path, *, first: int = 1, last: int = 1) -> list[bytes]:
+    """Pages ``first``..``last`` of ``pdf`` at 50 dpi, each as raw RGB bytes."""
+    prefix = out / pdf.stem
+    subprocess.run(
+        [need("pdftoppm"), "-r", "50", "-f", str(first), "-l", str(last), str(pdf), str(prefix)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return [read_ppm(p) for p in sorted(out.glob(f"{pdf.stem}-*.ppm"))]
+
+
+def read_ppm(path: Path) -> bytes:
+    """The RGB bytes of a binary PPM (P6, maxval 255), as pdftoppm writes it."""
+    data = path.read_bytes()
+    fields: list[bytes] = []
+    pos = 0
+    while len(fields) < 4:  # magic, width, height, maxval; '#' comments never appear here
+        while data[pos : pos + 1].isspace():
+            pos += 1
+        end = pos
+        while not data[end : end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    assert fields[0] == b"P6" and fields[3] == b"255", fields
+    width, height = int(fields[1]), int(fields[2])
+    pixels = data[pos + 1 :]
+    assert len(pixels) == width * height * 3
+    return pixels
+
+
+def colour_pixels(rgb: bytes, colour: str, tolerance: int = 40) -> int:
+    """How many pixels are within ``tolerance`` (per channel) of the ``#rrggbb`` colour."""
+    want = bytes.fromhex(colour.lstrip("#"))
+    return sum(
+        1
+        for i in range(0, len(rgb), 3)
+        if abs(rgb[i] - want[0]) <= tolerance
+        and abs(rgb[i + 1] - want[1]) <= tolerance
+        and abs(rgb[i + 2] - want[2]) <= tolerance
+    )
+
+
+def test_a_small_page_prints_with_its_drawing(tmp_path: Path) -> None:
+    need("chromium")
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><title>t</title></head><body><h1>Hello</h1>"
+        '<div id="box" style="width:300px;height:200px"></div><script>'
+        "setTimeout(() => { document.getElementById('box').style.background = '#3b3b98' }, 500)"
+        "</script></body></html>",
+        encoding="utf-8",
+    )
+    out = pdfmod.html_to_pdf(page, tmp_path / "out" / "page.pdf")
+    assert out == tmp_path / "out" / "page.pdf"
+    assert out.read_bytes().startswith(b"%PDF-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "page.html"], "copy left"
+    (first,) = rasterise(out, tmp_path)
+    # Drawn by a script after load: the PDF waits for scripts (virtual time budget).
+    assert colour_pixels(first, "#3b3b98") > 1000
+
+
+def test_missing_chromium_is_a_clear_report_error(tmp_path: Path, monkeypatch) -> None:
+    page = tmp_path / "page.html"
+    page.write_text("<p>x</p>", encoding="utf-8")
+    with pytest.raises(ReportError, match="install Debian's chromium"):
+        pdfmod.html_to_pdf(page, tmp_path / "page.pdf", chromium="no-such-chromium-here")
+    monkeypatch.setattr(pdfmod, "CHROMIUM_NAMES", ("no-such-chromium-here",))
+    with pytest.raises(ReportError, match="apt-get install chromium"):
+        build_report("demo", out_dir=tmp_path / "report", pdf=True, progress=False)
+    assert not (tmp_path / "report").exists(), "notebooks ran although no PDF could be made"
+    with pytest.raises(ReportError, match="no such HTML file"):
+        pdfmod.html_to_pdf(tmp_path / "missing.html", tmp_path / "x.pdf")
+
+
+@pytest.mark.slow
+def test_demo_report_pdfs_include_the_charts(tmp_path: Path) -> None:
+    need("chromium")
+    need("pdftoppm")
+    index = build_report("demo", out_dir=tmp_path / "demo", pdf=True, progress=False)
+    pages = [index] + [index.parent / f"{nb.stem}.html" for nb in report_notebooks()]
+    for html in pages:
+        pdf = html.with_suffix(".pdf")
+        assert pdf.is_file(), f"no PDF for {html.name}"
+        assert pdf.read_bytes().startswith(b"%PDF-")
+    assert not list(index.parent.glob(".*")), "temporary files left in the report"
+    # The roles page: the overall chart is on page 1 or 2 (after the introduction).
+    rendered = rasterise(index.parent / "01_roles.pdf", tmp_path, first=1, last=2)
+    for role, colour in ROLE_COLORS.items():
+        found = max(colour_pixels(rgb, colour) for rgb in rendered)
+        assert found > 500, f"the {role} bars are missing from the roles PDF ({found} px)"
