@@ -36,6 +36,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from scalingo_audit.notebook import open_audit
 
+from .hostile import SCRIPT, write_hostile
 from .test_browser import CHROMIUM_ARGS, chromium_path
 
 pytestmark = pytest.mark.slow  # starts JupyterLab and a kernel (~20-40 s)
@@ -223,11 +224,29 @@ def lab_browser(lab: Lab, executable: str) -> Iterator[tuple[Page, Visit]]:
             browser.close()
 
 
+HOSTILE_NOTEBOOK = "hostile_explorer.ipynb"
+
+
+def hostile_explorer(base: Path) -> Path:
+    """A copy of the explorer notebook whose parameters point at the injection organisation."""
+    import nbformat
+
+    snap, policy = write_hostile(base / "hostile")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    (params,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    params.source = f"source = {str(snap)!r}\npolicy = {str(policy)!r}\nas_of = ''\n"
+    path = base / HOSTILE_NOTEBOOK
+    nbformat.write(nb, path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     chromium_path()  # skip (or fail in CI) before starting anything
+    base = tmp_path_factory.mktemp("jupyterlab")
+    notebooks = {NOTEBOOK.name: NOTEBOOK, HOSTILE_NOTEBOOK: hostile_explorer(base)}
     try:
-        with jupyter_lab(tmp_path_factory.mktemp("jupyterlab")) as server:
+        with jupyter_lab(base, notebooks) as server:
             yield server
     except RuntimeError as e:
         pytest.fail(str(e))
@@ -350,3 +369,23 @@ def test_explorer_in_jupyterlab(lab: Lab, lab_page: tuple[Page, Visit], tmp_path
     assert seen.errors == [], f"console errors: {seen.errors}"
     print(f"explorer drawn {shown:.1f} s after opening; role change redrawn in {changed:.2f} s;"
           f" screenshot in {tmp_path}")  # fmt: skip
+
+
+def test_explorer_on_hostile_names_runs_no_payload(
+    lab: Lab, lab_page: tuple[Page, Visit], tmp_path: Path
+) -> None:
+    """The injection organisation in the live explorer: names show as text, nothing runs."""
+    p, seen = lab_page
+    dialogs: list[str] = []
+    p.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_explorer(p, lab, HOSTILE_NOTEBOOK)
+    p.locator(".sa-explorer .sa-role select").select_option(value="Collaborator (full)")
+    p.wait_for_timeout(2_000)
+    p.screenshot(path=str(tmp_path / "hostile-explorer.png"), full_page=True)
+    assert p.evaluate("typeof window.__pwned") == "undefined"
+    assert dialogs == []
+    table = p.locator(".sa-explorer .sa-table").inner_text()
+    assert SCRIPT in table, "the payload should be shown as text"
+    hrefs = p.evaluate("[...document.querySelectorAll('.sa-explorer a')].map(a => a.href)")
+    assert not [h for h in hrefs if h.lower().startswith("javascript:")]
+    assert seen.blocked == [], f"a payload tried to load something: {seen.blocked}"
