@@ -7,50 +7,20 @@ draw every plotly chart. Skips on a laptop without chromium; fails in CI (``CI``
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Request, Route, sync_playwright
+from playwright.sync_api import Browser, Request, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from scalingo_audit.report import build_report, report_notebooks
 from scalingo_audit.sources import load
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
 
 pytestmark = pytest.mark.slow  # builds the demo report with the real notebooks (~30-60 s)
-
-
-def chromium_path() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium not found: CI must run the browser tests (apt install chromium)")
-        pytest.skip("chromium not found (apt install chromium to run the browser tests)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import io
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,19 +88,6 @@ def audit(hostile: tuple[Path, Path]) -> Audit:
 
 
 # --- the report in a browser ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    from .test_browser import CHROMIUM_ARGS, chromium_path
-
-    executable = chromium_path()
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from scalingo_audit.notebook import open_audit
 
 from .hostile import SCRIPT, write_hostile
-from .test_browser import CHROMIUM_ARGS, chromium_path
+from .tools import CHROMIUM_ARGS, chromium_path
 
 pytestmark = pytest.mark.slow  # starts JupyterLab and a kernel (~20-40 s)
 
@@ -283,7 +283,10 @@ def run_all_cells(page: Page, timeout: float = UI_TIMEOUT) -> None:
 def open_explorer(page: Page, lab: Lab, name: str, timeout: float = UI_TIMEOUT) -> None:
     """Open notebook ``name``, run all its cells, wait until the explorer's table and
     chart are drawn."""
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}", wait_until="load")
+    # a workspace of its own, reset: no tab left open by an earlier test hides this one
+    workspace = Path(name).stem.replace("_", "-")
+    url = f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}"
+    page.goto(url, wait_until="load")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout)
     run_all_cells(page, timeout)
     page.locator(".sa-explorer .sa-table table").wait_for(timeout=timeout)
@@ -377,7 +380,12 @@ def test_explorer_on_hostile_names_runs_no_payload(
     """The injection organisation in the live explorer: names show as text, nothing runs."""
     p, seen = lab_page
     dialogs: list[str] = []
-    p.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    p.on("dialog", on_dialog)
     open_explorer(p, lab, HOSTILE_NOTEBOOK)
     p.locator(".sa-explorer .sa-role select").select_option(value="Collaborator (full)")
     p.wait_for_timeout(2_000)

@@ -7,8 +7,6 @@ Skips on a laptop without chromium or pdftoppm; fails in CI (``CI`` set).
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,15 +17,11 @@ from scalingo_audit.errors import ReportError
 from scalingo_audit.plots import ROLE_COLORS
 from scalingo_audit.report import build_report, report_notebooks
 
+from .tools import system_tool
+
 
 def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        package = "poppler-utils" if tool == "pdftoppm" else tool
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} not found: CI must run the PDF tests (apt install {package})")
-        pytest.skip(f"{tool} not found (apt install {package} to run the PDF tests)")
-    return path
+    return system_tool(tool, package="poppler-utils" if tool == "pdftoppm" else tool)
 
 
 def rasterise(pdf: Path, out: Path, *, first: int = 1, last: int = 1) -> list[bytes]:

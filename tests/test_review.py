@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
-import shutil
 import subprocess
 from dataclasses import replace
 
@@ -22,6 +20,7 @@ from scalingo_audit.snapshot import write
 from scalingo_audit.sources import load
 
 from .orgs import COLLECTOR, app, collab, snapshot
+from .tools import system_tool
 
 A = "@acme.example"
 EVIL_APP = "=SUM(1,1)"
@@ -294,14 +293,7 @@ def test_formula_prefixes_neutralised_in_csv(data, tmp_path):
 
 
 def _tool(name):
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(
-                f"{name} is required in CI (apt-get install libreoffice-calc poppler-utils)"
-            )
-        pytest.skip(f"{name} is not installed (apt-get install libreoffice-calc poppler-utils)")
-    return path
+    return system_tool(name, package="libreoffice-calc poppler-utils")
 
 
 def _convert(soffice, sheet, to, out, home):

@@ -1,0 +1,34 @@
+"""System tools the tests drive (Debian's chromium, pdftoppm, LibreOffice): found, or the
+test is skipped on a laptop and fails in CI (``CI`` set), where they must be installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def system_tool(*names: str, package: str) -> str:
+    """The path of the first of ``names`` on PATH; otherwise skip, or fail in CI."""
+    for name in names:
+        path = shutil.which(name)
+        if path is not None:
+            return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{names[0]} not found: CI must run this test (apt-get install {package})")
+    pytest.skip(f"{names[0]} not found (apt-get install {package} to run this test)")
+
+
+def chromium_path() -> str:
+    return system_tool("chromium", "chromium-browser", package="chromium")
