@@ -14,6 +14,7 @@ The large organisation comes from :func:`scalingo_audit.demo.large.generate_larg
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -102,6 +103,7 @@ def charts_drawn(report: Path) -> str:
     import shutil
 
     try:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
         from playwright.sync_api import sync_playwright
     except ImportError:
         return "not measured (playwright is not installed)"
@@ -120,12 +122,16 @@ def charts_drawn(report: Path) -> str:
             )
             start = time.perf_counter()
             page.goto(page_file.as_uri(), wait_until="load")
-            plots = page.locator(".js-plotly-plot").count()
-            drawn = page.locator(".js-plotly-plot .main-svg").count()
-            took = time.perf_counter() - start
-            parts.append(
-                f"{page_file.name}: {drawn // 2 if drawn else 0}/{plots} charts, {took:.1f} s"
+            expected = page_file.read_text(encoding="utf-8").count("Plotly.newPlot(")
+            drawn_js = (
+                "[...document.querySelectorAll('.js-plotly-plot')]"
+                ".filter(p => p.querySelector('.main-svg')).length"
             )
+            with contextlib.suppress(PlaywrightTimeout):
+                page.wait_for_function(f"{drawn_js} >= {expected}", timeout=60_000)
+            drawn = page.evaluate(drawn_js)
+            took = time.perf_counter() - start
+            parts.append(f"{page_file.name}: {drawn}/{expected} charts drawn in {took:.1f} s")
             page.close()
         browser.close()
     return "; ".join(parts)
