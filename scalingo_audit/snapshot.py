@@ -40,7 +40,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,56 @@ class Snapshot:
         """The snapshot's hash: SHA-256 of ``manifest.json``'s bytes (as read from disk, or
         as :func:`write` would write them for a snapshot built in memory, e.g. the demo)."""
         return self.manifest_sha256 or hashlib.sha256(self.manifest_bytes()).hexdigest()
+
+
+def api_files(
+    *,
+    user: Mapping[str, Any],
+    tokens: list[dict[str, Any]],
+    apps: Mapping[str, list[dict[str, Any]]],
+    collaborators: Mapping[str, list[dict[str, Any]]],
+    event_pages: Mapping[str, list[Any]] | None = None,
+) -> list[RawFile]:
+    """The raw files a collection of this organisation stores, in the layout above.
+
+    ``user`` is the collecting account (``GET /v1/users/self``'s ``user``), ``apps`` maps
+    a region to its apps in API shape, ``collaborators`` an app name to its collaborator
+    records (the owner never among them) and ``event_pages`` an app name to its events
+    response bodies, page by page. Apps the account owns are listed together, as
+    ``GET /v1/collaborators`` returns them; the others one file per app. Used by the
+    generated organisations (demo, benchmarks, tests) so they look exactly like a
+    collected snapshot.
+    """
+    me = str(user.get("email", "")).lower()
+    files = [RawFile("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", {"tokens": tokens})]
+    for region, region_apps in apps.items():
+        files.append(RawFile(f"raw/{region}/users_self.json", "user", region,
+                             "GET /v1/users/self", {"user": dict(user)}))  # fmt: skip
+        files.append(RawFile(f"raw/{region}/apps.json", "apps", region, "GET /v1/apps",
+                             {"apps": region_apps}))  # fmt: skip
+        owned = {a["name"] for a in region_apps if str(a["owner"].get("email", "")).lower() == me}
+        files.append(RawFile(
+            f"raw/{region}/collaborators.json", "collaborators", region, "GET /v1/collaborators",
+            {"collaborators": [c for a in region_apps if a["name"] in owned
+                               for c in collaborators.get(a["name"], [])]},
+        ))  # fmt: skip
+        for a in region_apps:
+            if a["name"] in owned:
+                continue
+            name = a["name"]
+            files.append(RawFile(
+                f"raw/{region}/apps/{name}/collaborators.json", "app_collaborators", region,
+                f"GET /v1/apps/{name}/collaborators",
+                {"collaborators": collaborators.get(name, [])}, app=name,
+            ))  # fmt: skip
+        for a in region_apps:
+            name = a["name"]
+            for page, body in enumerate((event_pages or {}).get(name, []), 1):
+                files.append(RawFile(
+                    f"raw/{region}/apps/{name}/events.page-{page}.json", "app_events", region,
+                    f"GET /v1/apps/{name}/events?page={page}", body, app=name,
+                ))  # fmt: skip
+    return files
 
 
 def _tool_version() -> str:

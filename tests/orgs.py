@@ -7,7 +7,7 @@ from typing import Any
 
 from scalingo_audit.model import AuditData
 from scalingo_audit.policy import Policy
-from scalingo_audit.snapshot import RawFile, Snapshot
+from scalingo_audit.snapshot import Snapshot, api_files
 from scalingo_audit.sources import from_snapshot
 
 COLLECTED_AT = "2026-10-01T12:00:00+00:00"
@@ -76,42 +76,23 @@ def snapshot(
     tokens: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> Snapshot:
     """Apps owned by the collector go through GET /v1/collaborators, others per app."""
-    files = [
-        RawFile("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", {"tokens": list(tokens)})
-    ]
-    for region in sorted({a["region"] for a in apps}):
-        mine = [a for a in apps if a["region"] == region]
-        body = [{k: v for k, v in a.items() if k != "region"} for a in mine]
-        files.append(
-            RawFile(f"raw/{region}/apps.json", "apps", region, "GET /v1/apps", {"apps": body})
-        )
-        owned = {a["name"] for a in mine if a["owner"]["email"] == COLLECTOR}
-        files.append(
-            RawFile(
-                f"raw/{region}/collaborators.json",
-                "collaborators",
-                region,
-                "GET /v1/collaborators",
-                {"collaborators": [c for c in collaborators if c["app_name"] in owned]},
-            )
-        )
-        for a in mine:
-            if a["name"] not in owned:
-                recs = [c for c in collaborators if c["app_name"] == a["name"]]
-                files.append(
-                    RawFile(
-                        f"raw/{region}/apps/{a['name']}/collaborators.json",
-                        "app_collaborators",
-                        region,
-                        f"GET /v1/apps/{a['name']}/collaborators",
-                        {"collaborators": recs},
-                        app=a["name"],
-                    )
-                )
+    regions = sorted({a["region"] for a in apps})
+    by_app: dict[str, list[dict[str, Any]]] = {}
+    for c in collaborators:
+        by_app.setdefault(c["app_name"], []).append(c)
+    files = api_files(
+        user={"id": "us-ops", "email": COLLECTOR, "username": "ops"},
+        tokens=list(tokens),
+        apps={
+            r: [{k: v for k, v in a.items() if k != "region"} for a in apps if a["region"] == r]
+            for r in regions
+        },
+        collaborators=by_app,
+    )
     return Snapshot(
         collected_at=COLLECTED_AT,
         collected_by={"email": COLLECTOR, "user_id": "us-ops"},
-        regions=sorted({a["region"] for a in apps}),
+        regions=regions,
         files=files,
     )
 

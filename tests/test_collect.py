@@ -19,7 +19,7 @@ from scalingo_audit.checks import run_checks
 from scalingo_audit.collect import collect
 from scalingo_audit.errors import ApiError, AuthError
 from scalingo_audit.policy import Policy
-from scalingo_audit.snapshot import RawFile, Snapshot
+from scalingo_audit.snapshot import Snapshot, api_files
 from scalingo_audit.sources import from_snapshot
 
 from .fakeapi import FakeScalingo, World, make_world
@@ -36,30 +36,13 @@ def run_collect(fake: FakeScalingo, out: Path, **kwargs: Any) -> tuple[Path, str
 
 def world_snapshot(world: World, collected_at: str) -> Snapshot:
     """The same organisation written straight from the fake's data, as files would hold it."""
-    files = [
-        RawFile("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", {"tokens": world.tokens})
-    ]
-    for region in world.regions:
-        apps = world.apps.get(region, [])
-        files.append(
-            RawFile(f"raw/{region}/apps.json", "apps", region, "GET /v1/apps", {"apps": apps})
-        )
-        owned = [c for a in world.owned_apps(region) for c in world.collaborators.get(a["id"], [])]
-        files.append(
-            RawFile(f"raw/{region}/c.json", "collaborators", region, "", {"collaborators": owned})
-        )
-        for a in world.collaborated_apps(region):
-            body = {"collaborators": world.collaborators.get(a["id"], [])}
-            files.append(
-                RawFile(
-                    f"raw/{region}/{a['name']}.json",
-                    "app_collaborators",
-                    region,
-                    "",
-                    body,
-                    app=a["name"],
-                )
-            )
+    names = {a["id"]: a["name"] for _, a in world.all_apps()}
+    files = api_files(
+        user=world.user,
+        tokens=world.tokens,
+        apps={r: world.apps.get(r, []) for r in world.regions},
+        collaborators={names[i]: recs for i, recs in world.collaborators.items() if i in names},
+    )
     return Snapshot(
         collected_at=collected_at,
         collected_by={"email": world.user["email"], "user_id": world.user["id"]},

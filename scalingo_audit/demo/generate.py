@@ -14,7 +14,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from ..snapshot import RawFile, Snapshot
+from ..snapshot import Snapshot, api_files
 
 SEED = 20261101
 COLLECTED_AT = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
@@ -593,7 +593,6 @@ def _event_pages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _snapshot(org: _Org, ops: dict[str, Any], events: dict[str, list[dict[str, Any]]]) -> Snapshot:
-    files: list[RawFile] = []
     self_user = {
         "user": {
             "id": ops["id"],
@@ -612,79 +611,28 @@ def _snapshot(org: _Org, ops: dict[str, Any], events: dict[str, list[dict[str, A
         ("backup-script", 300, 150),
         ("laptop-cli", 400, 120),
     ]
-    files.append(
-        RawFile(
-            path="raw/auth/tokens.json",
-            kind="tokens",
-            region=None,
-            request="GET /v1/tokens",
-            body={
-                "tokens": [
-                    {
-                        "id": org.hexid("tk"),
-                        "name": name,
-                        "created_at": org.days_ago(created),
-                        "last_used_at": None if used is None else org.days_ago(used),
-                    }
-                    for name, created, used in tokens
-                ]
-            },
-        )
+    files = api_files(
+        user=self_user["user"],
+        tokens=[
+            {
+                "id": org.hexid("tk"),
+                "name": name,
+                "created_at": org.days_ago(created),
+                "last_used_at": None if used is None else org.days_ago(used),
+            }
+            for name, created, used in tokens
+        ],
+        apps={
+            region: [
+                {k: v for k, v in a.items() if k != "region"}
+                for a in org.apps
+                if a["region"] == region
+            ]
+            for region in (REGION_FR, REGION_SECNUM)
+        },
+        collaborators=org.collabs,
+        event_pages={a["name"]: list(_event_pages(events[a["name"]])) for a in org.apps},
     )
-    for region in (REGION_FR, REGION_SECNUM):
-        apps = [a for a in org.apps if a["region"] == region]
-        files.append(
-            RawFile(
-                path=f"raw/{region}/users_self.json",
-                kind="user",
-                region=region,
-                request="GET /v1/users/self",
-                body=self_user,
-            )
-        )
-        files.append(
-            RawFile(
-                path=f"raw/{region}/apps.json",
-                kind="apps",
-                region=region,
-                request="GET /v1/apps",
-                body={"apps": [{k: v for k, v in a.items() if k != "region"} for a in apps]},
-            )
-        )
-        owned = [a for a in apps if a["owner"]["email"] == COLLECTOR]
-        files.append(
-            RawFile(
-                path=f"raw/{region}/collaborators.json",
-                kind="collaborators",
-                region=region,
-                request="GET /v1/collaborators",
-                body={"collaborators": [c for a in owned for c in org.collabs[a["name"]]]},
-            )
-        )
-        for a in apps:
-            if a["owner"]["email"] != COLLECTOR:
-                files.append(
-                    RawFile(
-                        path=f"raw/{region}/apps/{a['name']}/collaborators.json",
-                        kind="app_collaborators",
-                        region=region,
-                        app=a["name"],
-                        request=f"GET /v1/apps/{a['name']}/collaborators",
-                        body={"collaborators": org.collabs[a["name"]]},
-                    )
-                )
-        for a in apps:
-            for page, body in enumerate(_event_pages(events[a["name"]]), 1):
-                files.append(
-                    RawFile(
-                        path=f"raw/{region}/apps/{a['name']}/events.page-{page}.json",
-                        kind="app_events",
-                        region=region,
-                        app=a["name"],
-                        request=f"GET /v1/apps/{a['name']}/events?page={page}",
-                        body=body,
-                    )
-                )
     return Snapshot(
         collected_at=COLLECTED_AT.isoformat(),
         collected_by={"email": ops["email"], "user_id": ops["id"]},

@@ -22,7 +22,7 @@ import random
 from typing import Any
 
 from ..policy import Policy, parse_policy
-from ..snapshot import RawFile, Snapshot
+from ..snapshot import Snapshot, api_files
 
 COLLECTED_AT = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
 COLLECTOR = "ops@bigcorp.example"
@@ -191,90 +191,46 @@ def generate_large(
                 rec["tfa_status"] = u["tfa"]
         collabs[a].append(rec)
 
-    return _snapshot(users[0], app_recs, owner_of, collabs, rng, days_ago, hexid)
+    return _snapshot(users[0], app_recs, collabs, rng, days_ago, hexid)
 
 
 def _snapshot(
     ops: dict[str, Any],
     app_recs: list[dict[str, Any]],
-    owner_of: list[int],
     collabs: list[list[dict[str, Any]]],
     rng: random.Random,
     days_ago: Any,
     hexid: Any,
 ) -> Snapshot:
-    files = [
-        RawFile(
-            path="raw/auth/tokens.json",
-            kind="tokens",
-            region=None,
-            request="GET /v1/tokens",
-            body={
-                "tokens": [
-                    {
-                        "id": hexid("tk"),
-                        "name": f"token-{i:02d}",
-                        "created_at": days_ago(created),
-                        "last_used_at": None if rng.random() < 0.2 else days_ago(created / 3),
-                    }
-                    for i, created in enumerate(rng.uniform(1, 900) for _ in range(25))
-                ]
-            },
-        )
-    ]
-    self_user = {
-        "user": {
-            "id": ops["id"],
-            "email": ops["email"],
-            "username": ops["username"],
-            "fullname": "Bigcorp Ops (service account)",
-            "flags": {},
+    tokens = [
+        {
+            "id": hexid("tk"),
+            "name": f"token-{i:02d}",
+            "created_at": days_ago(created),
+            "last_used_at": None if rng.random() < 0.2 else days_ago(created / 3),
         }
+        for i, created in enumerate(rng.uniform(1, 900) for _ in range(25))
+    ]
+    user = {
+        "id": ops["id"],
+        "email": ops["email"],
+        "username": ops["username"],
+        "fullname": "Bigcorp Ops (service account)",
+        "flags": {},
     }
-    for region in REGIONS:
-        idx = [a for a, rec in enumerate(app_recs) if rec["region"] == region]
-        files.append(
-            RawFile(
-                path=f"raw/{region}/users_self.json",
-                kind="user",
-                region=region,
-                request="GET /v1/users/self",
-                body=self_user,
-            )
-        )
-        files.append(
-            RawFile(
-                path=f"raw/{region}/apps.json",
-                kind="apps",
-                region=region,
-                request="GET /v1/apps",
-                body={
-                    "apps": [{k: v for k, v in app_recs[a].items() if k != "region"} for a in idx]
-                },
-            )
-        )
-        files.append(
-            RawFile(
-                path=f"raw/{region}/collaborators.json",
-                kind="collaborators",
-                region=region,
-                request="GET /v1/collaborators",
-                body={"collaborators": [c for a in idx if owner_of[a] == 0 for c in collabs[a]]},
-            )
-        )
-        for a in idx:
-            if owner_of[a] != 0:
-                name = app_recs[a]["name"]
-                files.append(
-                    RawFile(
-                        path=f"raw/{region}/apps/{name}/collaborators.json",
-                        kind="app_collaborators",
-                        region=region,
-                        app=name,
-                        request=f"GET /v1/apps/{name}/collaborators",
-                        body={"collaborators": collabs[a]},
-                    )
-                )
+    files = api_files(
+        user=user,
+        tokens=tokens,
+        apps={
+            region: [
+                {k: v for k, v in rec.items() if k != "region"}
+                for rec in app_recs
+                if rec["region"] == region
+            ]
+            for region in REGIONS
+        },
+        collaborators={rec["name"]: collabs[a] for a, rec in enumerate(app_recs)},
+    )
     return Snapshot(
         collected_at=COLLECTED_AT.isoformat(),
         collected_by={"email": ops["email"], "user_id": ops["id"]},
