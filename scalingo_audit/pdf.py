@@ -38,7 +38,7 @@ body { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 </style>"""
 """Added to the page's ``<head>`` before printing."""
 
-FLAGS = (
+HEADLESS_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -46,6 +46,12 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+)
+"""How every headless Chromium here starts (PDFs, tests, screenshots, benchmarks): as root
+on a closed network, without the sandbox and without calls home."""
+
+FLAGS = (
+    *HEADLESS_FLAGS,
     "--disable-extensions",
     "--disable-dev-shm-usage",
     "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: the report needs nothing remote
@@ -146,4 +152,4 @@ def _last_error(stderr: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-__all__ = ["FLAGS", "PRINT_CSS", "find_chromium", "html_to_pdf", "pdf_path"]
+__all__ = ["FLAGS", "HEADLESS_FLAGS", "PRINT_CSS", "find_chromium", "html_to_pdf", "pdf_path"]

@@ -36,6 +36,7 @@ import scalingo_audit as sa  # noqa: E402
 from scalingo_audit import snapshot  # noqa: E402
 from scalingo_audit.checks import run_checks  # noqa: E402
 from scalingo_audit.demo.large import generate_large, large_policy  # noqa: E402
+from scalingo_audit.pdf import HEADLESS_FLAGS  # noqa: E402
 from scalingo_audit.sources import from_snapshot  # noqa: E402
 
 T = TypeVar("T")
@@ -111,10 +112,8 @@ def charts_drawn(report: Path) -> str:
     if exe is None:
         return "not measured (no chromium)"
     parts = []
-    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"]  # fmt: skip
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=args)
+        browser = p.chromium.launch(executable_path=exe, args=list(HEADLESS_FLAGS))
         for page_file in sorted(report.glob("*.html")):
             page = browser.new_page()
             page.route(

@@ -16,18 +16,11 @@ from pathlib import Path
 
 from playwright.sync_api import Route, sync_playwright
 
+from scalingo_audit.pdf import HEADLESS_FLAGS
 from scalingo_audit.report import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARGS = list(HEADLESS_FLAGS)
 MAX_BYTES = 300_000
 
 

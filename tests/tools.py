@@ -8,15 +8,9 @@ import shutil
 
 import pytest
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from scalingo_audit.pdf import HEADLESS_FLAGS
+
+CHROMIUM_ARGS = list(HEADLESS_FLAGS)
 
 
 def system_tool(*names: str, package: str) -> str:
