@@ -7,7 +7,8 @@ Hierarchy::
     ├── PolicyError            the policy file is invalid
     ├── ReportError            a notebook failed while building a report
     └── ApiError               the Scalingo API answered with an error (status, request)
-        └── AuthError          SCALINGO_API_TOKEN missing, rejected or revoked
+        ├── AuthError          SCALINGO_API_TOKEN missing, rejected or revoked
+        └── DeadlineError      a call not made, or given up, because the deadline passed
 
 Every ``AuditError`` carries a message meant for a person: it names the file,
 the record and the field at fault and, where it helps, what to do next. The
@@ -70,3 +71,7 @@ class ApiError(AuditError):
 
 class AuthError(ApiError):
     """The API token is missing, rejected or revoked. The message never contains the token."""
+
+
+class DeadlineError(ApiError):
+    """A call was not sent, or its retries were given up, because the deadline passed."""
