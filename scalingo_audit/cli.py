@@ -115,6 +115,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when an unmuted finding has this severity or a higher one "
         f"({' | '.join(SEVERITIES)})",
     )
+    p.add_argument(
+        "--baseline",
+        metavar="PREVIOUS",
+        help="an earlier run (a snapshot directory, or a findings JSON written by "
+        "'check --format json'): mark each finding new or existing and list the fixed ones",
+    )
+    p.add_argument(
+        "--fail-on-new",
+        choices=SEVERITIES,
+        metavar="SEVERITY",
+        help="with --baseline: exit 1 only when a NEW unmuted finding has this severity or a "
+        "higher one",
+    )
+    p.add_argument(
+        "--output-file",
+        metavar="FILE",
+        help="write the output to FILE (atomically) instead of standard output",
+    )
     _pseudonymise(p)
 
     p = _command(sub, "report", help="build the HTML report (runs the notebooks)")
@@ -381,23 +399,31 @@ def _check(args: argparse.Namespace) -> int:
         _warn(
             f"policy exception {e.describe()} expired on {e.expires.isoformat()} and mutes nothing"
         )
+    if args.fail_on_new and not args.baseline:
+        raise AuditError("--fail-on-new needs --baseline PREVIOUS (the run to compare with)")
+    if args.baseline:
+        from . import baseline
+
+        f = baseline.compare(f, baseline.load_baseline(args.baseline, policy=args.policy))
     if args.format == "json":
-        print(output.to_json(f, prov))
+        text = output.to_json(f, prov) + "\n"
     elif args.format == "csv":
-        sys.stdout.write(output.to_csv(f, prov))
+        text = output.to_csv(f, prov)
     else:
-        print(output.to_table(f))
-        counts = output.severity_counts(f)
-        print(
-            output.terminal_text(
-                "\n"
-                + ", ".join(f"{n} {s}" for s, n in counts.items())
-                + f"; {int(f['muted'].astype(bool).sum())} muted"
-                + f" — {audit.data.info.kind} {audit.data.info.location}, "
-                f"as of {audit.as_of:%Y-%m-%d}"
-            )
-        )
-        print(output.terminal_text(output.provenance_line(prov)))
+        text = output.to_table(f) + "\n\n" + output.summary_line(f, audit) + "\n"
+        text += output.provenance_line(prov) + "\n"
+        text = output.terminal_text(text)
+    if args.output_file:
+        from .atomic import write_text
+
+        write_text(args.output_file, text)
+    else:
+        sys.stdout.write(text)
+    if args.fail_on_new:
+        from .baseline import new_unmuted
+
+        if len(new_unmuted(f, at_least=args.fail_on_new)):
+            return 1
     if args.fail_on:
         limit = SEVERITIES.index(args.fail_on)
         counts = output.severity_counts(f)

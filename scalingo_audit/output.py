@@ -11,13 +11,17 @@ from typing import Any
 
 import pandas as pd
 
+from .baseline import NEW, fixed_findings, open_findings
 from .frames import SEVERITIES
 
 JSON_FIELDS = (
     "check_id", "severity", "title", "region", "app", "email", "token_name",
     "message", "remediation", "muted", "exception_reason", "exception_expires", "risk",
+    "finding_id", "baseline_status",
 )  # fmt: skip
-"""Fields of each object in ``check --format json`` (a contract: CI jobs parse them)."""
+"""Fields of each object in ``check --format json`` (a contract: CI jobs parse them).
+``finding_id`` is stable across runs (:func:`scalingo_audit.baseline.finding_id`);
+``baseline_status`` is ``new``, ``existing`` or ``fixed`` with ``--baseline``, else ``null``."""
 
 SOURCE_FIELD = "source"
 """With a provenance (:func:`scalingo_audit.evidence.provenance`), each JSON object also has
@@ -122,9 +126,11 @@ def provenance_line(provenance: dict[str, Any]) -> str:
 
 def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
     """A plain-text listing grouped by severity, muted findings last."""
-    if findings.empty:
-        return "No findings."
+    fixed = fixed_findings(findings)
+    findings = open_findings(findings)
     lines: list[str] = []
+    if findings.empty:
+        lines.append("No findings.")
     active = findings[~findings["muted"].astype(bool)]
     muted = findings[findings["muted"].astype(bool)]
     for severity in SEVERITIES:
@@ -133,7 +139,8 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
             continue
         lines.append(f"{severity.upper()} ({len(group)})")
         for r in group.to_dict("records"):
-            lines.append(f"  [{r['check_id']}] {r['message']}")
+            new = " NEW" if r["baseline_status"] == NEW else ""
+            lines.append(f"  [{r['check_id']}]{new} {r['message']}")
             lines.extend(textwrap.wrap(f"fix: {r['remediation']}", width, initial_indent="      ",
                                        subsequent_indent="      "))  # fmt: skip
         lines.append("")
@@ -145,10 +152,30 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
                 f"{r['exception_expires']}: {r['exception_reason']}"
             )
         lines.append("")
+    if not fixed.empty:
+        lines.append(f"FIXED SINCE THE BASELINE ({len(fixed)})")
+        lines.extend(f"  [{r['check_id']}] {r['message']}" for r in fixed.to_dict("records"))
+        lines.append("")
     return terminal_text("\n".join(lines).rstrip())
 
 
+def summary_line(findings: pd.DataFrame, audit: Any) -> str:
+    """``check``'s last table line: open findings per severity, muted, new and fixed ones
+    (with a baseline), the source and the ``as_of`` date."""
+    counts = severity_counts(findings)
+    current = open_findings(findings)
+    text = ", ".join(f"{n} {s}" for s, n in counts.items())
+    text += f"; {int(current['muted'].astype(bool).sum())} muted"
+    if findings["baseline_status"].notna().any():
+        new = int((current["baseline_status"] == NEW).sum())
+        text += f"; {new} new, {len(fixed_findings(findings))} fixed since the baseline"
+    info = audit.data.info
+    return text + f" — {info.kind} {info.location}, as of {audit.as_of:%Y-%m-%d}"
+
+
 def severity_counts(findings: pd.DataFrame) -> dict[str, int]:
+    """Open (unmuted, not fixed) findings per severity."""
+    findings = open_findings(findings)
     active = findings[~findings["muted"].astype(bool)]
     return {s: int((active["severity"] == s).sum()) for s in SEVERITIES}
 

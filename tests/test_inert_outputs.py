@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 
 from scalingo_audit import atomic, output, review
 from scalingo_audit.checks import run_checks
+from scalingo_audit.errors import AuditError
 from scalingo_audit.snapshot import write
 from scalingo_audit.sources import load
 
@@ -168,13 +169,21 @@ def test_atomic_write_keeps_the_old_file_on_a_full_disk(
     target = tmp_path / "page.html"
     target.write_text("old, complete")
 
-    def full(self: Path, data: bytes) -> int:
-        with open(self, "wb") as fh:
-            fh.write(data[: len(data) // 2])
-        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+    real_open = open
 
-    monkeypatch.setattr(Path, "write_bytes", full)
-    with pytest.raises(OSError, match="No space"):
+    class FullDisk(io.BufferedWriter):
+        def write(self, data: object) -> int:
+            super().write(bytes(data)[:100])  # type: ignore[call-overload]
+            self.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full_open(file: object, mode: str = "r", *args: object, **kw: object) -> object:
+        if "w" in mode:
+            return FullDisk(real_open(file, "wb", buffering=0))  # type: ignore[call-overload]
+        return real_open(file, mode, *args, **kw)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(atomic, "open", full_open, raising=False)
+    with pytest.raises(AuditError, match="No space"):
         atomic.write_text(target, "new " * 1000)
     monkeypatch.undo()
     assert target.read_text() == "old, complete"
@@ -192,7 +201,7 @@ def test_review_sheet_is_not_left_half_written(
 
     monkeypatch.setattr(Workbook, "save", full)
     data = load(snap)
-    with pytest.raises(OSError):
+    with pytest.raises(AuditError, match="No space"):
         review.write_review(review.review_sheet(data, run_checks(data)), tmp_path / "r.xlsx")
     assert list(tmp_path.glob("*r.xlsx*")) == []
 
