@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from . import snapshot as snap
-from .api import Client, Settings
+from .api import Client, Settings, api_path
 from .errors import ApiError, AuditError, AuthError, InputError
 
 
@@ -233,7 +233,7 @@ def _collect(
             others = others + owned  # fall back to one request per owned app
         for done, a in enumerate(others, 1):
             app = str(a.get("name") or a.get("id"))
-            path = f"/v1/apps/{urllib.parse.quote(app, safe='')}/collaborators"
+            path = api_path("v1", "apps", app, "collaborators")
             try:
                 body = client.get(api, path)
                 run.add(
@@ -343,7 +343,7 @@ def _events(
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=opts.events_days)
     for done, a in enumerate(apps, 1):
         app = str(a.get("name") or a.get("id"))
-        path = f"/v1/apps/{urllib.parse.quote(app, safe='')}/events"
+        path = api_path("v1", "apps", app, "events")
         carried = opts.known.get((region, app), [])
         known_ids = {str(e["id"]) for e in carried}
         fetched: set[str] = set()

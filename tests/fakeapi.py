@@ -36,6 +36,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1007,7 +1008,10 @@ class FakeScalingo:
     # ----------------------------------------------------------------- routes
 
     def _route(self, request: Request, method: str, path: str) -> Response:
-        parts = [p for p in path.split("/") if p]
+        # Segments of the raw request path, each decoded alone: an app named "a/b" or ".."
+        # (sent as a%2Fb, %2E%2E) is one segment, as a real router sees it.
+        raw = str(request.environ.get("RAW_URI") or path).partition("?")[0]
+        parts = [urllib.parse.unquote(p, errors="surrogateescape") for p in raw.split("/") if p]
         if len(parts) < 2 or parts[1] != "v1":
             return _json({"error": "not found"}, 404)
         prefix, rest = parts[0], parts[2:]

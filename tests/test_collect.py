@@ -233,7 +233,7 @@ def test_token_revoked_mid_run_keeps_what_was_collected(fake_scalingo, tmp_path)
     # through collect: an incomplete snapshot beside the target, never the target itself
     fake.revoke_api_token(fake.api_token)  # valid again
     fake.fail(r"/osc-secnum-fr1/v1/apps$", 401, times=None)
-    with pytest.raises(AuthError, match="rejected twice"):
+    with pytest.raises(AuthError, match="rejected the bearer twice"):
         run_collect(fake, tmp_path / "snap")
     assert not (tmp_path / "snap").exists()
     kept = tmp_path / "snap.incomplete"
