@@ -29,7 +29,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from . import __version__
+from . import __version__, atomic
 from .errors import InputError, ReportError
 from .frames import SEVERITIES
 from .htmltable import assets
@@ -254,12 +254,12 @@ def build_report(
             pages.append(page)
             _say(progress, f"done in {time.perf_counter() - start:.1f} s\n")
         out.mkdir(parents=True, exist_ok=True)
-        for page in pages:
-            shutil.move(staging / page.html, out / page.html)
+        for page in pages:  # each page whole or not at all (a full disk leaves no half page)
+            atomic.write_bytes(out / page.html, (staging / page.html).read_bytes())
     shutil.rmtree(out / "_failed", ignore_errors=True)
     write_data_files(audit, out)
     index = out / "index.html"
-    index.write_text(render_index(audit, pages, policy=policy), encoding="utf-8")
+    atomic.write_text(index, render_index(audit, pages, policy=policy))
     if pdf:
         from .pdf import html_to_pdf, pdf_path
 
@@ -285,8 +285,8 @@ def write_data_files(audit: Audit, out: Path) -> list[Path]:
 
     prov = provenance(audit.data, as_of=audit.as_of)
     csv_file, json_file, sheet_file = (out / name for name, _ in DATA_FILES)
-    csv_file.write_text(output.to_csv(audit.findings, prov), encoding="utf-8")
-    json_file.write_text(output.to_json(audit.findings, prov) + "\n", encoding="utf-8")
+    atomic.write_text(csv_file, output.to_csv(audit.findings, prov))
+    atomic.write_text(json_file, output.to_json(audit.findings, prov) + "\n")
     sheet = review.review_sheet(audit.data, audit.findings)
     review.write_review(sheet, sheet_file, about={**review.sheet_about(audit.data), **prov})
     return [csv_file, json_file, sheet_file]
