@@ -1,10 +1,13 @@
 """Writing an output file atomically: readers see the old file or the new one, never half.
 
-:func:`write_text` and :func:`write_bytes` write a temporary sibling (same directory, so
-the final :func:`os.replace` is a rename on one file system), flush it to disk, then
-rename it over the target. On any failure the temporary file is removed and the target
-is left as it was; an unwritable path is an :class:`~scalingo_audit.errors.AuditError`
-naming it (exit status 2 from the CLI).
+Every file scalingo-audit writes for a person (report pages, the index, PDFs, CSV and XLSX
+sheets, decision records, ``--output-file``) goes through :func:`replacing` (or
+:func:`write_text` and :func:`write_bytes`, built on it): the content is written to a
+temporary sibling (same directory, so the final :func:`os.replace` is a rename on one file
+system), flushed to disk, then renamed over the target. On any failure (a full disk, a
+signal, a crash) the temporary file is removed and the target is left as it was; an
+unwritable path is an :class:`~scalingo_audit.errors.AuditError` naming it (exit status 2
+from the CLI).
 """
 
 from __future__ import annotations
@@ -12,24 +15,30 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import AuditError
 
 
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; returns the path."""
+@contextlib.contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` for a writer (openpyxl, Chromium, ...) to
+    write; when the block ends without an error, that file replaces ``path`` atomically."""
     target = Path(path)
     if target.is_dir():
         raise AuditError(f"{target}: is a directory, not a file to write")
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name[:200]}.", suffix=".tmp"
+        )
     except OSError as exc:
         raise AuditError(f"{target}: cannot write here ({exc.strerror})") from None
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        yield tmp
+        with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
@@ -37,9 +46,15 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise AuditError(f"{target}: cannot write ({exc.strerror})") from None
+            raise AuditError(f"{target}: cannot write ({exc.strerror or exc})") from None
         raise
-    return target
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path."""
+    with replacing(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import textwrap
 from typing import Any
 
@@ -34,7 +35,14 @@ account, tool version)."""
 CSV_SOURCE_FIELDS = ("sha256", "collected_at", "collected_by", "tool_version")
 """Provenance columns appended to every CSV row (prefixed ``source_``) with a provenance."""
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA = re.compile(
+    r"^[\s\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]*"
+    r"[=+\-@\uff1d\uff0b\uff0d\uff20]|^[\t\r]"
+)
+"""A text a spreadsheet may read as a formula: ``= + - @`` (or their full-width forms),
+possibly after whitespace, control or invisible format characters, which some
+spreadsheets skip; or a text starting with a tab or a carriage return."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def records(
@@ -58,10 +66,37 @@ def to_json(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) ->
 
 
 def safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas: a text starting with = + - @ gets a leading quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+    """Neutralise spreadsheet formulas: a text that starts with = + - @ (also after leading
+    whitespace or control characters), a tab or a carriage return gets a leading quote."""
+    if isinstance(value, str) and is_formula_like(value):
         return "'" + value
     return value
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet could take ``text`` for a formula (see :func:`safe_cell`)."""
+    return _FORMULA.match(text) is not None
+
+
+def write_csv_rows(writer: Any, buf: Any, rows: Any) -> None:
+    """Write ``rows`` (lists of cells) with ``writer`` (a ``csv.writer`` on ``buf``). A row
+    with a carriage return in a cell is written with every cell quoted: Python's csv module
+    quotes a bare ``\\r`` only when it is part of the line terminator, and an unquoted one
+    splits the row in spreadsheets (the rest of the cell becoming a cell of its own)."""
+    quoted = None
+    for row in rows:
+        if any(isinstance(v, str) and "\r" in v for v in row):
+            if quoted is None:
+                quoted = csv.writer(buf, dialect=writer.dialect, quoting=csv.QUOTE_ALL)
+            quoted.writerow(row)
+        else:
+            writer.writerow(row)
+
+
+def terminal_text(text: str) -> str:
+    """``text`` for a terminal: control characters (escape sequences, carriage returns,
+    NUL...) and bidirectional overrides removed; newlines and tabs kept."""
+    return _CONTROL.sub("", text)
 
 
 def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> str:
@@ -70,13 +105,15 @@ def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> 
     extra = {f"source_{k}": (provenance or {}).get(k) for k in CSV_SOURCE_FIELDS}
     fields = list(JSON_FIELDS) + (list(extra) if provenance is not None else [])
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(fields)
+    rows = []
     for rec in records(findings):
         rec["compliance"] = controls_text(str(rec["check_id"]))
         if provenance is not None:
             rec.update(extra)
-        writer.writerow({k: safe_cell("" if v is None else v) for k, v in rec.items()})
+        rows.append([safe_cell("" if rec[k] is None else rec[k]) for k in fields])
+    write_csv_rows(writer, buf, rows)
     return buf.getvalue()
 
 
@@ -124,7 +161,7 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
         lines.append(f"FIXED SINCE THE BASELINE ({len(fixed)})")
         lines.extend(f"  [{r['check_id']}] {r['message']}" for r in fixed.to_dict("records"))
         lines.append("")
-    return "\n".join(lines).rstrip()
+    return terminal_text("\n".join(lines).rstrip())
 
 
 def summary_line(findings: pd.DataFrame, audit: Any) -> str:
