@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Sequence
 
 from . import __version__, output
+from .compliance import FRAMEWORKS
 from .errors import AuditError, OutputWarning, one_line
 from .frames import SEVERITIES
 
@@ -107,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "check", help="run the checks and print findings")
     _common(p)
     p.add_argument(
-        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+        "--format",
+        choices=("table", "json", "csv", "ocsf", "junit"),
+        default="table",
+        help="output format: table, json, csv, ocsf (OCSF Detection Findings, JSON) or junit "
+        "(JUnit XML test report)",
     )
     p.add_argument(
         "--fail-on",
@@ -244,7 +249,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot directory")
 
-    _command(sub, "checks", help="list the check catalogue")
+    p = _command(
+        sub,
+        "notify",
+        help="post the findings new since a baseline (and the fixed ones) to a webhook",
+        description="Run the checks on SOURCE, compare with PREVIOUS and post a summary of "
+        "the new unmuted findings and of the fixed ones to the webhook named by "
+        "$SCALINGO_AUDIT_WEBHOOK_URL. Nothing is posted when nothing is new, unless --always.",
+        epilog="environment:\n  SCALINGO_AUDIT_WEBHOOK_URL  the incoming-webhook URL (required; "
+        "a secret: read only from the environment, never printed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(p)
+    p.add_argument(
+        "--baseline",
+        metavar="PREVIOUS",
+        required=True,
+        help="the earlier run: a snapshot directory or a findings JSON from 'check --format json'",
+    )
+    p.add_argument(
+        "--webhook-format",
+        choices=("slack", "json"),
+        default="slack",
+        help="slack: Slack-compatible incoming-webhook JSON (default); json: a plain JSON "
+        "document with the new and fixed findings",
+    )
+    p.add_argument("--always", action="store_true", help="post even when nothing is new")
+    p.add_argument(
+        "--timeout", metavar="SECONDS", type=float, default=10.0, help="per attempt (default 10)"
+    )
+    p.add_argument(
+        "--retries",
+        metavar="N",
+        type=int,
+        default=3,
+        help="retries on 429, 5xx, timeouts and connection errors, with backoff (default 3)",
+    )
+    _pseudonymise(p)
+
+    p = _command(sub, "checks", help="list the check catalogue")
+    p.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        help="list each check with the controls of this framework it bears on "
+        "(iso27001: ISO/IEC 27001:2022 Annex A, soc2: SOC 2 TSC, cis: CIS Controls v8)",
+    )
     return parser
 
 
@@ -365,9 +414,16 @@ def _run(args: argparse.Namespace) -> int:
         result = verify(args.snapshot)
         print(result.report())
         return 0 if result.ok else 1
+    if args.command == "notify":
+        return _notify(args)
     if args.command == "checks":
         from .checks import catalogue
 
+        if args.framework:
+            from .compliance import controls_print
+
+            sys.stdout.write(controls_print(args.framework))
+            return 0
         for c in catalogue().to_dict("records"):
             print(f"{c['check_id']:34} {c['severity']:7} {c['title']}")
         return 0
@@ -416,26 +472,70 @@ def _review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notify(args: argparse.Namespace) -> int:
+    from . import baseline, notify
+    from .evidence import provenance
+    from .notebook import open_audit
+
+    webhook = notify.webhook_from_env()  # before any work: a missing URL fails fast
+    if args.timeout <= 0 or args.retries < 0:
+        raise AuditError("--timeout must be positive and --retries at least 0")
+    audit = open_audit(args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise)
+    prov = provenance(audit.data, as_of=audit.as_of)
+    previous = baseline.load_baseline(
+        args.baseline, policy=args.policy, pseudonymise=args.pseudonymise
+    )
+    f = baseline.compare(audit.findings, previous)
+    counts = notify.summary(f)
+    if not counts["new"] and not args.always:
+        print(f"Nothing new since the baseline ({counts['fixed']} fixed): nothing posted.")
+        return 0
+    payload = (
+        notify.json_payload(f, prov, baseline=args.baseline)
+        if args.webhook_format == "json"
+        else notify.slack_payload(f, prov)
+    )
+    attempts = notify.post(webhook, payload, timeout=args.timeout, retries=args.retries)
+    print(
+        f"Posted to the webhook: {counts['new']} new, {counts['fixed']} fixed"
+        + (f" ({attempts} attempts)" if attempts > 1 else "")
+        + "."
+    )
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     from .evidence import provenance
     from .notebook import open_audit
 
+    if args.fail_on_new and not args.baseline:
+        raise AuditError("--fail-on-new needs --baseline PREVIOUS (the run to compare with)")
     audit = open_audit(args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise)
     prov = provenance(audit.data, as_of=audit.as_of)
     f = audit.findings
+    if args.baseline:
+        from . import baseline
+
+        previous = baseline.load_baseline(
+            args.baseline, policy=args.policy, pseudonymise=args.pseudonymise
+        )
+        f = baseline.compare(f, previous)
     for gap in audit.data.info.gaps:
         _warn(f"not audited: {gap}")
     for e in audit.expired:
         _warn(
             f"policy exception {e.describe()} expired on {e.expires.isoformat()} and mutes nothing"
         )
-    if args.fail_on_new and not args.baseline:
-        raise AuditError("--fail-on-new needs --baseline PREVIOUS (the run to compare with)")
-    if args.baseline:
-        from . import baseline
+    if args.format == "ocsf":
+        from .ocsf import to_ocsf
 
-        f = baseline.compare(f, baseline.load_baseline(args.baseline, policy=args.policy))
-    if args.format == "json":
+        text = to_ocsf(f, apps=audit.data.apps, as_of=audit.as_of, provenance=prov) + "\n"
+    elif args.format == "junit":
+        from .checks import CHECKS
+        from .junit import to_junit
+
+        text = to_junit(f, checks=list(CHECKS), name=f"scalingo-audit {audit.data.info.location}")
+    elif args.format == "json":
         text = output.to_json(f, prov) + "\n"
     elif args.format == "csv":
         text = output.to_csv(f, prov)
