@@ -139,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the output to FILE (atomically) instead of standard output",
     )
+    p.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="also write Prometheus text-format gauges (open findings by severity and check, "
+        "muted, coverage gaps, collection and success times) to FILE, atomically "
+        "(for node_exporter's textfile collector: name it *.prom)",
+    )
     _pseudonymise(p)
 
     p = _command(sub, "report", help="build the HTML report (runs the notebooks)")
@@ -549,6 +556,12 @@ def _check(args: argparse.Namespace) -> int:
         write_text(args.output_file, text)
     else:
         sys.stdout.write(text)
+    if args.metrics:
+        from .atomic import write_text
+        from .checks import CHECKS
+        from .metrics import render
+
+        write_text(args.metrics, render(f, audit.data, checks=list(CHECKS)))
     if args.fail_on_new:
         from .baseline import new_unmuted
 
