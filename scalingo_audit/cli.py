@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Sequence
 
 from . import __version__, output
-from .errors import AuditError, OutputWarning, one_line
+from .errors import AuditError, DataWarning, OutputWarning, one_line
 from .frames import SEVERITIES
 
 SOURCE_HELP = (
@@ -234,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", OutputWarning)
+            warnings.simplefilter("always", DataWarning)
             warnings.showwarning = _show_warning
             return _run(args)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
