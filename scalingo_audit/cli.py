@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pdf", action="store_true", help="also write a PDF of each page (needs Chromium)"
     )
+    p.add_argument(
+        "--top",
+        metavar="N",
+        type=int,
+        help="longest list a chart shows (default: 25); tables always list every row",
+    )
     _pseudonymise(p)
 
     p = _command(
@@ -295,6 +301,7 @@ def _run(args: argparse.Namespace) -> int:
             out_dir=args.out,
             pdf=args.pdf,
             pseudonymise=args.pseudonymise,
+            top=args.top,
         )
         print(f"Report written to {index}")
         return 0
