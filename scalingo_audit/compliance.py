@@ -27,6 +27,10 @@ FRAMEWORKS = ("iso27001", "soc2", "cis")
 NOT_EVALUATED_PREFIX = "Could not be evaluated"
 """How a check says, in an ``info`` finding with no app, that it could not run."""
 
+NOT_EVALUATED_PREFIXES = (NOT_EVALUATED_PREFIX + ":", "not evaluated: set `")
+"""Both ways a check says it could not run: no events (activity checks), or a policy key
+not set (checks.registry.not_evaluated)."""
+
 STATUSES = ("open findings", "muted findings only", "no finding", "not evaluated")
 
 
@@ -98,7 +102,7 @@ def not_evaluated_checks(findings: pd.DataFrame) -> set[str]:
     sel = (
         (f["severity"] == "info")
         & f["app"].isna()
-        & f["message"].fillna("").str.startswith(NOT_EVALUATED_PREFIX + ":")
+        & f["message"].fillna("").str.startswith(NOT_EVALUATED_PREFIXES)
     )
     return set(f.loc[sel, "check_id"])
 

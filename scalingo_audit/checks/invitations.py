@@ -17,7 +17,8 @@ from .registry import Context, Finding, app_cli, check
 )
 def pending_invitation(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
-    for r in m[m["status"] == "pending"].to_dict("records"):
+    pending = m.loc[m["status"] == "pending", ["region", "app_name", "email", "role"]]
+    for r in pending.to_dict("records"):
         role = "full Collaborator" if r["role"] == "collaborator" else "Limited Collaborator"
         yield {
             "region": r["region"],
@@ -39,7 +40,8 @@ def pending_invitation(ctx: Context) -> Iterator[Finding]:
 )
 def deleted_account_collaborator(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
-    for r in m[m["status"] == "user account deleted"].to_dict("records"):
+    deleted = m.loc[m["status"] == "user account deleted", ["region", "app_name", "email"]]
+    for r in deleted.to_dict("records"):
         yield {
             "region": r["region"],
             "app": r["app_name"],
