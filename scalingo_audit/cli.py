@@ -35,6 +35,7 @@ EPILOG = """examples:
   scalingo-audit report demo                      HTML report in reports/demo/
   scalingo-audit demo --out snapshots/acme        the demo as a snapshot directory
   scalingo-audit checks                           the check catalogue
+  scalingo-audit init-policy SNAPSHOT --out policy.yaml  a starter policy from the data
   scalingo-audit diff snapshots/old snapshots/new  what changed since the last review
   scalingo-audit review SNAPSHOT --out review.xlsx an access review sheet to fill
   scalingo-audit verify SNAPSHOT                  is the evidence intact?
@@ -199,6 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(
         sub,
+        "init-policy",
+        help="write a commented starter policy from the data (never overwrites a file)",
+        description="Write a starter policy file from SOURCE: email domains ranked by how many "
+        "people use them (the collecting account's domain marked internal), owners that look "
+        "like service accounts, accounts holding API tokens, the default thresholds and an "
+        "example exception. Review it, then pass it with --policy.",
+    )
+    p.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    p.add_argument(
+        "--out", metavar="FILE", default="policy.yaml", help="file to create (default: policy.yaml)"
+    )
+
+    p = _command(
+        sub,
         "diff",
         help="what changed between two snapshots (access, roles, owners, 2FA, tokens, findings)",
     )
@@ -229,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--out", metavar="FILE", help="the sheet to write (.xlsx or .csv)")
     mode.add_argument(
         "--apply-decisions", metavar="FILE", help="a filled sheet: print the commands to run"
+    )
+    mode.add_argument(
+        "--follow-up",
+        metavar="DECISIONS",
+        help="decisions recorded by --apply-decisions (a SNAPSHOT.decisions/*.json file or the "
+        "directory): with a newer SOURCE snapshot, list each downgrade and revocation as "
+        "applied, pending (with its command), moot or unverified; exit 1 while any is pending",
     )
     _pseudonymise(p)
 
@@ -393,6 +415,14 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "review":
         return _review(args)
+    if args.command == "init-policy":
+        from .policy import Policy
+        from .sources import load
+        from .starter_policy import write_starter_policy
+
+        path = write_starter_policy(load(args.source, policy=Policy()), args.out)
+        print(f"Starter policy written to {path}: review it, then pass --policy {path}")
+        return 0
     if args.command == "verify":
         from .evidence import verify
 
@@ -419,6 +449,8 @@ def _review(args: argparse.Namespace) -> int:
     from . import review
     from .notebook import open_audit
 
+    if args.follow_up:
+        return _follow_up(args)
     if args.apply_decisions:
         from .errors import InputError
         from .policy import load_policy
@@ -487,6 +519,24 @@ def _notify(args: argparse.Namespace) -> int:
         + "."
     )
     return 0
+
+
+def _follow_up(args: argparse.Namespace) -> int:
+    from . import followup
+    from .policy import load_policy
+    from .sources import load
+
+    if not args.source:
+        raise AuditError("--follow-up needs the newer SNAPSHOT to compare the decisions with")
+    review = followup.read_review(args.follow_up)
+    data = load(args.source, policy=load_policy(args.policy) if args.policy else None)
+    if args.pseudonymise:
+        from .pseudonymise import load_or_create_key, pseudonymise
+
+        data = pseudonymise(data, load_or_create_key())
+    items = followup.follow_up(review, data)
+    sys.stdout.write(output.terminal_text(followup.to_text(items, review, data)))
+    return 1 if followup.pending(items) else 0
 
 
 def _check(args: argparse.Namespace) -> int:
