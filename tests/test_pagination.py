@@ -69,7 +69,7 @@ def test_paged_lists_are_read_whole_and_each_page_once(tmp_path, style):
         paginate_apps=2,
         paginate_collaborators=2,
         paginate_tokens=1,
-        next_page_style=style,  # type: ignore[arg-type]
+        next_page_style=style,
     ) as fake:
         path = _collect(fake, tmp_path / "paged")
         for pattern in (r"/v1/apps$", r"/v1/collaborators$", r"/collaborators$", r"/tokens$"):
@@ -146,7 +146,7 @@ def _window_ids(world: Any, days: int) -> set[str]:
 @pytest.mark.parametrize("order", ["newest", "oldest", "shuffled"])
 def test_events_window_is_covered_whatever_the_order(tmp_path, order):
     world = make_world(owned=2, collaborated=1, events_per_app=30)  # 7 hours apart
-    with FakeScalingo(world, per_page=4, events_order=order) as fake:  # type: ignore[arg-type]
+    with FakeScalingo(world, per_page=4, events_order=order) as fake:
         path = _collect(fake, tmp_path / "snap", events_days=2, per_page=4, max_event_pages=10)
         event_requests = fake.count(r"/events$")
     assert json.loads((path / "manifest.json").read_text())["gaps"] == []
