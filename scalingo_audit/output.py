@@ -10,13 +10,16 @@ from typing import Any
 
 import pandas as pd
 
+from .commands import render
 from .frames import SEVERITIES
 
 JSON_FIELDS = (
     "check_id", "severity", "title", "region", "app", "email", "token_name",
-    "message", "remediation", "muted", "exception_reason", "exception_expires", "risk",
+    "message", "remediation", "command", "muted", "exception_reason", "exception_expires", "risk",
 )  # fmt: skip
-"""Fields of each object in ``check --format json`` (a contract: CI jobs parse them)."""
+"""Fields of each object in ``check --format json`` (a contract: CI jobs parse them).
+``command`` is the Scalingo CLI command of the remediation as a list of words
+(:mod:`scalingo_audit.commands`), or ``null``; CSV has it as one shell-quoted line."""
 
 SOURCE_FIELD = "source"
 """With a provenance (:func:`scalingo_audit.evidence.provenance`), each JSON object also has
@@ -37,7 +40,10 @@ def records(
     ``provenance``, each dict also has :data:`SOURCE_FIELD` set to it."""
     out = []
     for row in findings[list(JSON_FIELDS)].to_dict("records"):
+        cmd = row.pop("command")
         rec = {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
+        rec["command"] = list(cmd) if isinstance(cmd, tuple | list) else None
+        rec = {k: rec[k] for k in JSON_FIELDS}
         if provenance is not None:
             rec[SOURCE_FIELD] = provenance
         out.append(rec)
@@ -62,9 +68,12 @@ def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> 
     extra = {f"source_{k}": (provenance or {}).get(k) for k in CSV_SOURCE_FIELDS}
     fields = list(JSON_FIELDS) + (list(extra) if provenance is not None else [])
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    # CRLF rows (RFC 4180): the writer then quotes any value holding a \r or \n, so a
+    # carriage return in a name cannot split a row
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
     for rec in records(findings):
+        rec["command"] = render(rec["command"])
         if provenance is not None:
             rec.update(extra)
         writer.writerow({k: safe_cell("" if v is None else v) for k, v in rec.items()})
@@ -97,8 +106,15 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
         lines.append(f"{severity.upper()} ({len(group)})")
         for r in group.to_dict("records"):
             lines.append(f"  [{r['check_id']}] {r['message']}")
-            lines.extend(textwrap.wrap(f"fix: {r['remediation']}", width, initial_indent="      ",
+            # the command goes on a line of its own, never wrapped, so it can be pasted
+            run = render(r["command"]) if isinstance(r.get("command"), tuple) else None
+            fix = str(r["remediation"])
+            if run:
+                fix = fix.replace(run, "the command below")
+            lines.extend(textwrap.wrap(f"fix: {fix}", width, initial_indent="      ",
                                        subsequent_indent="      "))  # fmt: skip
+            if run:
+                lines.append(f"      run: {run}")
         lines.append("")
     if not muted.empty:
         lines.append(f"MUTED BY POLICY EXCEPTIONS ({len(muted)})")
