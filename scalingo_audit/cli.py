@@ -1,17 +1,21 @@
 """The ``scalingo-audit`` command: thin argument parsing over the package.
 
 Exit status: 0 success; 1 ``check`` found an unmuted finding at or above
-``--fail-on``; 2 usage or input error (one line on stderr, no traceback).
+``--fail-on`` (``verify``: the evidence failed verification); 2 anything else —
+usage, bad input, I/O, API, and unexpected errors too — as one line on stderr,
+never a traceback unless ``--debug`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import typing
+import warnings
 from collections.abc import Sequence
 
 from . import __version__, output
-from .errors import AuditError
+from .errors import AuditError, OutputWarning, one_line
 from .frames import SEVERITIES
 
 SOURCE_HELP = (
@@ -35,7 +39,8 @@ EPILOG = """examples:
   scalingo-audit verify SNAPSHOT                  is the evidence intact?
   SCALINGO_API_TOKEN=... scalingo-audit collect --out snapshots/today
 
-exit status: 0 ok, 1 findings at or above --fail-on, 2 bad usage or bad input."""
+exit status: 0 ok, 1 findings at or above --fail-on, 2 anything else (bad usage, bad input,
+I/O or API errors, internal errors): one line on stderr, a traceback only with --debug."""
 
 COLLECT_EPILOG = """environment:
   SCALINGO_API_TOKEN   the API token (required; read only from the environment, never a flag)
@@ -68,17 +73,37 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, like every other error (exit status 2)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
+
+
+DEBUG_HELP = "on an error, also print the traceback (for bug reports)"
+
+
+def _command(
+    sub: argparse._SubParsersAction[_Parser], name: str, **kwargs: typing.Any
+) -> argparse.ArgumentParser:
+    """A sub-command's parser; ``--debug`` is accepted after the command name too."""
+    p = sub.add_parser(name, **kwargs)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scalingo-audit",
         description="Audit who can do what on Scalingo: roles, 2FA, invitations, API tokens.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("check", help="run the checks and print findings")
+    p = _command(sub, "check", help="run the checks and print findings")
     _common(p)
     p.add_argument(
         "--format", choices=("table", "json", "csv"), default="table", help="output format"
@@ -90,9 +115,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when an unmuted finding has this severity or a higher one "
         f"({' | '.join(SEVERITIES)})",
     )
+    p.add_argument(
+        "--baseline",
+        metavar="PREVIOUS",
+        help="an earlier run (a snapshot directory, or a findings JSON written by "
+        "'check --format json'): mark each finding new or existing and list the fixed ones",
+    )
+    p.add_argument(
+        "--fail-on-new",
+        choices=SEVERITIES,
+        metavar="SEVERITY",
+        help="with --baseline: exit 1 only when a NEW unmuted finding has this severity or a "
+        "higher one",
+    )
+    p.add_argument(
+        "--output-file",
+        metavar="FILE",
+        help="write the output to FILE (atomically) instead of standard output",
+    )
     _pseudonymise(p)
 
-    p = sub.add_parser("report", help="build the HTML report (runs the notebooks)")
+    p = _command(sub, "report", help="build the HTML report (runs the notebooks)")
     _common(p)
     p.add_argument("--out", metavar="DIR", help="output directory (default: reports/<source name>)")
     p.add_argument(
@@ -100,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _pseudonymise(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "collect",
         help="collect access data from the Scalingo API into a snapshot directory",
         description="Collect apps, collaborators, tokens (and optionally events) from the "
@@ -132,10 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("demo", help="write the demo organisation as a snapshot directory")
+    p = _command(sub, "demo", help="write the demo organisation as a snapshot directory")
     p.add_argument("--out", metavar="DIR", required=True, help="snapshot directory to create")
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "diff",
         help="what changed between two snapshots (access, roles, owners, 2FA, tokens, findings)",
     )
@@ -146,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("table", "json", "csv"), default="table", help="output format"
     )
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "review",
         help="write an access review sheet (.xlsx/.csv), or turn a filled one into commands",
         description="Write one row per membership with a suggested action and empty "
@@ -168,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _pseudonymise(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "verify",
         help="recompute a snapshot's SHA-256 hashes; fail on any altered, missing or extra file",
         description="Exit 0 when every raw file matches the manifest, 1 when a file was "
@@ -176,25 +223,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot directory")
 
-    sub.add_parser("checks", help="list the check catalogue")
+    _command(sub, "checks", help="list the check catalogue")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the one place that turns errors into exit status 2 and one line."""
     args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
     try:
-        return _run(args)
-    except AuditError as exc:
-        print(f"scalingo-audit: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("scalingo-audit: interrupted", file=sys.stderr)
-        return 130
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", OutputWarning)
+            warnings.showwarning = _show_warning
+            return _run(args)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        _fail("interrupted", debug)
+        return 130
+    except AuditError as exc:
+        _fail(f"error: {exc}", debug)
+    except OSError as exc:  # a write error, a directory where a file is expected...
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"error: {where}{exc.strerror or exc}", debug)
+    except RecursionError:
+        _fail("error: the input is nested too deeply to be read", debug)
+    except MemoryError:
+        _fail("error: out of memory (is an input file unreasonably large?)", debug)
+    except Exception as exc:
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(please report; --debug shows the traceback)",
+            debug,
+        )
+    return 2
+
+
+def _warn(message: str) -> None:
+    print(f"scalingo-audit: warning: {one_line(message)}", file=sys.stderr)
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], *args: typing.Any, **kw: typing.Any
+) -> None:
+    """Warnings of the package (e.g. a sheet cell that had to be escaped) as one line each."""
+    _warn(str(message))
+
+
+def _fail(message: str, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    print(f"scalingo-audit: {one_line(message)}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -316,27 +400,36 @@ def _check(args: argparse.Namespace) -> int:
     prov = provenance(audit.data, as_of=audit.as_of)
     f = audit.findings
     for gap in audit.data.info.gaps:
-        print(f"scalingo-audit: warning: not audited: {gap}", file=sys.stderr)
+        _warn(f"not audited: {gap}")
     for e in audit.expired:
-        print(
-            f"scalingo-audit: warning: policy exception {e.describe()} expired on "
-            f"{e.expires.isoformat()} and mutes nothing",
-            file=sys.stderr,
+        _warn(
+            f"policy exception {e.describe()} expired on {e.expires.isoformat()} and mutes nothing"
         )
+    if args.fail_on_new and not args.baseline:
+        raise AuditError("--fail-on-new needs --baseline PREVIOUS (the run to compare with)")
+    if args.baseline:
+        from . import baseline
+
+        f = baseline.compare(f, baseline.load_baseline(args.baseline, policy=args.policy))
     if args.format == "json":
-        print(output.to_json(f, prov))
+        text = output.to_json(f, prov) + "\n"
     elif args.format == "csv":
-        sys.stdout.write(output.to_csv(f, prov))
+        text = output.to_csv(f, prov)
     else:
-        print(output.to_table(f))
-        counts = output.severity_counts(f)
-        print(
-            "\n"
-            + ", ".join(f"{n} {s}" for s, n in counts.items())
-            + f"; {int(f['muted'].astype(bool).sum())} muted"
-            + f" — {audit.data.info.kind} {audit.data.info.location}, as of {audit.as_of:%Y-%m-%d}"
-        )
-        print(output.provenance_line(prov))
+        text = output.to_table(f) + "\n\n" + output.summary_line(f, audit) + "\n"
+        text += output.provenance_line(prov) + "\n"
+        text = output.terminal_text(text)
+    if args.output_file:
+        from .atomic import write_text
+
+        write_text(args.output_file, text)
+    else:
+        sys.stdout.write(text)
+    if args.fail_on_new:
+        from .baseline import new_unmuted
+
+        if len(new_unmuted(f, at_least=args.fail_on_new)):
+            return 1
     if args.fail_on:
         limit = SEVERITIES.index(args.fail_on)
         counts = output.severity_counts(f)

@@ -28,7 +28,7 @@ from typing import Any
 
 import jinja2
 
-from . import __version__
+from . import __version__, atomic
 from .errors import ReportError
 from .frames import SEVERITIES
 from .notebook import Audit, open_audit
@@ -237,11 +237,11 @@ def build_report(
             pages.append(page)
             _say(progress, f"done in {time.perf_counter() - start:.1f} s\n")
         out.mkdir(parents=True, exist_ok=True)
-        for page in pages:
-            shutil.move(staging / page.html, out / page.html)
+        for page in pages:  # each page whole or not at all (a full disk leaves no half page)
+            atomic.write_bytes(out / page.html, (staging / page.html).read_bytes())
     shutil.rmtree(out / "_failed", ignore_errors=True)
     index = out / "index.html"
-    index.write_text(render_index(audit, pages, policy=policy), encoding="utf-8")
+    atomic.write_text(index, render_index(audit, pages, policy=policy))
     if pdf:
         from .pdf import html_to_pdf, pdf_path
 

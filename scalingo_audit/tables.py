@@ -144,12 +144,13 @@ def coverage_gaps(info: SourceInfo) -> pd.DataFrame:
 
 
 def tfa_state(memberships: pd.DataFrame) -> pd.Series:
-    """Each membership's 2FA state: ``on``, ``off``, ``unknown`` or ``not exposed`` (owners)."""
+    """Each membership's 2FA state: ``on``, ``off``, ``unknown`` or ``not exposed`` (owners,
+    except the collecting account, whose own 2FA the API gives)."""
     tfa = memberships["tfa"]
     state = pd.Series("unknown", index=memberships.index, dtype="string")
     state[(tfa == True).fillna(False)] = "on"  # noqa: E712
     state[(tfa == False).fillna(False)] = "off"  # noqa: E712
-    state[memberships["role"] == "owner"] = "not exposed"
+    state[(memberships["role"] == "owner") & tfa.isna()] = "not exposed"
     return state
 
 
