@@ -14,6 +14,7 @@ their remediation shows it through :func:`scalingo_audit.commands.phrase`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,21 @@ class Check:
     fn: CheckFn
     theme: str
     action: str | None = None  # the CLI action of its remediation (commands.ACTIONS)
+
+    @property
+    def guide(self) -> str:
+        """What Scalingo's best-practices guide recommends: the sentence of ``risk`` naming
+        the guide (empty when it names none)."""
+        return next((s for s in _sentences(self.risk) if GUIDE in s), "")
+
+    @property
+    def risk_alone(self) -> str:
+        """``risk`` without the guide's sentence."""
+        return " ".join(s for s in _sentences(self.risk) if GUIDE not in s)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
 
 
 CHECKS: dict[str, Check] = {}
