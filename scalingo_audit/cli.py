@@ -138,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the output to FILE (atomically) instead of standard output",
     )
+    p.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="also write Prometheus text-format gauges (open findings by severity and check, "
+        "muted, coverage gaps, collection and success times) to FILE, atomically "
+        "(for node_exporter's textfile collector: name it *.prom)",
+    )
     _pseudonymise(p)
 
     p = _command(sub, "report", help="build the HTML report (runs the notebooks)")
@@ -233,6 +240,44 @@ def build_parser() -> argparse.ArgumentParser:
         "altered, is missing or was added, 2 when the directory is not a snapshot.",
     )
     p.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot directory")
+
+    p = _command(
+        sub,
+        "notify",
+        help="post the findings new since a baseline (and the fixed ones) to a webhook",
+        description="Run the checks on SOURCE, compare with PREVIOUS and post a summary of "
+        "the new unmuted findings and of the fixed ones to the webhook named by "
+        "$SCALINGO_AUDIT_WEBHOOK_URL. Nothing is posted when nothing is new, unless --always.",
+        epilog="environment:\n  SCALINGO_AUDIT_WEBHOOK_URL  the incoming-webhook URL (required; "
+        "a secret: read only from the environment, never printed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(p)
+    p.add_argument(
+        "--baseline",
+        metavar="PREVIOUS",
+        required=True,
+        help="the earlier run: a snapshot directory or a findings JSON from 'check --format json'",
+    )
+    p.add_argument(
+        "--webhook-format",
+        choices=("slack", "json"),
+        default="slack",
+        help="slack: Slack-compatible incoming-webhook JSON (default); json: a plain JSON "
+        "document with the new and fixed findings",
+    )
+    p.add_argument("--always", action="store_true", help="post even when nothing is new")
+    p.add_argument(
+        "--timeout", metavar="SECONDS", type=float, default=10.0, help="per attempt (default 10)"
+    )
+    p.add_argument(
+        "--retries",
+        metavar="N",
+        type=int,
+        default=3,
+        help="retries on 429, 5xx, timeouts and connection errors, with backoff (default 3)",
+    )
+    _pseudonymise(p)
 
     p = _command(sub, "checks", help="list the check catalogue")
     p.add_argument(
@@ -353,6 +398,8 @@ def _run(args: argparse.Namespace) -> int:
         result = verify(args.snapshot)
         print(result.report())
         return 0 if result.ok else 1
+    if args.command == "notify":
+        return _notify(args)
     if args.command == "checks":
         from .checks import catalogue
 
@@ -415,6 +462,38 @@ def _review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notify(args: argparse.Namespace) -> int:
+    from . import baseline, notify
+    from .evidence import provenance
+    from .notebook import open_audit
+
+    webhook = notify.webhook_from_env()  # before any work: a missing URL fails fast
+    if args.timeout <= 0 or args.retries < 0:
+        raise AuditError("--timeout must be positive and --retries at least 0")
+    audit = open_audit(args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise)
+    prov = provenance(audit.data, as_of=audit.as_of)
+    previous = baseline.load_baseline(
+        args.baseline, policy=args.policy, pseudonymise=args.pseudonymise
+    )
+    f = baseline.compare(audit.findings, previous)
+    counts = notify.summary(f)
+    if not counts["new"] and not args.always:
+        print(f"Nothing new since the baseline ({counts['fixed']} fixed): nothing posted.")
+        return 0
+    payload = (
+        notify.json_payload(f, prov, baseline=args.baseline)
+        if args.webhook_format == "json"
+        else notify.slack_payload(f, prov)
+    )
+    attempts = notify.post(webhook, payload, timeout=args.timeout, retries=args.retries)
+    print(
+        f"Posted to the webhook: {counts['new']} new, {counts['fixed']} fixed"
+        + (f" ({attempts} attempts)" if attempts > 1 else "")
+        + "."
+    )
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     from .evidence import provenance
     from .notebook import open_audit
@@ -427,7 +506,10 @@ def _check(args: argparse.Namespace) -> int:
     if args.baseline:
         from . import baseline
 
-        f = baseline.compare(f, baseline.load_baseline(args.baseline, policy=args.policy))
+        previous = baseline.load_baseline(
+            args.baseline, policy=args.policy, pseudonymise=args.pseudonymise
+        )
+        f = baseline.compare(f, previous)
     for gap in audit.data.info.gaps:
         _warn(f"not audited: {gap}")
     for e in audit.expired:
@@ -457,6 +539,12 @@ def _check(args: argparse.Namespace) -> int:
         write_text(args.output_file, text)
     else:
         sys.stdout.write(text)
+    if args.metrics:
+        from .atomic import write_text
+        from .checks import CHECKS
+        from .metrics import render
+
+        write_text(args.metrics, render(f, audit.data, checks=list(CHECKS)))
     if args.fail_on_new:
         from .baseline import new_unmuted
 
