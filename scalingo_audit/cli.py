@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from . import __version__, output
 from .compliance import FRAMEWORKS
-from .errors import AuditError, OutputWarning, one_line
+from .errors import AuditError, DataWarning, OutputWarning, one_line
 from .frames import SEVERITIES
 
 SOURCE_HELP = (
@@ -296,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", OutputWarning)
+            warnings.simplefilter("always", DataWarning)
             warnings.showwarning = _show_warning
             return _run(args)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly

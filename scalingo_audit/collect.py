@@ -31,6 +31,7 @@ from tqdm import tqdm
 from . import snapshot as snap
 from .api import Client, Settings, api_path
 from .errors import ApiError, AuditError, AuthError, InputError
+from .redact import redact_events
 
 
 @dataclass
@@ -40,6 +41,7 @@ class _Run:
     regions: list[str] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
     tfa: bool | None = None  # the collecting account's own 2FA; None: unknown
+    redacted: int = 0  # variable values replaced by redact.MARKER before writing
 
     def add(
         self,
@@ -50,6 +52,9 @@ class _Run:
         body: Any,
         app: str | None = None,
     ) -> None:
+        if kind == "app_events":  # no variable value ever reaches the disk
+            body, n = redact_events(body)
+            self.redacted += n
         self.files.append(
             snap.RawFile(path=path, kind=kind, region=region, request=request, body=body, app=app)
         )
@@ -178,7 +183,8 @@ def collect(
     path = _write(run, target, started, client, events_days, complete=True)
     print(
         f"Collected {sum(1 for f in run.files if f.kind == 'apps')} region(s), "
-        f"{client.requests} requests, {len(run.gaps)} coverage gap(s) → {path}",
+        f"{client.requests} requests, {len(run.gaps)} coverage gap(s), "
+        f"{run.redacted} variable value(s) redacted → {path}",
         file=err,
     )
     for g in run.gaps:
@@ -413,5 +419,6 @@ def _write(
         requests=client.requests,
         events_days=events_days,
         gaps=gaps,
+        redacted=run.redacted,
     )
     return snap.write(s, target, overwrite=not complete)
