@@ -35,6 +35,7 @@ EPILOG = """examples:
   scalingo-audit report demo                      HTML report in reports/demo/
   scalingo-audit demo --out snapshots/acme        the demo as a snapshot directory
   scalingo-audit checks                           the check catalogue
+  scalingo-audit init-policy SNAPSHOT --out policy.yaml  a starter policy from the data
   scalingo-audit diff snapshots/old snapshots/new  what changed since the last review
   scalingo-audit review SNAPSHOT --out review.xlsx an access review sheet to fill
   scalingo-audit verify SNAPSHOT                  is the evidence intact?
@@ -196,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "demo", help="write the demo organisation as a snapshot directory")
     p.add_argument("--out", metavar="DIR", required=True, help="snapshot directory to create")
+
+    p = _command(
+        sub,
+        "init-policy",
+        help="write a commented starter policy from the data (never overwrites a file)",
+        description="Write a starter policy file from SOURCE: email domains ranked by how many "
+        "people use them (the collecting account's domain marked internal), owners that look "
+        "like service accounts, accounts holding API tokens, the default thresholds and an "
+        "example exception. Review it, then pass it with --policy.",
+    )
+    p.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    p.add_argument(
+        "--out", metavar="FILE", default="policy.yaml", help="file to create (default: policy.yaml)"
+    )
 
     p = _command(
         sub,
@@ -393,6 +408,14 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "review":
         return _review(args)
+    if args.command == "init-policy":
+        from .policy import Policy
+        from .sources import load
+        from .starter_policy import write_starter_policy
+
+        path = write_starter_policy(load(args.source, policy=Policy()), args.out)
+        print(f"Starter policy written to {path}: review it, then pass --policy {path}")
+        return 0
     if args.command == "verify":
         from .evidence import verify
 

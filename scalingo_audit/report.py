@@ -300,7 +300,14 @@ def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
     f = audit.findings
     live = f[~f["muted"].astype(bool)]
     figures = [
-        ("people", "people", s["people"], f"{s['external_people']} external"),
+        (
+            "people",
+            "people",
+            s["people"],
+            f"{s['external_people']} external"
+            if audit.data.policy.internal_domains
+            else "external: not evaluated (set internal_domains in the policy)",
+        ),
         ("apps", "apps", s["apps"], f"in {s['regions']} region(s)"),
         (
             "full_collaborator_share",

@@ -51,6 +51,8 @@ class Check:
     remediation: str
     fn: CheckFn
     theme: str
+    needs: str = ""
+    """The policy key this check cannot run without (empty: none)."""
     action: str | None = None  # the CLI action of its remediation (commands.ACTIONS)
 
     @property
@@ -79,9 +81,12 @@ def check(
     title: str,
     risk: str,
     remediation: str,
+    needs: str = "",
     action: str | None = None,
 ) -> Callable[[CheckFn], CheckFn]:
-    """Register a check function under ``id``."""
+    """Register a check function under ``id``. With ``needs`` (a policy key such as
+    ``internal_domains``), the check runs only when the policy sets that key; otherwise it
+    yields one ``info`` finding saying it was not evaluated (:func:`not_evaluated`)."""
     if severity not in SEVERITIES:
         raise ValueError(f"check {id}: unknown severity {severity!r}")
     if action is not None and action not in ACTIONS:
@@ -91,7 +96,30 @@ def check(
         if id in CHECKS:
             raise ValueError(f"check id {id!r} registered twice")
         theme = fn.__module__.rsplit(".", 1)[-1]
-        CHECKS[id] = Check(id, severity, title, risk, remediation, fn, theme, action)
+        run = fn
+        if needs:
+
+            def run(ctx: Context) -> Iterable[Finding]:
+                if not getattr(ctx.policy, needs):
+                    return [not_evaluated(needs)]
+                return fn(ctx)
+
+        CHECKS[id] = Check(id, severity, title, risk, remediation, run, theme, needs, action)
         return fn
 
     return register
+
+
+NOT_EVALUATED = "not evaluated: set `{key}` in the policy"
+"""The message of a check that needs a policy key the policy does not set."""
+
+
+def not_evaluated(key: str) -> Finding:
+    """The one ``info`` finding of a check whose policy key ``key`` is not set."""
+    return {
+        "severity": "info",
+        "message": NOT_EVALUATED.format(key=key) + ".",
+        "remediation": "Write a starter policy from the data with "
+        "scalingo-audit init-policy SOURCE --out policy.yaml, review it, then pass "
+        "--policy policy.yaml.",
+    }

@@ -15,11 +15,10 @@ from .registry import GUIDE, Context, Finding, check
     risk=f"Someone outside the organisation can read environment variables and secrets, deploy, "
     f"and invite others. {GUIDE} recommends Limited Collaborator by default.",
     remediation="Downgrade to Limited Collaborator, or record an exception with an expiry date.",
+    needs="internal_domains",
     action="downgrade",
 )
 def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
-    if not ctx.policy.internal_domains:
-        return
     m = ctx.data.memberships
     sel = m[
         (m["role"] == "collaborator")

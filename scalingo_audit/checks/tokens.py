@@ -19,6 +19,7 @@ _REVOKE = "Revoke it in the dashboard (User settings → API Tokens) if nothing 
     risk=f"API tokens inherit all the permissions of their account. {GUIDE} recommends a dedicated "
     f"service account per application, added to that one app only, so a token cannot reach others.",
     remediation="Keep the token account on one app; use one dedicated account per app.",
+    needs="api_token_accounts",
 )
 def token_account_on_many_apps(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
