@@ -245,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--apply-decisions", metavar="FILE", help="a filled sheet: print the commands to run"
     )
+    mode.add_argument(
+        "--follow-up",
+        metavar="DECISIONS",
+        help="decisions recorded by --apply-decisions (a SNAPSHOT.decisions/*.json file or the "
+        "directory): with a newer SOURCE snapshot, list each downgrade and revocation as "
+        "applied, pending (with its command), moot or unverified; exit 1 while any is pending",
+    )
     _pseudonymise(p)
 
     p = _command(
@@ -442,6 +449,8 @@ def _review(args: argparse.Namespace) -> int:
     from . import review
     from .notebook import open_audit
 
+    if args.follow_up:
+        return _follow_up(args)
     if args.apply_decisions:
         from . import commands
         from .errors import InputError
@@ -516,6 +525,24 @@ def _notify(args: argparse.Namespace) -> int:
         + "."
     )
     return 0
+
+
+def _follow_up(args: argparse.Namespace) -> int:
+    from . import followup
+    from .policy import load_policy
+    from .sources import load
+
+    if not args.source:
+        raise AuditError("--follow-up needs the newer SNAPSHOT to compare the decisions with")
+    review = followup.read_review(args.follow_up)
+    data = load(args.source, policy=load_policy(args.policy) if args.policy else None)
+    if args.pseudonymise:
+        from .pseudonymise import load_or_create_key, pseudonymise
+
+        data = pseudonymise(data, load_or_create_key())
+    items = followup.follow_up(review, data)
+    sys.stdout.write(output.terminal_text(followup.to_text(items, review, data)))
+    return 1 if followup.pending(items) else 0
 
 
 def _check(args: argparse.Namespace) -> int:
