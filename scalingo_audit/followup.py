@@ -231,3 +231,21 @@ def latest_review(snapshot_dir: str | Path, data: AuditData) -> Review | None:
         if best is None or review.recorded_at > best.recorded_at:
             best = review
     return best
+
+
+def index_summary(data: AuditData) -> dict[str, Any] | None:
+    """For the report's index: the follow-through of the latest review recorded next to an
+    older snapshot of the same account (see :func:`latest_review`), or ``None``."""
+    if data.info.kind != "snapshot" or not Path(data.info.location).is_dir():
+        return None
+    review = latest_review(data.info.location, data)
+    if review is None:
+        return None
+    items = follow_up(review, data)
+    return {
+        "recorded_at": review.recorded_at,
+        "reviewed": str(review.source.get("location") or review.path.parent.name),
+        "record": review.path.name,
+        "counts": counts(items),
+        "open": [i for i in items if i.status in (PENDING, UNVERIFIED)],
+    }

@@ -107,3 +107,32 @@ def test_bad_follow_ups_exit_2(tmp_path):
     bad.write_text(json.dumps(body))
     assert "field 'person'" in _one_line_error(run("review", "--follow-up", str(bad), str(first)))
     assert "needs the newer SNAPSHOT" in _one_line_error(run("review", "--follow-up", str(record)))
+
+
+def test_report_index_shows_the_latest_reviews_follow_through(tmp_path):
+    from scalingo_audit.notebook import open_audit
+    from scalingo_audit.report import render_index
+
+    first, _ = _reviewed(tmp_path)
+    later = _snap(first.parent, "2026-10-15", [collab("shop", KEEP), collab("shop", DOWN)])
+    page = render_index(open_audit(str(later)), [])
+    assert "<h2>Access review follow-through</h2>" in page
+    assert '<span data-follow="pending">1 pending</span>' in page
+    assert '<span data-follow="applied">1 applied</span>' in page
+    assert (
+        f"<code>scalingo --region osc-fr1 --app shop collaborators-update --limited=true {DOWN}"
+        "</code>" in page
+    )
+    # the reviewed snapshot itself, another account's snapshot, or no review: no section
+    assert "follow-through" not in render_index(open_audit(str(first)), [])
+    other = _snap(tmp_path / "elsewhere", "2026-10-15", [collab("shop", KEEP)])
+    assert "follow-through" not in render_index(open_audit(str(other)), [])
+    stranger = _snap(first.parent, "2026-10-16", [collab("shop", KEEP)], by="else@acme.example")
+    assert "follow-through" not in render_index(open_audit(str(stranger)), [])
+    # all carried out
+    done = _snap(
+        first.parent, "2026-10-20", [collab("shop", KEEP), collab("shop", DOWN, limited=True)]
+    )
+    page = render_index(open_audit(str(done)), [])
+    assert '<span data-follow="pending">0 pending</span>' in page
+    assert "Every downgrade and revocation of that review is carried out" in page
