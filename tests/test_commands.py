@@ -191,7 +191,7 @@ def test_findings_about_several_apps_show_an_example_with_its_region():
         (r,) = f[f["check_id"] == check_id].to_dict("records")
         assert pd.isna(r["app"]) and r["command"] is None
         assert r["region"] == f"osc-fr1, {SECNUM}"
-        assert example in r["remediation"]
+        assert r["remediation"].endswith(example)  # the line ends the text: reports show it apart
     hostile = run_checks(
         org([app("a"), app("b")], [collab(x, "-x@agency.example") for x in "ab"], policy=policy)
     )
