@@ -62,11 +62,29 @@ def test_ocsf_validates_and_maps_every_field(demo_json):
 
 
 def test_ocsf_marks_fixed_findings_resolved(tmp_path):
-    before = write(snapshot([app("a")], [collab("a", "x@acme.example", tfa=False)]), tmp_path / "b")
-    after = write(snapshot([app("a")], [collab("a", "x@acme.example", tfa=True)]), tmp_path / "a")
+    pending = collab("a", "p@acme.example", status="pending", limited=True)
+    before = write(
+        snapshot([app("a")], [collab("a", "x@acme.example", tfa=False), pending]), tmp_path / "b"
+    )
+    after = write(
+        snapshot(
+            [app("a")],
+            [collab("a", "x@acme.example", tfa=True), pending, collab("a", "y@acme.example",
+                                                                      tfa=False)],
+        ),
+        tmp_path / "a",
+    )  # fmt: skip
     events = json.loads(_check(str(after), "--baseline", str(before), "--format", "ocsf"))
-    fixed = [e for e in events if e["unmapped"]["baseline_status"] == "fixed"]
-    assert [(e["status_id"], e["activity_id"], e["type_uid"]) for e in fixed] == [(4, 3, 200403)]
+    by_status = {
+        e["unmapped"]["baseline_status"]: (e["status_id"], e["activity_id"], e["type_uid"])
+        for e in events
+        if e["severity_id"] != 1  # "could not be evaluated" (no events) findings
+    }
+    assert by_status == {
+        "fixed": (4, 3, 200403),
+        "new": (1, 1, 200401),
+        "existing": (1, 2, 200402),
+    }
     for e in events:
         DetectionFinding.model_validate(e)
 
