@@ -452,6 +452,7 @@ def _review(args: argparse.Namespace) -> int:
     if args.follow_up:
         return _follow_up(args)
     if args.apply_decisions:
+        from . import commands
         from .errors import InputError
         from .policy import load_policy
         from .sources import load
@@ -467,13 +468,18 @@ def _review(args: argparse.Namespace) -> int:
             from .pseudonymise import load_or_create_key, pseudonymise
 
             data = pseudonymise(data, load_or_create_key())
-        decisions = review.read_decisions(args.apply_decisions, data)
-        where = review.record_decisions(decisions, args.apply_decisions, data)
-        for line in review.commands(decisions):
+        applied = review.apply_decisions(args.apply_decisions, data)
+        for line in applied.commands:
             print(line)
+        for d in applied.manual:
+            print(
+                f"row {d.row}: {d.decision} {d.person!r} on {d.app!r} ({d.region!r}) "
+                f"{commands.MANUAL}.",
+                file=sys.stderr,
+            )
         print(
-            f"Decisions recorded in {where}. Nothing was changed on Scalingo: run the commands "
-            "above yourself.",
+            f"Decisions recorded in {applied.record}. Nothing was changed on Scalingo: run "
+            "the commands above yourself.",
             file=sys.stderr,
         )
         return 0
