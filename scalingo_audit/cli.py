@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Sequence
 
 from . import __version__, output
+from .compliance import FRAMEWORKS
 from .errors import AuditError, OutputWarning, one_line
 from .frames import SEVERITIES
 
@@ -106,7 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "check", help="run the checks and print findings")
     _common(p)
     p.add_argument(
-        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+        "--format",
+        choices=("table", "json", "csv", "ocsf", "junit"),
+        default="table",
+        help="output format: table, json, csv, ocsf (OCSF Detection Findings, JSON) or junit "
+        "(JUnit XML test report)",
     )
     p.add_argument(
         "--fail-on",
@@ -140,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="output directory (default: reports/<source name>)")
     p.add_argument(
         "--pdf", action="store_true", help="also write a PDF of each page (needs Chromium)"
+    )
+    p.add_argument(
+        "--top",
+        metavar="N",
+        type=int,
+        help="longest list a chart shows (default: 25); tables always list every row",
     )
     _pseudonymise(p)
 
@@ -229,7 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot directory")
 
-    _command(sub, "checks", help="list the check catalogue")
+    p = _command(sub, "checks", help="list the check catalogue")
+    p.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        help="list each check with the controls of this framework it bears on "
+        "(iso27001: ISO/IEC 27001:2022 Annex A, soc2: SOC 2 TSC, cis: CIS Controls v8)",
+    )
     return parser
 
 
@@ -300,6 +317,7 @@ def _run(args: argparse.Namespace) -> int:
             out_dir=args.out,
             pdf=args.pdf,
             pseudonymise=args.pseudonymise,
+            top=args.top,
         )
         print(f"Report written to {index}")
         return 0
@@ -345,6 +363,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "checks":
         from .checks import catalogue
 
+        if args.framework:
+            from .compliance import controls_print
+
+            sys.stdout.write(controls_print(args.framework))
+            return 0
         for c in catalogue().to_dict("records"):
             print(f"{c['check_id']:34} {c['severity']:7} {c['title']}")
         return 0
@@ -397,22 +420,31 @@ def _check(args: argparse.Namespace) -> int:
     from .evidence import provenance
     from .notebook import open_audit
 
+    if args.fail_on_new and not args.baseline:
+        raise AuditError("--fail-on-new needs --baseline PREVIOUS (the run to compare with)")
     audit = open_audit(args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise)
     prov = provenance(audit.data, as_of=audit.as_of)
     f = audit.findings
+    if args.baseline:
+        from . import baseline
+
+        f = baseline.compare(f, baseline.load_baseline(args.baseline, policy=args.policy))
     for gap in audit.data.info.gaps:
         _warn(f"not audited: {gap}")
     for e in audit.expired:
         _warn(
             f"policy exception {e.describe()} expired on {e.expires.isoformat()} and mutes nothing"
         )
-    if args.fail_on_new and not args.baseline:
-        raise AuditError("--fail-on-new needs --baseline PREVIOUS (the run to compare with)")
-    if args.baseline:
-        from . import baseline
+    if args.format == "ocsf":
+        from .ocsf import to_ocsf
 
-        f = baseline.compare(f, baseline.load_baseline(args.baseline, policy=args.policy))
-    if args.format == "json":
+        text = to_ocsf(f, apps=audit.data.apps, as_of=audit.as_of, provenance=prov) + "\n"
+    elif args.format == "junit":
+        from .checks import CHECKS
+        from .junit import to_junit
+
+        text = to_junit(f, checks=list(CHECKS), name=f"scalingo-audit {audit.data.info.location}")
+    elif args.format == "json":
         text = output.to_json(f, prov) + "\n"
     elif args.format == "csv":
         text = output.to_csv(f, prov)

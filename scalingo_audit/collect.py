@@ -2,7 +2,8 @@
 
 The plan is request-minimal (the API allows 60 requests per minute):
 
-    1 token exchange + GET /v1/regions (auth) + GET /v1/tokens (auth) + GET /v1/users/self
+    1 token exchange + GET /v1/regions + GET /v1/tokens + GET /v1/users/self (on auth,
+    regional on a 404) + GET /v1/client/tfa (auth: the collecting account's own 2FA)
     per region: GET /v1/apps, then GET /v1/collaborators once for every app the
     account owns, and GET /v1/apps/{app}/collaborators only for apps it does not own
     events (optional, --events-days N): GET /v1/apps/{app}/events per app, paged,
@@ -73,6 +74,7 @@ class _Run:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
+    tfa: bool | None = None  # the collecting account's own 2FA; None: unknown
 
     @property
     def files(self) -> list[snap.RawFile]:
@@ -228,7 +230,7 @@ def collect(
         except OSError as exc:
             raise InputError(f"cannot write here ({exc.strerror or exc})", file=target) from None
         run = _Run(writer)
-        bar = tqdm(total=4, unit="req", disable=not progress, file=err, dynamic_ncols=True)
+        bar = tqdm(total=5, unit="req", disable=not progress, file=err, dynamic_ncols=True)
 
         def on_request(label: str, status: int | None) -> None:
             bar.update(1)
@@ -329,7 +331,11 @@ def _snapshot(
                               "this snapshot is incomplete"})  # fmt: skip
     return snap.Snapshot(
         collected_at=started.isoformat(timespec="seconds"),
-        collected_by={"email": run.user.get("email"), "user_id": run.user.get("id")},
+        collected_by={
+            "email": run.user.get("email"),
+            "user_id": run.user.get("id"),
+            "tfa": run.tfa,
+        },
         regions=run.regions,
         origin="api" if stopped is None else "api-incomplete",
         requests=client.requests,
@@ -464,50 +470,20 @@ def _collect(
 ) -> None:
     auth = settings.auth_url
     rate_limit, period = opts.rate_limit, opts.period
-    wanted = opts.region or settings.region
-    regions: list[tuple[str, str]] = []
-    if settings.api_url:
-        regions = [(wanted or "custom", settings.api_url)]
-    else:
-        try:
-            body = client.get(auth, "/v1/regions")
-            listed = _regions(body)
-        except ApiError as exc:
-            run.gap(None, None, exc)  # nothing can be audited: an empty snapshot, one gap
-        else:
-            run.add("raw/auth/regions.json", "regions", None, "GET /v1/regions", body)
-            regions = [r for r in listed if wanted is None or r[0] == wanted]
-            if not regions:
-                names = ", ".join(escape(n)[:40] for n, _ in listed) or "none"
-                raise InputError(
-                    f"region {escape(wanted or '')[:40]!r} is not available to this account "
-                    f"(available: {names})"
-                )
+    regions = _regions(client, settings, run, opts.region or settings.region)
     try:
-        _fetch(client, run, auth, "/v1/tokens", "raw/auth/tokens.json", "tokens", None)
+        tokens = _paged(client, run, auth, "/v1/tokens", "tokens", None)
+        run.add("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", tokens)
     except ApiError as exc:
         run.gap(None, None, exc)
     if not regions:
         return
-    first_name, first_api = regions[0]
-    try:
-        me = client.get(first_api, "/v1/users/self")
-        user = me.get("user") if isinstance(me, dict) else None
-        if not isinstance(user, dict):
-            raise ApiError("unreadable response, not kept (no 'user' object)",
-                           request="GET /v1/users/self")  # fmt: skip
-    except ApiError as exc:
-        run.gap(first_name, None, exc)  # ownership unknown: every app is read one by one
-    else:
-        run.user = user
-        run.add(snap.region_file(first_name, "users_self.json"), "user", first_name,
-                "GET /v1/users/self", me)  # fmt: skip
-
+    _whoami(client, auth, regions[0], run)
     for name, api in regions:
         run.regions.append(name)
         shown = escape(name)[:60]
         try:
-            apps_body = _paged(client, run, api, name)
+            apps_body = _paged(client, run, api, "/v1/apps", "apps", name)
         except ApiError as exc:
             run.gap(name, None, exc)
             continue
@@ -545,7 +521,44 @@ def _collect(
             _events(client, api, name, apps, opts, run, bar)
 
 
-def _regions(body: Any) -> list[tuple[str, str]]:
+def _regions(
+    client: Client, settings: Settings, run: _Run, wanted: str | None
+) -> list[tuple[str, str]]:
+    """The (name, API URL) of each region to audit. With ``SCALINGO_API_URL`` only that
+    API, named by ``SCALINGO_REGION`` (or ``--region``), else by the region whose ``api``
+    it is in ``GET {auth}/v1/regions``: CLI commands need the name. A listing that fails
+    or cannot be read is a coverage gap for the whole snapshot (nothing to audit)."""
+    listed: list[tuple[str, str]] = []
+    if not (settings.api_url and wanted):
+        try:
+            body = client.get(settings.auth_url, "/v1/regions")
+            listed = _listed_regions(body)
+        except ApiError as exc:
+            run.gap(None, None, exc)
+            return []
+        run.add("raw/auth/regions.json", "regions", None, "GET /v1/regions", body)
+    if settings.api_url:
+        if wanted:
+            return [(wanted, settings.api_url)]
+        named = [n for n, api in listed if api == settings.api_url]
+        if not named:
+            raise InputError(
+                f"SCALINGO_API_URL ({escape(settings.api_url)[:200]}) is not the API of any "
+                f"region listed by {settings.auth_url}/v1/regions: set SCALINGO_REGION to its "
+                "region name (e.g. osc-fr1), which the CLI commands in findings need"
+            )
+        return [(named[0], settings.api_url)]
+    regions = [r for r in listed if wanted is None or r[0] == wanted]
+    if not regions:
+        names = ", ".join(escape(n)[:40] for n, _ in listed) or "none"
+        raise InputError(
+            f"region {escape(wanted or '')[:40]!r} is not available to this account "
+            f"(available: {names})"
+        )
+    return regions
+
+
+def _listed_regions(body: Any) -> list[tuple[str, str]]:
     """(name, API URL) of every well-formed entry of ``GET /v1/regions``."""
     entries = body.get("regions") if isinstance(body, dict) else None
     if not isinstance(entries, list):
@@ -564,6 +577,42 @@ def _regions(body: Any) -> list[tuple[str, str]]:
     ]
 
 
+def _whoami(client: Client, auth: str, first: tuple[str, str], run: _Run) -> None:
+    """The collecting account (``GET /v1/users/self`` on the auth API, as all of Scalingo's
+    clients do; on the regional API when auth answers 404, as the API reference shows) and
+    its own 2FA (``GET {auth}/v1/client/tfa``). Either unreadable: a coverage gap (without
+    the account, every app is read one by one)."""
+    label = "GET /v1/users/self"
+    try:
+        try:
+            me = client.get(auth, "/v1/users/self")
+            path, region = "raw/auth/users_self.json", None
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            me = client.get(first[1], "/v1/users/self")
+            path, region = snap.region_file(first[0], "users_self.json"), first[0]
+        user = me.get("user") if isinstance(me, dict) else None
+        if not isinstance(user, dict):
+            raise ApiError("unreadable response, not kept (no 'user' object)", request=label)
+    except ApiError as exc:
+        run.gap(None, None, exc)
+    else:
+        run.user = user
+        run.add(path, "user", region, label, me)
+    try:
+        tfa = client.get(auth, "/v1/client/tfa")
+        enabled = snap.tfa_enabled(tfa)
+        if enabled is None:
+            raise ApiError("expected a JSON object 'tfa' with a boolean 'enabled'",
+                           request="GET /v1/client/tfa")  # fmt: skip
+    except ApiError as exc:
+        run.gap(None, None, exc)
+        return
+    run.tfa = enabled
+    run.add("raw/auth/tfa.json", "tfa", None, "GET /v1/client/tfa", tfa)
+
+
 def _app_name(app: Mapping[str, Any]) -> str:
     return str(app.get("name") or app.get("id"))
 
@@ -580,17 +629,20 @@ def _unique(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _paged(client: Client, run: _Run, api: str, region: str) -> dict[str, Any]:
-    """All pages of ``GET /v1/apps``, merged (its pagination is not documented, but if the
-    API paginates, every page is followed); a page the loader cannot read is an error."""
+def _paged(
+    client: Client, run: _Run, api: str, path: str, key: str, region: str | None
+) -> dict[str, Any]:
+    """All pages of a list, merged under ``key`` (``/v1/apps`` has no documented
+    pagination, but if the API paginates, every page is followed); a page the loader
+    cannot read is an :class:`ApiError` (a gap for the whole list)."""
     items: list[Any] = []
     first: dict[str, Any] = {}
-    for page, body in client.get_all(api, "/v1/apps", "apps"):
-        run.readable("apps", region, f"GET /v1/apps?page={page}", body)
+    for page, body in client.get_all(api, path, key):
+        run.readable(key, region, f"GET {path}?page={page}", body)
         if page == 1:
             first = body
-        items.extend(body["apps"])
-    return {**first, "apps": items}
+        items.extend(body[key])
+    return {**first, key: items}
 
 
 def _events(

@@ -12,16 +12,19 @@ from typing import Any
 import pandas as pd
 
 from .baseline import NEW, fixed_findings, open_findings
+from .compliance import controls_for, controls_text
 from .frames import SEVERITIES
 
 JSON_FIELDS = (
     "check_id", "severity", "title", "region", "app", "email", "token_name",
     "message", "remediation", "muted", "exception_reason", "exception_expires", "risk",
-    "finding_id", "baseline_status",
+    "finding_id", "baseline_status", "compliance",
 )  # fmt: skip
 """Fields of each object in ``check --format json`` (a contract: CI jobs parse them).
 ``finding_id`` is stable across runs (:func:`scalingo_audit.baseline.finding_id`);
-``baseline_status`` is ``new``, ``existing`` or ``fixed`` with ``--baseline``, else ``null``."""
+``baseline_status`` is ``new``, ``existing`` or ``fixed`` with ``--baseline``, else ``null``;
+``compliance`` maps each framework to the check's control ids
+(:func:`scalingo_audit.compliance.controls_for`; one line of text in CSV)."""
 
 SOURCE_FIELD = "source"
 """With a provenance (:func:`scalingo_audit.evidence.provenance`), each JSON object also has
@@ -48,8 +51,9 @@ def records(
     """Findings as plain dicts with :data:`JSON_FIELDS`; missing values are ``None``. With
     ``provenance``, each dict also has :data:`SOURCE_FIELD` set to it."""
     out = []
-    for row in findings[list(JSON_FIELDS)].to_dict("records"):
+    for row in findings[[f for f in JSON_FIELDS if f != "compliance"]].to_dict("records"):
         rec = {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
+        rec["compliance"] = controls_for(str(rec["check_id"]))
         if provenance is not None:
             rec[SOURCE_FIELD] = provenance
         out.append(rec)
@@ -105,6 +109,7 @@ def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> 
     writer.writerow(fields)
     rows = []
     for rec in records(findings):
+        rec["compliance"] = controls_text(str(rec["check_id"]))
         if provenance is not None:
             rec.update(extra)
         rows.append([safe_cell("" if rec[k] is None else rec[k]) for k in fields])

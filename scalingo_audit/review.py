@@ -166,10 +166,8 @@ def _day(v: Any) -> str | None:
 
 
 def _tfa(r: dict[str, Any]) -> str:
-    if r["role"] == "owner":
-        return "not exposed"
     if pd.isna(r["tfa"]):
-        return "unknown"
+        return "not exposed" if r["role"] == "owner" else "unknown"
     return "on" if r["tfa"] else "off"
 
 

@@ -200,7 +200,7 @@ class FullDisk:
     manifest still fits (the space collection set aside is released for it) unless
     ``manifest_fits`` is False."""
 
-    def __init__(self, after: int, *, manifest_fits: bool = True, error: OSError | None = None):
+    def __init__(self, after: int, *, manifest_fits: bool = True, error: Exception | None = None):
         self.after = after
         self.written = 0
         self.manifest_fits = manifest_fits
@@ -255,7 +255,7 @@ def test_an_unexpected_exception_after_the_first_request_keeps_an_incomplete(
             fake_scalingo,
             tmp_path / "snap",
             write_file=FullDisk(after=2, error=RuntimeError("boom")),
-        )  # type: ignore[arg-type]
+        )
     assert isinstance(exc.value.__cause__, RuntimeError)
     assert len(manifest(tmp_path / "snap.incomplete")["files"]) == 2
 
