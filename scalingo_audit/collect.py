@@ -295,9 +295,9 @@ def _stopped(
         reason = str(exc)
     else:
         reason = f"internal error: {type(exc).__name__}: {exc} (please report)"
-    if not run.files:
+    if all(f.kind == "regions" for f in run.files):  # only the region list: nothing to keep
         run.writer.discard()
-        if isinstance(exc, (_Signalled, KeyboardInterrupt)):
+        if isinstance(exc, (_Signalled, KeyboardInterrupt, OSError)):
             return CollectionStopped(f"collection {reason} before anything was collected", None)
         return exc  # e.g. the token was rejected at the first request: nothing to keep
     kept = target.with_name(target.name + ".incomplete")
@@ -580,26 +580,23 @@ def _listed_regions(body: Any) -> list[tuple[str, str]]:
 def _whoami(client: Client, auth: str, first: tuple[str, str], run: _Run) -> None:
     """The collecting account (``GET /v1/users/self`` on the auth API, as all of Scalingo's
     clients do; on the regional API when auth answers 404, as the API reference shows) and
-    its own 2FA (``GET {auth}/v1/client/tfa``). Either unreadable: a coverage gap (without
-    the account, every app is read one by one)."""
+    its own 2FA (``GET {auth}/v1/client/tfa``; unreadable: a coverage gap). Without the
+    account the snapshot would not say whose it is: that failure stops the collection
+    (what was collected is kept as incomplete)."""
     label = "GET /v1/users/self"
     try:
-        try:
-            me = client.get(auth, "/v1/users/self")
-            path, region = "raw/auth/users_self.json", None
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            me = client.get(first[1], "/v1/users/self")
-            path, region = snap.region_file(first[0], "users_self.json"), first[0]
-        user = me.get("user") if isinstance(me, dict) else None
-        if not isinstance(user, dict):
-            raise ApiError("unreadable response, not kept (no 'user' object)", request=label)
+        me = client.get(auth, "/v1/users/self")
+        path, region = "raw/auth/users_self.json", None
     except ApiError as exc:
-        run.gap(None, None, exc)
-    else:
-        run.user = user
-        run.add(path, "user", region, label, me)
+        if exc.status != 404:
+            raise
+        me = client.get(first[1], "/v1/users/self")
+        path, region = snap.region_file(first[0], "users_self.json"), first[0]
+    user = me.get("user") if isinstance(me, dict) else None
+    if not isinstance(user, dict):
+        raise ApiError("expected a JSON object with root key 'user'", request=label)
+    run.user = user
+    run.add(path, "user", region, label, me)
     try:
         tfa = client.get(auth, "/v1/client/tfa")
         enabled = snap.tfa_enabled(tfa)

@@ -419,8 +419,9 @@ def test_users_self_falls_back_to_the_regional_api_on_404(tmp_path):
     # another failure than 404 is not papered over by the fallback
     with FakeScalingo(world, users_self_regional=True) as fake:
         fake.fail(r"^/auth/v1/users/self$", 403, times=None)
-        with pytest.raises(ApiError, match="403"):
+        with pytest.raises(CollectionStopped, match="403") as exc:
             run_collect(fake, tmp_path / "other")
+        assert isinstance(exc.value.__cause__, ApiError)  # kept as other.incomplete
 
 
 @pytest.mark.parametrize("fault", [404, 500, "garbage"])

@@ -76,7 +76,6 @@ MALFORMED: dict[str, list[Any]] = {
     "app_collaborators": [{"collaborators": None}, [1, 2]],
     "tokens": [{"tokens": None}, {"tokens": [{"id": "tk-1", "name": "n", "created_at": "soon"}]}],
     "regions": [{"regions": None}, {"regions": "osc-fr1"}, b"7"],
-    "users_self": [{"user": None}, {"user": []}, b"[]"],
     "events": [
         {"events": None}, {"events": [{"id": "ev-1"}]}, {"events": [], **BAD_PAGINATION},
         {"events": [], "meta": {"pagination": "x"}},
@@ -92,7 +91,6 @@ def _route(call: str, fake: FakeScalingo) -> str:
         "app_collaborators": rf"/v1/apps/{shared_app(fake)}/collaborators$",
         "tokens": r"/auth/v1/tokens$",
         "regions": r"/auth/v1/regions$",
-        "users_self": r"/v1/users/self$",
         "events": rf"/v1/apps/{shared_app(fake)}/events$",
     }[call]
 
@@ -107,7 +105,7 @@ def test_a_malformed_body_is_a_gap_for_that_call_and_the_snapshot_loads(
     m = manifest(path)
     assert m["origin"] == "api"  # complete, with its gap...
     assert len(m["gaps"]) >= 1
-    frag = {"app_collaborators": "/collaborators", "users_self": "/v1/users/self"}.get(call, call)
+    frag = {"app_collaborators": "/collaborators"}.get(call, call)
     assert any(frag in str(g["request"]) for g in m["gaps"]), m["gaps"]
     assert "not audited" in log
     data = load(path)  # ... and check can read it
@@ -119,6 +117,19 @@ def test_a_malformed_body_is_a_gap_for_that_call_and_the_snapshot_loads(
     if call == "apps":
         assert {g["region"] for g in m["gaps"]} == {"osc-fr1"}
         assert set(data.apps["region"]) == {"osc-secnum-fr1"}
+
+
+@pytest.mark.parametrize("body", [{"user": None}, {"user": []}, b"[]", b"nul"])
+def test_an_unreadable_collecting_account_stops_and_keeps_an_incomplete(
+    fake_scalingo, tmp_path, body
+):
+    """Whose snapshot it is must be known: without it, stop (keeping what was collected)."""
+    fake_scalingo.fail(r"/v1/users/self$", 200, times=None, body=body)
+    with pytest.raises(CollectionStopped, match=r"users/self.*incomplete") as exc:
+        run(fake_scalingo, tmp_path / "snap")
+    assert exc.value.kept == tmp_path / "snap.incomplete"
+    assert manifest(tmp_path / "snap.incomplete")["origin"] == "api-incomplete"
+    assert not (tmp_path / "snap").exists()
 
 
 def test_a_snapshot_with_malformed_bodies_passes_check_from_the_cli(fake_scalingo, tmp_path):
