@@ -46,6 +46,7 @@ from tqdm import tqdm
 from . import snapshot as snap
 from .api import Client, Settings, api_path
 from .errors import ApiError, AuditError, AuthError, InputError, escape
+from .redact import redact_events
 from .sources import records
 
 MAX_GAP_LINES = 20  # coverage gaps printed one per line; the rest are counted
@@ -75,6 +76,7 @@ class _Run:
     regions: list[str] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
     tfa: bool | None = None  # the collecting account's own 2FA; None: unknown
+    redacted: int = 0  # variable values replaced by redact.MARKER before writing
 
     @property
     def files(self) -> list[snap.RawFile]:
@@ -89,6 +91,9 @@ class _Run:
         body: Any,
         app: str | None = None,
     ) -> None:
+        if kind == "app_events":  # no variable value ever reaches the disk
+            body, n = redact_events(body)
+            self.redacted += n
         self.writer.add(
             snap.RawFile(path=path, kind=kind, region=region, request=request, body=body, app=app)
         )
@@ -258,7 +263,7 @@ def collect(
     n_apps = sum(1 for f in run.files if f.kind == "apps")
     print(
         f"Collected {n_apps} region(s), {client.requests} requests, "
-        f"{len(run.gaps)} coverage gap(s) → {path}",
+        f"{len(run.gaps)} coverage gap(s), {run.redacted} variable value(s) redacted → {path}",
         file=err,
     )
     for g in run.gaps[:MAX_GAP_LINES]:
@@ -341,6 +346,7 @@ def _snapshot(
         requests=client.requests,
         events_days=events_days,
         gaps=gaps,
+        redacted=run.redacted,
     )
 
 

@@ -136,3 +136,9 @@ class DeadlineError(ApiError):
 class OutputWarning(UserWarning):
     """Something in the data had to be changed to be written (e.g. a control character a
     spreadsheet cannot store): names the file and the cell. The CLI prints it on one line."""
+
+
+class DataWarning(UserWarning):
+    """The data was read with a change or an assumption its reader should know of (variable
+    values redacted on load, an unknown collaborator status, a row without ``is_limited``).
+    Issued once per load; the CLI prints it on one line."""

@@ -23,6 +23,7 @@ from .errors import InputError
 from .frames import STATUSES
 from .model import AuditData, SourceInfo, assemble
 from .policy import Policy
+from .redact import redact_event
 
 DEMO = "demo"
 
@@ -164,8 +165,10 @@ def records(f: snap.RawFile, where: str, *, account: str | None = None) -> list[
             for i, rec in _items(f.body, "tokens", where)
         ]
     if f.kind == "app_events":
+        # never a variable value in a frame, whatever the source
         rows = [
-            _event(rec, region, where, f"events[{i}]") for i, rec in _items(f.body, "events", where)
+            _event(redact_event(rec)[0], region, where, f"events[{i}]")
+            for i, rec in _items(f.body, "events", where)
         ]
         return rows
     if f.kind == "user" and not isinstance(f.body, Mapping):
