@@ -7,7 +7,10 @@ The plan is request-minimal (the API allows 60 requests per minute):
     per region: GET /v1/apps, then GET /v1/collaborators once for every app the
     account owns, and GET /v1/apps/{app}/collaborators only for apps it does not own
     events (optional, --events-days N): GET /v1/apps/{app}/events per app, paged,
-    stopping at the window or after ``max_event_pages`` pages
+    stopping at the window or after ``max_event_pages`` pages (order never assumed)
+
+Every list is read through one pagination routine (:meth:`Client.get_all`): all its
+pages, whatever the endpoint documents, never more than ``max_pages`` (then a gap).
 
 A request that fails for good (403, 404, repeated 5xx or timeouts, the deadline), or
 whose body the loader could not read (``{"apps": null}``, a bad ``meta``, a record
@@ -44,8 +47,8 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from . import snapshot as snap
-from .api import Client, Settings, api_path
-from .errors import ApiError, AuditError, AuthError, InputError, escape
+from .api import MAX_PAGES, Client, Settings, api_path
+from .errors import ApiError, AuditError, AuthError, InputError, PageLimitError, escape
 from .redact import redact_events
 from .sources import records
 
@@ -136,6 +139,7 @@ class _Options:
     period: float
     known: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     since_label: str = ""
+    max_pages: int = MAX_PAGES  # pages of a list (apps, collaborators, tokens) before a gap
 
 
 def previous_events(
@@ -200,6 +204,7 @@ def collect(
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     write_file: Callable[[Path, bytes], None] | None = None,
+    max_pages: int = MAX_PAGES,
 ) -> Path:
     """Collect the account's access data into the snapshot directory ``out``.
 
@@ -225,7 +230,7 @@ def collect(
     if since is not None:
         known, events_days = previous_events(since, events_days, started)
     opts = _Options(region, events_days, max_event_pages, per_page, rate_limit, period, known,
-                    str(since or ""))  # fmt: skip
+                    str(since or ""), max_pages)  # fmt: skip
     _check_name(target)
     with _locked(target):
         if os.path.lexists(target):
@@ -453,24 +458,6 @@ def _signals() -> Iterator[_SignalGuard]:
             signal.signal(signum, old)
 
 
-def _fetch(
-    client: Client,
-    run: _Run,
-    base: str,
-    url_path: str,
-    file: str,
-    kind: str,
-    region: str | None,
-    app: str | None = None,
-) -> Any:
-    """GET one response, check that it loads, keep it; a failure raises :class:`ApiError`."""
-    label = f"GET {url_path}"
-    body = client.get(base, url_path)
-    run.readable(kind, region, label, body, app)
-    run.add(file, kind, region, label, body, app=app)
-    return body
-
-
 def _collect(
     client: Client, settings: Settings, run: _Run, opts: _Options, bar: tqdm[Any], err: TextIO
 ) -> None:
@@ -478,7 +465,7 @@ def _collect(
     rate_limit, period = opts.rate_limit, opts.period
     regions = _regions(client, settings, run, opts.region or settings.region)
     try:
-        tokens = _paged(client, run, auth, "/v1/tokens", "tokens", None)
+        tokens = _paged(client, run, opts, auth, "/v1/tokens", "tokens", "tokens", None)
         run.add("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", tokens)
     except ApiError as exc:
         run.gap(None, None, exc)
@@ -489,7 +476,7 @@ def _collect(
         run.regions.append(name)
         shown = escape(name)[:60]
         try:
-            apps_body = _paged(client, run, api, "/v1/apps", "apps", name)
+            apps_body = _paged(client, run, opts, api, "/v1/apps", "apps", "apps", name)
         except ApiError as exc:
             run.gap(name, None, exc)
             continue
@@ -509,17 +496,21 @@ def _collect(
             file=err,
         )
         try:
-            _fetch(client, run, api, "/v1/collaborators",
-                   snap.region_file(name, "collaborators.json"), "collaborators", name)  # fmt: skip
+            body = _paged(client, run, opts, api, "/v1/collaborators", "collaborators",
+                          "collaborators", name)  # fmt: skip
+            run.add(snap.region_file(name, "collaborators.json"), "collaborators", name,
+                    "GET /v1/collaborators", body)  # fmt: skip
         except ApiError as exc:
             run.gap(name, None, exc)
             others = others + owned  # fall back to one request per owned app
         for done, a in enumerate(others, 1):
             app = _app_name(a)
             try:
-                _fetch(client, run, api, api_path("v1", "apps", app, "collaborators"),
-                       snap.app_file(name, app, "collaborators.json"), "app_collaborators",
-                       name, app)  # fmt: skip
+                path = api_path("v1", "apps", app, "collaborators")
+                body = _paged(client, run, opts, api, path, "collaborators", "app_collaborators",
+                              name, app)  # fmt: skip
+                run.add(snap.app_file(name, app, "collaborators.json"), "app_collaborators",
+                        name, f"GET {path}", body, app=app)  # fmt: skip
             except ApiError as exc:
                 run.gap(name, app, exc)
             bar.set_postfix_str(f"{shown}: {done}/{len(others)} shared apps", refresh=False)
@@ -633,17 +624,27 @@ def _unique(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _paged(
-    client: Client, run: _Run, api: str, path: str, key: str, region: str | None
+    client: Client,
+    run: _Run,
+    opts: _Options,
+    api: str,
+    path: str,
+    key: str,
+    kind: str,
+    region: str | None,
+    app: str | None = None,
 ) -> dict[str, Any]:
-    """All pages of a list, merged under ``key`` (``/v1/apps`` has no documented
-    pagination, but if the API paginates, every page is followed); a page the loader
-    cannot read is an :class:`ApiError` (a gap for the whole list)."""
+    """Every page of a list (:meth:`Client.get_all`), merged under ``key``: Scalingo documents
+    no pagination for apps, collaborators or tokens, but wherever ``meta.pagination``
+    appears every page is read. The merged body keeps the first page's other root keys,
+    not its ``meta`` (which described one page). A page the loader could not read is an
+    :class:`ApiError` (a gap for the whole list)."""
     items: list[Any] = []
     first: dict[str, Any] = {}
-    for page, body in client.get_all(api, path, key):
-        run.readable(key, region, f"GET {path}?page={page}", body)
+    for page, body in client.get_all(api, path, key, max_pages=opts.max_pages):
+        run.readable(kind, region, f"GET {path}?page={page}", body, app)
         if page == 1:
-            first = body
+            first = {k: v for k, v in body.items() if k != "meta"}
         items.extend(body[key])
     return {**first, key: items}
 
@@ -657,7 +658,14 @@ def _events(
     run: _Run,
     bar: tqdm[Any],
 ) -> None:
-    """Per app: pages of events, newest first, until the window, a known event or the cap."""
+    """Per app: pages of events until the window is covered, a known event or the cap.
+
+    The order of event pages is not documented, so it is never assumed: paging stops
+    early (at the window or at an event already known) only while every page seen is
+    newest first and older than the one before. A list found out of order is read to its
+    end; when it has more pages than ``max_event_pages``, the window is not known to be
+    covered and the app's events are a coverage gap. In order, stopping at the cap only
+    cuts the period short (the loader starts it at the oldest event read)."""
     assert opts.events_days is not None
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=opts.events_days)
     shown = escape(region)[:60]
@@ -667,6 +675,8 @@ def _events(
         carried = opts.known.get((region, app), [])
         known_ids = {str(e["id"]) for e in carried}
         fetched: set[str] = set()
+        in_order = True  # every page so far newest first, each older than the one before
+        oldest: dt.datetime | None = None
         try:
             for page, body in client.get_all(
                 api, path, "events", {"per_page": opts.per_page}, max_pages=opts.max_event_pages
@@ -680,9 +690,21 @@ def _events(
                 events = [e for e in body["events"] if isinstance(e, dict)]
                 ids = {str(e.get("id")) for e in events}
                 fetched |= ids
-                stamps = [str(e["created_at"]) for e in events if e.get("created_at")]
-                if ids & known_ids or (stamps and _older(min(stamps), since)):
+                stamps = [t for t in (_time(e.get("created_at")) for e in events) if t]
+                in_order = (
+                    in_order
+                    and stamps == sorted(stamps, reverse=True)
+                    and (oldest is None or not stamps or stamps[0] <= oldest)
+                )
+                if stamps:
+                    oldest = min(stamps) if oldest is None else min(oldest, *stamps)
+                if in_order and (ids & known_ids or (stamps and stamps[-1] < since)):
                     break
+        except PageLimitError as exc:
+            if not in_order:
+                run.gap(region, app, PageLimitError(
+                    f"events not in date order and more than {opts.max_event_pages} page(s): "
+                    "the events window is not known to be covered", request=exc.request))  # fmt: skip
         except ApiError as exc:
             run.gap(region, app, exc)
         older = [e for e in carried if str(e["id"]) not in fetched]
@@ -690,6 +712,17 @@ def _events(
             run.add(snap.app_file(region, app, "events.carried.json"), "app_events", region,
                     f"carried forward from {opts.since_label}", {"events": older}, app=app)  # fmt: skip
         bar.set_postfix_str(f"{shown}: events {done}/{len(apps)} apps", refresh=False)
+
+
+def _time(value: Any) -> dt.datetime | None:
+    """An event's ``created_at`` as an aware datetime; None when it is not a date."""
+    if not isinstance(value, str):
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def _older(stamp: str, since: dt.datetime) -> bool:

@@ -204,9 +204,16 @@ def _events_days(value: Any, where: str) -> int | None:
 
 
 def _next_page(body: Any) -> bool:
-    meta = body.get("meta") if isinstance(body, Mapping) else None
-    pagination = meta.get("pagination") if isinstance(meta, Mapping) else None
-    return isinstance(pagination, Mapping) and bool(pagination.get("next_page"))
+    """Does this stored page announce another one (the client's pagination rule)?"""
+    from .api import next_page  # the one rule, shared with the client
+    from .errors import ApiError
+
+    if not isinstance(body, Mapping):
+        return False
+    try:
+        return next_page(body) is not None
+    except ApiError:
+        return False
 
 
 def _events_since(
