@@ -86,3 +86,10 @@ def phrase(command: Sequence[str] | None) -> str:
     """The command for a remediation's text: the rendered line, or :data:`MANUAL`."""
     rendered = render(command)
     return MANUAL if rendered is None else rendered
+
+
+def example(command: Sequence[str] | None) -> str:
+    """An example command for a remediation's text (``e.g.`` and the rendered line), or
+    :data:`MANUAL`. The text ends with it, so a report can show the line apart."""
+    rendered = render(command)
+    return MANUAL if rendered is None else "e.g. " + rendered

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..commands import argv, phrase
+from ..commands import argv, example, phrase
 from .registry import GUIDE, Context, Finding, check
 
 
@@ -64,6 +64,6 @@ def full_collaborator_on_many_apps(ctx: Context) -> Iterator[Finding]:
                 "message": f"{email} is a full Collaborator on {n} apps (more than {limit}): "
                 + ", ".join(apps)
                 + ".",
-                "remediation": "Downgrade where the full role is not needed, app by app, e.g. "
-                + phrase(argv("downgrade", region, app, email)),
+                "remediation": "Downgrade where the full role is not needed, app by app; "
+                + example(argv("downgrade", region, app, email)),
             }

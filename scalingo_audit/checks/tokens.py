@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from ..commands import argv, phrase
+from ..commands import argv, example
 from .registry import GUIDE, Context, Finding, check
 
 _REVOKE = "Revoke it in the dashboard (User settings → API Tokens) if nothing uses it"
@@ -36,9 +36,8 @@ def token_account_on_many_apps(ctx: Context) -> Iterator[Finding]:
                 "app": None,
                 "email": email,
                 "message": f"API-token account {email} has access to {n} apps: {', '.join(apps)}.",
-                "remediation": "Remove it from all but one app, e.g. "
-                + phrase(argv("revoke", region, app, email))
-                + ", and use a separate account for each other app.",
+                "remediation": "Use a separate account for each other app and remove this one "
+                "from all but one app; " + example(argv("revoke", region, app, email)),
             }
 
 
