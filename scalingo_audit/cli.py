@@ -196,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SNAPSHOT",
         help="a previous snapshot with events: fetch only newer events, carry older ones forward",
     )
+    p.add_argument(
+        "--deadline",
+        metavar="WHEN",
+        help="stop requesting after this long (90s, 45m, 2h) or at this time "
+        "(2026-12-01T06:00+01:00): calls left become coverage gaps",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = _command(sub, "demo", help="write the demo organisation as a snapshot directory")
@@ -247,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--out", metavar="FILE", help="the sheet to write (.xlsx or .csv)")
     mode.add_argument(
         "--apply-decisions", metavar="FILE", help="a filled sheet: print the commands to run"
+    )
+    mode.add_argument(
+        "--follow-up",
+        metavar="DECISIONS",
+        help="decisions recorded by --apply-decisions (a SNAPSHOT.decisions/*.json file or the "
+        "directory): with a newer SOURCE snapshot, list each downgrade and revocation as "
+        "applied, pending (with its command), moot or unverified; exit 1 while any is pending",
     )
     _pseudonymise(p)
 
@@ -381,7 +394,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Report written to {index}")
         return 0
     if args.command == "collect":
-        from .collect import collect
+        from .collect import collect, parse_deadline
 
         if args.rate_limit < 1:
             raise AuditError("--rate-limit must be at least 1 request per minute")
@@ -392,6 +405,7 @@ def _run(args: argparse.Namespace) -> int:
             rate_limit=args.rate_limit,
             progress=not args.quiet,
             since=args.since,
+            deadline=None if args.deadline is None else parse_deadline(args.deadline),
         )
         print(f"Snapshot written to {path}")
         return 0
@@ -446,7 +460,10 @@ def _review(args: argparse.Namespace) -> int:
     from . import review
     from .notebook import open_audit
 
+    if args.follow_up:
+        return _follow_up(args)
     if args.apply_decisions:
+        from . import commands
         from .errors import InputError
         from .policy import load_policy
         from .sources import load
@@ -462,13 +479,18 @@ def _review(args: argparse.Namespace) -> int:
             from .pseudonymise import load_or_create_key, pseudonymise
 
             data = pseudonymise(data, load_or_create_key())
-        decisions = review.read_decisions(args.apply_decisions, data)
-        where = review.record_decisions(decisions, args.apply_decisions, data)
-        for line in review.commands(decisions):
+        applied = review.apply_decisions(args.apply_decisions, data)
+        for line in applied.commands:
             print(line)
+        for d in applied.manual:
+            print(
+                f"row {d.row}: {d.decision} {d.person!r} on {d.app!r} ({d.region!r}) "
+                f"{commands.MANUAL}.",
+                file=sys.stderr,
+            )
         print(
-            f"Decisions recorded in {where}. Nothing was changed on Scalingo: run the commands "
-            "above yourself.",
+            f"Decisions recorded in {applied.record}. Nothing was changed on Scalingo: run "
+            "the commands above yourself.",
             file=sys.stderr,
         )
         return 0
@@ -514,6 +536,24 @@ def _notify(args: argparse.Namespace) -> int:
         + "."
     )
     return 0
+
+
+def _follow_up(args: argparse.Namespace) -> int:
+    from . import followup
+    from .policy import load_policy
+    from .sources import load
+
+    if not args.source:
+        raise AuditError("--follow-up needs the newer SNAPSHOT to compare the decisions with")
+    review = followup.read_review(args.follow_up)
+    data = load(args.source, policy=load_policy(args.policy) if args.policy else None)
+    if args.pseudonymise:
+        from .pseudonymise import load_or_create_key, pseudonymise
+
+        data = pseudonymise(data, load_or_create_key())
+    items = followup.follow_up(review, data)
+    sys.stdout.write(output.terminal_text(followup.to_text(items, review, data)))
+    return 1 if followup.pending(items) else 0
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -129,6 +129,11 @@ class AuthError(ApiError):
     """The API token is missing, rejected or revoked. The message never contains the token."""
 
 
+class PageLimitError(ApiError):
+    """A list announced more pages than the bound allows (``api.MAX_PAGES``): what was read
+    is incomplete, so the call is a coverage gap."""
+
+
 class DeadlineError(ApiError):
     """A call was not sent, or its retries were given up, because the deadline passed."""
 

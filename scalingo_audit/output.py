@@ -12,15 +12,18 @@ from typing import Any
 import pandas as pd
 
 from .baseline import NEW, fixed_findings, open_findings
+from .commands import render
 from .compliance import controls_for, controls_text
 from .frames import SEVERITIES
 
 JSON_FIELDS = (
     "check_id", "severity", "title", "region", "app", "email", "token_name",
-    "message", "remediation", "muted", "exception_reason", "exception_expires", "risk",
+    "message", "remediation", "command", "muted", "exception_reason", "exception_expires", "risk",
     "finding_id", "baseline_status", "compliance",
 )  # fmt: skip
 """Fields of each object in ``check --format json`` (a contract: CI jobs parse them).
+``command`` is the Scalingo CLI command of the remediation as a list of words
+(:mod:`scalingo_audit.commands`), or ``null``; CSV has it as one shell-quoted line.
 ``finding_id`` is stable across runs (:func:`scalingo_audit.baseline.finding_id`);
 ``baseline_status`` is ``new``, ``existing`` or ``fixed`` with ``--baseline``, else ``null``;
 ``compliance`` maps each framework to the check's control ids
@@ -52,8 +55,11 @@ def records(
     ``provenance``, each dict also has :data:`SOURCE_FIELD` set to it."""
     out = []
     for row in findings[[f for f in JSON_FIELDS if f != "compliance"]].to_dict("records"):
+        cmd = row.pop("command")
         rec = {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
+        rec["command"] = list(cmd) if isinstance(cmd, tuple | list) else None
         rec["compliance"] = controls_for(str(rec["check_id"]))
+        rec = {k: rec[k] for k in JSON_FIELDS}
         if provenance is not None:
             rec[SOURCE_FIELD] = provenance
         out.append(rec)
@@ -109,6 +115,7 @@ def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> 
     writer.writerow(fields)
     rows = []
     for rec in records(findings):
+        rec["command"] = render(rec["command"])
         rec["compliance"] = controls_text(str(rec["check_id"]))
         if provenance is not None:
             rec.update(extra)
@@ -130,7 +137,8 @@ def provenance_line(provenance: dict[str, Any]) -> str:
 
 
 def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
-    """A plain-text listing grouped by severity, muted findings last."""
+    """A plain-text listing grouped by severity, muted findings last; each finding ends
+    with its ``finding_id`` in parentheses."""
     fixed = fixed_findings(findings)
     findings = open_findings(findings)
     lines: list[str] = []
@@ -145,23 +153,36 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
         lines.append(f"{severity.upper()} ({len(group)})")
         for r in group.to_dict("records"):
             new = " NEW" if r["baseline_status"] == NEW else ""
-            lines.append(f"  [{r['check_id']}]{new} {r['message']}")
-            lines.extend(textwrap.wrap(f"fix: {r['remediation']}", width, initial_indent="      ",
+            lines.append(f"  [{r['check_id']}]{new} {r['message']}{_id(r)}")
+            # the command goes on a line of its own, never wrapped, so it can be pasted
+            run = render(r["command"]) if isinstance(r.get("command"), tuple) else None
+            fix = str(r["remediation"])
+            if run:
+                fix = fix.replace(run, "the command below")
+            lines.extend(textwrap.wrap(f"fix: {fix}", width, initial_indent="      ",
                                        subsequent_indent="      "))  # fmt: skip
+            if run:
+                lines.append(f"      run: {run}")
         lines.append("")
     if not muted.empty:
         lines.append(f"MUTED BY POLICY EXCEPTIONS ({len(muted)})")
         for r in muted.to_dict("records"):
             lines.append(
                 f"  [{r['check_id']}] {r['message']} — accepted until "
-                f"{r['exception_expires']}: {r['exception_reason']}"
+                f"{r['exception_expires']}: {r['exception_reason']}{_id(r)}"
             )
         lines.append("")
     if not fixed.empty:
         lines.append(f"FIXED SINCE THE BASELINE ({len(fixed)})")
-        lines.extend(f"  [{r['check_id']}] {r['message']}" for r in fixed.to_dict("records"))
+        lines.extend(
+            f"  [{r['check_id']}] {r['message']}{_id(r)}" for r in fixed.to_dict("records")
+        )
         lines.append("")
     return terminal_text("\n".join(lines).rstrip())
+
+
+def _id(r: dict[str, Any]) -> str:
+    return f" (id {r['finding_id']})" if isinstance(r.get("finding_id"), str) else ""
 
 
 def summary_line(findings: pd.DataFrame, audit: Any) -> str:

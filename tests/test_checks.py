@@ -151,7 +151,9 @@ def test_pending_and_deleted():
     assert hits(f, "pending_invitation") == [("a", "p1@x.example", ""), ("a", "p2@x.example", "")]
     assert hits(f, "deleted_account_collaborator") == [("a", "d@x.example", "")]
     remediation = f[f["check_id"] == "deleted_account_collaborator"]["remediation"].iloc[0]
-    assert remediation == "scalingo --app a collaborators-remove d@x.example"
+    assert remediation == (
+        "Remove the membership: scalingo --region osc-fr1 --app a collaborators-remove d@x.example"
+    )
 
 
 def test_owner_not_service_account_one_per_app_only_when_configured():

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from .registry import GUIDE, Context, Finding, app_cli, check
+from ..commands import argv, example
+from .registry import GUIDE, Context, Finding, check
 
-_REVOKE = "Revoke it in the dashboard (Profile → API tokens) if nothing uses it"
+_REVOKE = "Revoke it in the dashboard (User settings → API Tokens) if nothing uses it"
 
 
 @check(
@@ -28,15 +29,15 @@ def token_account_on_many_apps(ctx: Context) -> Iterator[Finding]:
         n = rows["app_id"].nunique()
         if n > 1:
             apps = sorted(rows["app_name"])
+            region, app = max(zip(rows["app_name"], rows["region"], strict=True))[::-1]
             email = rows["email"].iloc[0]
             yield {
                 "region": ", ".join(sorted(set(rows["region"]))),
                 "app": None,
                 "email": email,
                 "message": f"API-token account {email} has access to {n} apps: {', '.join(apps)}.",
-                "remediation": "Remove it from all but one app, e.g. "
-                + app_cli(apps[-1], "collaborators-remove", email)
-                + ", and use a separate account for each other app.",
+                "remediation": "Use a separate account for each other app and remove this one "
+                "from all but one app; " + example(argv("revoke", region, app, email)),
             }
 
 
@@ -94,18 +95,24 @@ def token_unused(ctx: Context) -> Iterator[Finding]:
     title="API token older than the rotation period",
     risk="Long-lived tokens accumulate exposure (CI logs, laptops, former staff); regular rotation "
     "limits how long a leaked token stays useful.",
-    remediation="Create a new token, switch its users over, then revoke the old one.",
+    remediation="Renew the token (a new secret under the same name), or create a new one and "
+    "revoke the old one.",
 )
 def token_too_old(ctx: Context) -> Iterator[Finding]:
     limit = ctx.policy.thresholds.token_max_age_days
     for t in _tokens(ctx):
-        age = ctx.days_before(t["created_at"])
+        # a renewed token's secret dates from its renewal (issued_at), not its creation
+        issued = t.get("issued_at")
+        renewed = pd.notna(issued) and issued > t["created_at"]
+        age = ctx.days_before(issued if renewed else t["created_at"])
         if age > limit:
+            since = "renewed" if renewed else "created"
             yield {
                 "email": t["account_email"],
                 "token_name": t["name"],
-                "message": f"Token '{t['name']}' of {t['account_email']} is {age:.0f} days old "
-                f"(more than {limit}).",
-                "remediation": "Rotate it: create a new token, update what uses it, then revoke "
-                f"'{t['name']}' in the dashboard (Profile → API tokens).",
+                "message": f"Token '{t['name']}' of {t['account_email']} was {since} {age:.0f} "
+                f"days ago (more than {limit}).",
+                "remediation": f"Rotate it: Renew '{t['name']}' in the dashboard (User settings "
+                "→ API Tokens → Renew) and update what uses it, or create a new token and "
+                "revoke this one.",
             }
