@@ -379,7 +379,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         return _check(args)
     if args.command == "report":
+        from .kernel import skip_slow_imports
         from .report import build_report
+
+        skip_slow_imports()  # this process is ours: no rfc3987_syntax parsers (kernel.py)
 
         index = build_report(
             args.source,
