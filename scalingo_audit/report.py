@@ -174,10 +174,24 @@ def _outputs_only(nb: Any) -> Any:
 
 
 def _export(nb: Any, title: str, *, css: str = "") -> str:
+    """``nb`` as one HTML page. Every HTML output (tables, charts, plotly.js) is set aside
+    before nbconvert runs and put back after: nbconvert re-parses its whole result with
+    BeautifulSoup (to add ``alt`` and ``tabindex`` attributes), which takes minutes on the
+    tables of a 50,000-membership organisation and changes nothing in these outputs."""
+    import secrets
+
     nb.metadata["title"] = f"{title} · scalingo-audit"
     resources = {"metadata": {"name": title}, "table_assets": assets() + css}
+    nonce = secrets.token_hex(8)
+    kept: list[str] = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html")
+            if isinstance(html, str) and html:
+                output["data"]["text/html"] = f"<!--sa-{nonce}-{len(kept)}-->"
+                kept.append(html)
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
-    return str(body)
+    return re.sub(rf"<!--sa-{nonce}-(\d+)-->", lambda m: kept[int(m.group(1))], str(body))
 
 
 def export_html(executed: Path, title: str) -> str:
@@ -318,7 +332,7 @@ def build_report(
     before any run).
     ``top`` caps the bars of each chart (the notebooks' default: 25); tables are never capped.
     The report directory also holds the complete data: ``findings.csv``, ``findings.json``
-    and the access review sheet ``review.xlsx`` (see :data:`DATA_FILES`).
+    and the access review sheet ``review.csv`` (see :data:`DATA_FILES`).
     ``timings``, when given, receives the seconds each phase took (``load + checks``,
     ``notebooks``, ``merge + export``, ``data files``, ``pdf``), for the benchmark.
     Returns the path of ``index.html``. Raises ``InputError``/``PolicyError`` for
@@ -501,7 +515,11 @@ def _environ(name: str, value: str) -> Iterator[None]:
 DATA_FILES = (
     ("findings.csv", "every finding, muted ones included (CSV, formula-safe)"),
     ("findings.json", "every finding as JSON, the same objects as `check --format json`"),
-    ("review.xlsx", "the access review sheet: one row per membership, to fill and apply"),
+    (
+        "review.csv",
+        "the access review sheet: one row per membership, to fill and apply with "
+        "`review --apply-decisions` (`review SOURCE --out review.xlsx` writes it as a workbook)",
+    ),
 )
 """The report's machine-readable files, next to ``index.html`` and linked from it."""
 
