@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import contracts
 from .errors import InputError
 
 FORMAT = "scalingo-audit/snapshot"
@@ -110,7 +111,10 @@ class Snapshot:
 
     def manifest_bytes(self) -> bytes:
         """``manifest.json`` exactly as :func:`write` writes it."""
-        return (json.dumps(self.manifest(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+        manifest = contracts.checked(
+            "manifest", self.manifest()
+        )  # `scalingo-audit schema manifest`
+        return (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
     def digest(self) -> str:
         """The snapshot's hash: SHA-256 of ``manifest.json``'s bytes (as read from disk, or

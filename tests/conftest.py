@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from scalingo_audit.contracts import CHECK_ENV
+
 from .fakeapi import FakeScalingo, make_world
+
+# Every findings array, diff and snapshot manifest produced while the tests run (in this
+# process, in CLI subprocesses, in notebook kernels) is validated strictly against its
+# published JSON Schema as it is produced (scalingo_audit.contracts).
+os.environ[CHECK_ENV] = "1"
 
 
 @pytest.fixture
