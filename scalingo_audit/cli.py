@@ -1,17 +1,22 @@
 """The ``scalingo-audit`` command: thin argument parsing over the package.
 
 Exit status: 0 success; 1 ``check`` found an unmuted finding at or above
-``--fail-on``; 2 usage or input error (one line on stderr, no traceback).
+``--fail-on`` (``verify``: the evidence failed verification); 2 anything else —
+usage, bad input, I/O, API, and unexpected errors too — as one line on stderr,
+never a traceback unless ``--debug`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import typing
+import warnings
 from collections.abc import Sequence
 
 from ._version import __version__
-from .errors import AuditError
+from .compliance import FRAMEWORKS
+from .errors import AuditError, OutputWarning, one_line
 from .frames import SEVERITIES
 
 SOURCE_HELP = (
@@ -37,7 +42,8 @@ EPILOG = """examples:
   scalingo-audit notebooks --copy my-notebooks    editable copies of the notebooks
   SCALINGO_API_TOKEN=... scalingo-audit collect --out snapshots/today
 
-exit status: 0 ok, 1 findings at or above --fail-on, 2 bad usage or bad input."""
+exit status: 0 ok, 1 findings at or above --fail-on, 2 anything else (bad usage, bad input,
+I/O or API errors, internal errors): one line on stderr, a traceback only with --debug."""
 
 COLLECT_EPILOG = """environment:
   SCALINGO_API_TOKEN   the API token (required; read only from the environment, never a flag)
@@ -70,20 +76,44 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, like every other error (exit status 2)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
+
+
+DEBUG_HELP = "on an error, also print the traceback (for bug reports)"
+
+
+def _command(
+    sub: argparse._SubParsersAction[_Parser], name: str, **kwargs: typing.Any
+) -> argparse.ArgumentParser:
+    """A sub-command's parser; ``--debug`` is accepted after the command name too."""
+    p = sub.add_parser(name, **kwargs)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scalingo-audit",
         description="Audit who can do what on Scalingo: roles, 2FA, invitations, API tokens.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("check", help="run the checks and print findings")
+    p = _command(sub, "check", help="run the checks and print findings")
     _common(p)
     p.add_argument(
-        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+        "--format",
+        choices=("table", "json", "csv", "ocsf", "junit"),
+        default="table",
+        help="output format: table, json, csv, ocsf (OCSF Detection Findings, JSON) or junit "
+        "(JUnit XML test report)",
     )
     p.add_argument(
         "--fail-on",
@@ -92,13 +122,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when an unmuted finding has this severity or a higher one "
         f"({' | '.join(SEVERITIES)})",
     )
+    p.add_argument(
+        "--baseline",
+        metavar="PREVIOUS",
+        help="an earlier run (a snapshot directory, or a findings JSON written by "
+        "'check --format json'): mark each finding new or existing and list the fixed ones",
+    )
+    p.add_argument(
+        "--fail-on-new",
+        choices=SEVERITIES,
+        metavar="SEVERITY",
+        help="with --baseline: exit 1 only when a NEW unmuted finding has this severity or a "
+        "higher one",
+    )
+    p.add_argument(
+        "--output-file",
+        metavar="FILE",
+        help="write the output to FILE (atomically) instead of standard output",
+    )
     _pseudonymise(p)
 
-    p = sub.add_parser("report", help="build the HTML report (runs the notebooks)")
+    p = _command(sub, "report", help="build the HTML report (runs the notebooks)")
     _common(p)
     p.add_argument("--out", metavar="DIR", help="output directory (default: reports/<source name>)")
     p.add_argument(
         "--pdf", action="store_true", help="also write a PDF of each page (needs Chromium)"
+    )
+    p.add_argument(
+        "--top",
+        metavar="N",
+        type=int,
+        help="longest list a chart shows (default: 25); tables always list every row",
     )
     p.add_argument(
         "--notebooks",
@@ -108,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _pseudonymise(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "collect",
         help="collect access data from the Scalingo API into a snapshot directory",
         description="Collect apps, collaborators, tokens (and optionally events) from the "
@@ -140,10 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("demo", help="write the demo organisation as a snapshot directory")
+    p = _command(sub, "demo", help="write the demo organisation as a snapshot directory")
     p.add_argument("--out", metavar="DIR", required=True, help="snapshot directory to create")
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "diff",
         help="what changed between two snapshots (access, roles, owners, 2FA, tokens, findings)",
     )
@@ -154,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("table", "json", "csv"), default="table", help="output format"
     )
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "review",
         help="write an access review sheet (.xlsx/.csv), or turn a filled one into commands",
         description="Write one row per membership with a suggested action and empty "
@@ -176,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _pseudonymise(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "verify",
         help="recompute a snapshot's SHA-256 hashes; fail on any altered, missing or extra file",
         description="Exit 0 when every raw file matches the manifest, 1 when a file was "
@@ -184,9 +242,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot directory")
 
-    sub.add_parser("checks", help="list the check catalogue")
+    p = _command(
+        sub,
+        "notify",
+        help="post the findings new since a baseline (and the fixed ones) to a webhook",
+        description="Run the checks on SOURCE, compare with PREVIOUS and post a summary of "
+        "the new unmuted findings and of the fixed ones to the webhook named by "
+        "$SCALINGO_AUDIT_WEBHOOK_URL. Nothing is posted when nothing is new, unless --always.",
+        epilog="environment:\n  SCALINGO_AUDIT_WEBHOOK_URL  the incoming-webhook URL (required; "
+        "a secret: read only from the environment, never printed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(p)
+    p.add_argument(
+        "--baseline",
+        metavar="PREVIOUS",
+        required=True,
+        help="the earlier run: a snapshot directory or a findings JSON from 'check --format json'",
+    )
+    p.add_argument(
+        "--webhook-format",
+        choices=("slack", "json"),
+        default="slack",
+        help="slack: Slack-compatible incoming-webhook JSON (default); json: a plain JSON "
+        "document with the new and fixed findings",
+    )
+    p.add_argument("--always", action="store_true", help="post even when nothing is new")
+    p.add_argument(
+        "--timeout", metavar="SECONDS", type=float, default=10.0, help="per attempt (default 10)"
+    )
+    p.add_argument(
+        "--retries",
+        metavar="N",
+        type=int,
+        default=3,
+        help="retries on 429, 5xx, timeouts and connection errors, with backoff (default 3)",
+    )
+    _pseudonymise(p)
 
-    p = sub.add_parser(
+    p = _command(sub, "checks", help="list the check catalogue")
+    p.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        help="list each check with the controls of this framework it bears on "
+        "(iso27001: ISO/IEC 27001:2022 Annex A, soc2: SOC 2 TSC, cis: CIS Controls v8)",
+    )
+
+    p = _command(
+        sub,
         "notebooks",
         help="list the bundled notebooks, or copy them to edit (--copy DIR)",
         description="Without options, print where the bundled notebooks are and list them. "
@@ -198,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .contracts import NAMES
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "schema",
         help="print the JSON Schema of an output or input (findings, diff, manifest, policy)",
         description="Print a published JSON Schema (draft 2020-12): 'findings' for check "
@@ -210,20 +314,57 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the one place that turns errors into exit status 2 and one line."""
     args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
     try:
-        return _run(args)
-    except AuditError as exc:
-        print(f"scalingo-audit: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("scalingo-audit: interrupted", file=sys.stderr)
-        return 130
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", OutputWarning)
+            warnings.showwarning = _show_warning
+            return _run(args)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        _fail("interrupted", debug)
+        return 130
+    except AuditError as exc:
+        _fail(f"error: {exc}", debug)
+    except OSError as exc:  # a write error, a directory where a file is expected...
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"error: {where}{exc.strerror or exc}", debug)
+    except RecursionError:
+        _fail("error: the input is nested too deeply to be read", debug)
+    except MemoryError:
+        _fail("error: out of memory (is an input file unreasonably large?)", debug)
+    except Exception as exc:
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(please report; --debug shows the traceback)",
+            debug,
+        )
+    return 2
+
+
+def _warn(message: str) -> None:
+    print(f"scalingo-audit: warning: {one_line(message)}", file=sys.stderr)
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], *args: typing.Any, **kw: typing.Any
+) -> None:
+    """Warnings of the package (e.g. a sheet cell that had to be escaped) as one line each."""
+    _warn(str(message))
+
+
+def _fail(message: str, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    print(f"scalingo-audit: {one_line(message)}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -240,6 +381,7 @@ def _run(args: argparse.Namespace) -> int:
             notebooks_dir=args.notebooks,
             pdf=args.pdf,
             pseudonymise=args.pseudonymise,
+            top=args.top,
         )
         print(f"Report written to {index}")
         return 0
@@ -281,9 +423,16 @@ def _run(args: argparse.Namespace) -> int:
         result = verify(args.snapshot)
         print(result.report())
         return 0 if result.ok else 1
+    if args.command == "notify":
+        return _notify(args)
     if args.command == "checks":
         from .checks import catalogue
 
+        if args.framework:
+            from .compliance import controls_print
+
+            sys.stdout.write(controls_print(args.framework))
+            return 0
         for c in catalogue().to_dict("records"):
             print(f"{c['check_id']:34} {c['severity']:7} {c['title']}")
         return 0
@@ -348,36 +497,89 @@ def _review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notify(args: argparse.Namespace) -> int:
+    from . import baseline, notify
+    from .evidence import provenance
+    from .notebook import open_audit
+
+    webhook = notify.webhook_from_env()  # before any work: a missing URL fails fast
+    if args.timeout <= 0 or args.retries < 0:
+        raise AuditError("--timeout must be positive and --retries at least 0")
+    audit = open_audit(args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise)
+    prov = provenance(audit.data, as_of=audit.as_of)
+    previous = baseline.load_baseline(
+        args.baseline, policy=args.policy, pseudonymise=args.pseudonymise
+    )
+    f = baseline.compare(audit.findings, previous)
+    counts = notify.summary(f)
+    if not counts["new"] and not args.always:
+        print(f"Nothing new since the baseline ({counts['fixed']} fixed): nothing posted.")
+        return 0
+    payload = (
+        notify.json_payload(f, prov, baseline=args.baseline)
+        if args.webhook_format == "json"
+        else notify.slack_payload(f, prov)
+    )
+    attempts = notify.post(webhook, payload, timeout=args.timeout, retries=args.retries)
+    print(
+        f"Posted to the webhook: {counts['new']} new, {counts['fixed']} fixed"
+        + (f" ({attempts} attempts)" if attempts > 1 else "")
+        + "."
+    )
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     from . import output
     from .evidence import provenance
     from .notebook import open_audit
 
+    if args.fail_on_new and not args.baseline:
+        raise AuditError("--fail-on-new needs --baseline PREVIOUS (the run to compare with)")
     audit = open_audit(args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise)
     prov = provenance(audit.data, as_of=audit.as_of)
     f = audit.findings
+    if args.baseline:
+        from . import baseline
+
+        previous = baseline.load_baseline(
+            args.baseline, policy=args.policy, pseudonymise=args.pseudonymise
+        )
+        f = baseline.compare(f, previous)
     for gap in audit.data.info.gaps:
-        print(f"scalingo-audit: warning: not audited: {gap}", file=sys.stderr)
+        _warn(f"not audited: {gap}")
     for e in audit.expired:
-        print(
-            f"scalingo-audit: warning: policy exception {e.describe()} expired on "
-            f"{e.expires.isoformat()} and mutes nothing",
-            file=sys.stderr,
+        _warn(
+            f"policy exception {e.describe()} expired on {e.expires.isoformat()} and mutes nothing"
         )
-    if args.format == "json":
-        print(output.to_json(f, prov))
+    if args.format == "ocsf":
+        from .ocsf import to_ocsf
+
+        text = to_ocsf(f, apps=audit.data.apps, as_of=audit.as_of, provenance=prov) + "\n"
+    elif args.format == "junit":
+        from .checks import CHECKS
+        from .junit import to_junit
+
+        text = to_junit(f, checks=list(CHECKS), name=f"scalingo-audit {audit.data.info.location}")
+    elif args.format == "json":
+        text = output.to_json(f, prov) + "\n"
     elif args.format == "csv":
-        sys.stdout.write(output.to_csv(f, prov))
+        text = output.to_csv(f, prov)
     else:
-        print(output.to_table(f))
-        counts = output.severity_counts(f)
-        print(
-            "\n"
-            + ", ".join(f"{n} {s}" for s, n in counts.items())
-            + f"; {int(f['muted'].astype(bool).sum())} muted"
-            + f" — {audit.data.info.kind} {audit.data.info.location}, as of {audit.as_of:%Y-%m-%d}"
-        )
-        print(output.provenance_line(prov))
+        text = output.to_table(f) + "\n\n" + output.summary_line(f, audit) + "\n"
+        text += output.provenance_line(prov) + "\n"
+        text = output.terminal_text(text)
+    if args.output_file:
+        from .atomic import write_text
+
+        write_text(args.output_file, text)
+    else:
+        sys.stdout.write(text)
+    if args.fail_on_new:
+        from .baseline import new_unmuted
+
+        if len(new_unmuted(f, at_least=args.fail_on_new)):
+            return 1
     if args.fail_on:
         limit = SEVERITIES.index(args.fail_on)
         counts = output.severity_counts(f)

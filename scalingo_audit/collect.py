@@ -2,7 +2,8 @@
 
 The plan is request-minimal (the API allows 60 requests per minute):
 
-    1 token exchange + GET /v1/regions (auth) + GET /v1/tokens (auth) + GET /v1/users/self
+    1 token exchange + GET /v1/regions + GET /v1/tokens + GET /v1/users/self (on auth,
+    regional on a 404) + GET /v1/client/tfa (auth: the collecting account's own 2FA)
     per region: GET /v1/apps, then GET /v1/collaborators once for every app the
     account owns, and GET /v1/apps/{app}/collaborators only for apps it does not own
     events (optional, --events-days N): GET /v1/apps/{app}/events per app, paged,
@@ -28,7 +29,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from . import snapshot as snap
-from .api import Client, Settings
+from .api import Client, Settings, api_path
 from .errors import ApiError, AuditError, AuthError, InputError
 
 
@@ -38,6 +39,7 @@ class _Run:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
+    tfa: bool | None = None  # the collecting account's own 2FA; None: unknown
 
     def add(
         self,
@@ -140,7 +142,7 @@ def collect(
     opts = _Options(region, events_days, max_event_pages, per_page, rate_limit, period, known,
                     str(since or ""))  # fmt: skip
     run = _Run()
-    bar = tqdm(total=4, unit="req", disable=not progress, file=err, dynamic_ncols=True, leave=True)
+    bar = tqdm(total=5, unit="req", disable=not progress, file=err, dynamic_ncols=True, leave=True)
 
     def on_request(label: str, status: int | None) -> None:
         bar.update(1)
@@ -191,30 +193,10 @@ def _collect(
     events_days, per_page, rate_limit, period = (
         opts.events_days, opts.per_page, opts.rate_limit, opts.period
     )  # fmt: skip
-    wanted = opts.region or settings.region
-    if settings.api_url:
-        regions = [(wanted or "custom", settings.api_url)]
-    else:
-        body = client.get(auth, "/v1/regions")
-        run.add("raw/auth/regions.json", "regions", None, "GET /v1/regions", body)
-        listed = [
-            (r["name"], str(r["api"]).rstrip("/"))
-            for r in body.get("regions", [])
-            if "name" in r and "api" in r
-        ]
-        regions = [r for r in listed if wanted is None or r[0] == wanted]
-        if not regions:
-            names = ", ".join(n for n, _ in listed) or "none"
-            raise InputError(
-                f"region {wanted!r} is not available to this account (available: {names})"
-            )
-    tokens = client.get(auth, "/v1/tokens")
+    regions = _regions(client, settings, run, opts.region or settings.region)
+    tokens = _paged(client, auth, "/v1/tokens", "tokens", per_page=per_page)
     run.add("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", tokens)
-    first_name, first_api = regions[0]
-    me = client.get(first_api, "/v1/users/self")
-    run.user = me.get("user", {}) if isinstance(me, dict) else {}
-    run.add(f"raw/{first_name}/users_self.json", "user", first_name, "GET /v1/users/self", me)
-
+    _whoami(client, auth, regions[0], run)
     for name, api in regions:
         run.regions.append(name)
         try:
@@ -251,7 +233,7 @@ def _collect(
             others = others + owned  # fall back to one request per owned app
         for done, a in enumerate(others, 1):
             app = str(a.get("name") or a.get("id"))
-            path = f"/v1/apps/{urllib.parse.quote(app, safe='')}/collaborators"
+            path = api_path("v1", "apps", app, "collaborators")
             try:
                 body = client.get(api, path)
                 run.add(
@@ -267,6 +249,72 @@ def _collect(
             bar.set_postfix_str(f"{name}: {done}/{len(others)} shared apps", refresh=False)
         if events_days:
             _events(client, api, name, apps, opts, run, bar)
+
+
+def _regions(
+    client: Client, settings: Settings, run: _Run, wanted: str | None
+) -> list[tuple[str, str]]:
+    """The (name, API URL) of each region to audit. With ``SCALINGO_API_URL`` only that
+    API, named by ``SCALINGO_REGION`` (or ``--region``), else by the region whose ``api``
+    it is in ``GET {auth}/v1/regions``: CLI commands need the name."""
+    body: Any = None
+    listed: list[tuple[str, str]] = []
+    if not (settings.api_url and wanted):
+        body = client.get(settings.auth_url, "/v1/regions")
+        run.add("raw/auth/regions.json", "regions", None, "GET /v1/regions", body)
+        rows = body.get("regions") if isinstance(body, dict) else None
+        listed = [
+            (str(r["name"]), str(r["api"]).rstrip("/"))
+            for r in (rows if isinstance(rows, list) else [])
+            if isinstance(r, dict) and r.get("name") and r.get("api")
+        ]
+    if settings.api_url:
+        if wanted:
+            return [(wanted, settings.api_url)]
+        named = [n for n, api in listed if api == settings.api_url]
+        if not named:
+            raise InputError(
+                f"SCALINGO_API_URL ({settings.api_url}) is not the API of any region listed by "
+                f"{settings.auth_url}/v1/regions: set SCALINGO_REGION to its region name "
+                "(e.g. osc-fr1), which the CLI commands in findings need"
+            )
+        return [(named[0], settings.api_url)]
+    regions = [r for r in listed if wanted is None or r[0] == wanted]
+    if not regions:
+        names = ", ".join(n for n, _ in listed) or "none"
+        raise InputError(f"region {wanted!r} is not available to this account (available: {names})")
+    return regions
+
+
+def _whoami(client: Client, auth: str, first: tuple[str, str], run: _Run) -> None:
+    """The collecting account (``GET /v1/users/self`` on the auth API, as all of Scalingo's
+    clients do; on the regional API when auth answers 404, as the API reference shows) and
+    its own 2FA (``GET {auth}/v1/client/tfa``; unreadable: a coverage gap)."""
+    label = "GET /v1/users/self"
+    try:
+        me = client.get(auth, "/v1/users/self")
+        path, region = "raw/auth/users_self.json", None
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        me = client.get(first[1], "/v1/users/self")
+        path, region = f"raw/{first[0]}/users_self.json", first[0]
+    user = me.get("user") if isinstance(me, dict) else None
+    if not isinstance(user, dict):
+        raise ApiError("expected a JSON object with root key 'user'", request=label)
+    run.user = user
+    run.add(path, "user", region, label, me)
+    try:
+        tfa = client.get(auth, "/v1/client/tfa")
+        enabled = snap.tfa_enabled(tfa)
+        if enabled is None:
+            raise ApiError("expected a JSON object 'tfa' with a boolean 'enabled'",
+                           request="GET /v1/client/tfa")  # fmt: skip
+    except ApiError as exc:
+        run.gap(None, None, exc)
+        return
+    run.tfa = enabled
+    run.add("raw/auth/tfa.json", "tfa", None, "GET /v1/client/tfa", tfa)
 
 
 def _paged(client: Client, api: str, path: str, key: str, *, per_page: int) -> dict[str, Any]:
@@ -295,7 +343,7 @@ def _events(
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=opts.events_days)
     for done, a in enumerate(apps, 1):
         app = str(a.get("name") or a.get("id"))
-        path = f"/v1/apps/{urllib.parse.quote(app, safe='')}/events"
+        path = api_path("v1", "apps", app, "events")
         carried = opts.known.get((region, app), [])
         known_ids = {str(e["id"]) for e in carried}
         fetched: set[str] = set()
@@ -354,7 +402,11 @@ def _write(
                      "error": "collection was interrupted: this snapshot is incomplete"})  # fmt: skip
     s = snap.Snapshot(
         collected_at=started.isoformat(timespec="seconds"),
-        collected_by={"email": run.user.get("email"), "user_id": run.user.get("id")},
+        collected_by={
+            "email": run.user.get("email"),
+            "user_id": run.user.get("id"),
+            "tfa": run.tfa,
+        },
         regions=run.regions,
         files=run.files,
         origin="api" if complete else "api-incomplete",

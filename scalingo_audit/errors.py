@@ -7,17 +7,74 @@ Hierarchy::
     ├── PolicyError            the policy file is invalid
     ├── ReportError            a notebook failed while building a report
     └── ApiError               the Scalingo API answered with an error (status, request)
-        └── AuthError          SCALINGO_API_TOKEN missing, rejected or revoked
+        ├── AuthError          SCALINGO_API_TOKEN missing, rejected or revoked
+        └── DeadlineError      a call not made, or given up, because the deadline passed
 
 Every ``AuditError`` carries a message meant for a person: it names the file,
 the record and the field at fault and, where it helps, what to do next. The
-CLI prints it on one line and exits with status 2. Anything else that escapes
-is a bug in scalingo-audit, not in the user's input.
+CLI prints it on one line (:func:`one_line`) and exits with status 2. Anything
+else that escapes is a bug in scalingo-audit, not in the user's input: the CLI
+reports it as an internal error, also with status 2.
+
+A bad value is quoted with :func:`excerpt`: short, escaped, bounded whatever its
+size or depth (a YAML alias bomb expands to billions of items; a name can hold
+10,000 characters, newlines or terminal escapes).
 """
 
 from __future__ import annotations
 
+import reprlib
+import unicodedata
 from pathlib import Path
+from typing import Any
+
+EXCERPT_CHARS = 60
+"""The longest quotation of a bad value in an error message."""
+
+
+def _repr() -> reprlib.Repr:
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 2, 3, 3, 3, 3
+    r.maxstring, r.maxother, r.maxlong = EXCERPT_CHARS, EXCERPT_CHARS, EXCERPT_CHARS
+    return r
+
+
+_REPR = _repr()
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+    """A short, escaped quotation of ``value`` for an error message: its ``repr`` with
+    nesting and lengths bounded (never walking more than a few items), every control
+    or format character escaped, and at most ``limit`` characters."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real error
+        text = f"<{type(value).__name__}>"
+    text = escape(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escape(text: str) -> str:
+    """``text`` with control and format characters (newlines, ESC, NUL, bidi overrides)
+    written as escapes, so it prints as one inert line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else _escape_char(c) for c in text)
+
+
+def _escape_char(c: str) -> str:
+    n = ord(c)
+    if c in "\n\r\t":
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[c]
+    if unicodedata.category(c) in ("Zs",):
+        return c
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def one_line(message: str, limit: int = 2000) -> str:
+    """An error message as the CLI prints it: escaped onto one line, bounded in length."""
+    text = escape(str(message))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class AuditError(Exception):
@@ -70,3 +127,12 @@ class ApiError(AuditError):
 
 class AuthError(ApiError):
     """The API token is missing, rejected or revoked. The message never contains the token."""
+
+
+class DeadlineError(ApiError):
+    """A call was not sent, or its retries were given up, because the deadline passed."""
+
+
+class OutputWarning(UserWarning):
+    """Something in the data had to be changed to be written (e.g. a control character a
+    spreadsheet cannot store): names the file and the cell. The CLI prints it on one line."""

@@ -157,6 +157,12 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("muted", BOOL, "muted by a policy exception"),
         Column("exception_reason", TEXT, "reason of the exception that mutes it"),
         Column("exception_expires", TEXT, "expiry date of that exception"),
+        Column(
+            "finding_id",
+            TEXT,
+            "stable id: hash of check id, region, app id (else name), lower-case email, token name",
+        ),
+        Column("baseline_status", TEXT, "new | existing | fixed against --baseline; empty without"),
     ),
     "changes": (
         Column("change", TEXT, "kind of change, one of history.CHANGES (e.g. access_granted)"),

@@ -46,7 +46,7 @@ from . import contracts, frames
 from . import snapshot as snap
 from .errors import InputError
 from .model import AuditData
-from .output import safe_cell
+from .output import safe_cell, terminal_text, write_csv_rows
 
 CHANGES = (
     "owner_changed",
@@ -376,10 +376,12 @@ def to_csv(changes: pd.DataFrame) -> str:
     import csv
 
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(FIELDS), lineterminator="\n")
-    writer.writeheader()
-    for rec in records(changes):
-        writer.writerow({k: safe_cell("" if v is None else v) for k, v in rec.items()})
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(FIELDS)
+    rows = [
+        [safe_cell("" if rec[k] is None else rec[k]) for k in FIELDS] for rec in records(changes)
+    ]
+    write_csv_rows(writer, buf, rows)
     return buf.getvalue()
 
 
@@ -405,7 +407,7 @@ def to_table(changes: pd.DataFrame, *, width: int = 100) -> str:
                     textwrap.wrap(str(d), width, initial_indent="  ", subsequent_indent="      ")
                 )
         lines.append("")
-    return "\n".join(lines).rstrip()
+    return terminal_text("\n".join(lines).rstrip())
 
 
 def counts(changes: pd.DataFrame) -> pd.DataFrame:

@@ -5,19 +5,27 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import textwrap
 from typing import Any
 
 import pandas as pd
 
 from . import contracts
+from .baseline import NEW, fixed_findings, open_findings
+from .compliance import controls_for, controls_text
 from .frames import SEVERITIES
 
 JSON_FIELDS = (
     "check_id", "severity", "title", "region", "app", "email", "token_name",
     "message", "remediation", "muted", "exception_reason", "exception_expires", "risk",
+    "finding_id", "baseline_status", "compliance",
 )  # fmt: skip
-"""Fields of each object in ``check --format json`` (a contract: CI jobs parse them)."""
+"""Fields of each object in ``check --format json`` (a contract: CI jobs parse them).
+``finding_id`` is stable across runs (:func:`scalingo_audit.baseline.finding_id`);
+``baseline_status`` is ``new``, ``existing`` or ``fixed`` with ``--baseline``, else ``null``;
+``compliance`` maps each framework to the check's control ids
+(:func:`scalingo_audit.compliance.controls_for`; one line of text in CSV)."""
 
 SOURCE_FIELD = "source"
 """With a provenance (:func:`scalingo_audit.evidence.provenance`), each JSON object also has
@@ -28,7 +36,14 @@ account, tool version)."""
 CSV_SOURCE_FIELDS = ("sha256", "collected_at", "collected_by", "tool_version")
 """Provenance columns appended to every CSV row (prefixed ``source_``) with a provenance."""
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA = re.compile(
+    r"^[\s\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]*"
+    r"[=+\-@\uff1d\uff0b\uff0d\uff20]|^[\t\r]"
+)
+"""A text a spreadsheet may read as a formula: ``= + - @`` (or their full-width forms),
+possibly after whitespace, control or invisible format characters, which some
+spreadsheets skip; or a text starting with a tab or a carriage return."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def records(
@@ -37,8 +52,9 @@ def records(
     """Findings as plain dicts with :data:`JSON_FIELDS`; missing values are ``None``. With
     ``provenance``, each dict also has :data:`SOURCE_FIELD` set to it."""
     out = []
-    for row in findings[list(JSON_FIELDS)].to_dict("records"):
+    for row in findings[[f for f in JSON_FIELDS if f != "compliance"]].to_dict("records"):
         rec = {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
+        rec["compliance"] = controls_for(str(rec["check_id"]))
         if provenance is not None:
             rec[SOURCE_FIELD] = provenance
         out.append(rec)
@@ -53,10 +69,37 @@ def to_json(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) ->
 
 
 def safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas: a text starting with = + - @ gets a leading quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+    """Neutralise spreadsheet formulas: a text that starts with = + - @ (also after leading
+    whitespace or control characters), a tab or a carriage return gets a leading quote."""
+    if isinstance(value, str) and is_formula_like(value):
         return "'" + value
     return value
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet could take ``text`` for a formula (see :func:`safe_cell`)."""
+    return _FORMULA.match(text) is not None
+
+
+def write_csv_rows(writer: Any, buf: Any, rows: Any) -> None:
+    """Write ``rows`` (lists of cells) with ``writer`` (a ``csv.writer`` on ``buf``). A row
+    with a carriage return in a cell is written with every cell quoted: Python's csv module
+    quotes a bare ``\\r`` only when it is part of the line terminator, and an unquoted one
+    splits the row in spreadsheets (the rest of the cell becoming a cell of its own)."""
+    quoted = None
+    for row in rows:
+        if any(isinstance(v, str) and "\r" in v for v in row):
+            if quoted is None:
+                quoted = csv.writer(buf, dialect=writer.dialect, quoting=csv.QUOTE_ALL)
+            quoted.writerow(row)
+        else:
+            writer.writerow(row)
+
+
+def terminal_text(text: str) -> str:
+    """``text`` for a terminal: control characters (escape sequences, carriage returns,
+    NUL...) and bidirectional overrides removed; newlines and tabs kept."""
+    return _CONTROL.sub("", text)
 
 
 def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> str:
@@ -65,12 +108,15 @@ def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> 
     extra = {f"source_{k}": (provenance or {}).get(k) for k in CSV_SOURCE_FIELDS}
     fields = list(JSON_FIELDS) + (list(extra) if provenance is not None else [])
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(fields)
+    rows = []
     for rec in records(findings):
+        rec["compliance"] = controls_text(str(rec["check_id"]))
         if provenance is not None:
             rec.update(extra)
-        writer.writerow({k: safe_cell("" if v is None else v) for k, v in rec.items()})
+        rows.append([safe_cell("" if rec[k] is None else rec[k]) for k in fields])
+    write_csv_rows(writer, buf, rows)
     return buf.getvalue()
 
 
@@ -88,9 +134,11 @@ def provenance_line(provenance: dict[str, Any]) -> str:
 
 def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
     """A plain-text listing grouped by severity, muted findings last."""
-    if findings.empty:
-        return "No findings."
+    fixed = fixed_findings(findings)
+    findings = open_findings(findings)
     lines: list[str] = []
+    if findings.empty:
+        lines.append("No findings.")
     active = findings[~findings["muted"].astype(bool)]
     muted = findings[findings["muted"].astype(bool)]
     for severity in SEVERITIES:
@@ -99,7 +147,8 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
             continue
         lines.append(f"{severity.upper()} ({len(group)})")
         for r in group.to_dict("records"):
-            lines.append(f"  [{r['check_id']}] {r['message']}")
+            new = " NEW" if r["baseline_status"] == NEW else ""
+            lines.append(f"  [{r['check_id']}]{new} {r['message']}")
             lines.extend(textwrap.wrap(f"fix: {r['remediation']}", width, initial_indent="      ",
                                        subsequent_indent="      "))  # fmt: skip
         lines.append("")
@@ -111,10 +160,30 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
                 f"{r['exception_expires']}: {r['exception_reason']}"
             )
         lines.append("")
-    return "\n".join(lines).rstrip()
+    if not fixed.empty:
+        lines.append(f"FIXED SINCE THE BASELINE ({len(fixed)})")
+        lines.extend(f"  [{r['check_id']}] {r['message']}" for r in fixed.to_dict("records"))
+        lines.append("")
+    return terminal_text("\n".join(lines).rstrip())
+
+
+def summary_line(findings: pd.DataFrame, audit: Any) -> str:
+    """``check``'s last table line: open findings per severity, muted, new and fixed ones
+    (with a baseline), the source and the ``as_of`` date."""
+    counts = severity_counts(findings)
+    current = open_findings(findings)
+    text = ", ".join(f"{n} {s}" for s, n in counts.items())
+    text += f"; {int(current['muted'].astype(bool).sum())} muted"
+    if findings["baseline_status"].notna().any():
+        new = int((current["baseline_status"] == NEW).sum())
+        text += f"; {new} new, {len(fixed_findings(findings))} fixed since the baseline"
+    info = audit.data.info
+    return text + f" — {info.kind} {info.location}, as of {audit.as_of:%Y-%m-%d}"
 
 
 def severity_counts(findings: pd.DataFrame) -> dict[str, int]:
+    """Open (unmuted, not fixed) findings per severity."""
+    findings = open_findings(findings)
     active = findings[~findings["muted"].astype(bool)]
     return {s: int((active["severity"] == s).sum()) for s in SEVERITIES}
 

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from . import atomic
 from .errors import ReportError
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
@@ -92,11 +93,13 @@ def html_to_pdf(
     # The print copy sits next to the page, so its relative links keep pointing to the report.
     fd, name = tempfile.mkstemp(prefix=f".{source.stem}.", suffix=".print.html", dir=source.parent)
     copy = Path(name)
-    partial = target.with_name(f".{target.name}.partial")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(_with_print_css(source.read_text(encoding="utf-8")))
-        with tempfile.TemporaryDirectory(prefix="scalingo-audit-chromium-") as profile:
+        with (
+            tempfile.TemporaryDirectory(prefix="scalingo-audit-chromium-") as profile,
+            atomic.replacing(target) as partial,
+        ):
             command = [
                 executable,
                 *FLAGS,
@@ -114,13 +117,11 @@ def html_to_pdf(
                 ) from None
             except OSError as e:
                 raise ReportError(f"{source.name}: could not run {executable}: {e}") from None
-        if done.returncode != 0 or not _is_pdf(partial):
-            detail = _last_error(done.stderr) or f"exit status {done.returncode}"
-            raise ReportError(f"{source.name}: Chromium wrote no PDF ({detail})")
-        partial.replace(target)
+            if done.returncode != 0 or not _is_pdf(partial):
+                detail = _last_error(done.stderr) or f"exit status {done.returncode}"
+                raise ReportError(f"{source.name}: Chromium wrote no PDF ({detail})")
     finally:
         copy.unlink(missing_ok=True)
-        partial.unlink(missing_ok=True)
     return target
 
 

@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
-from . import __version__, resources
-from .errors import ReportError
+from . import __version__, atomic, resources
+from .errors import InputError, ReportError
 from .frames import SEVERITIES
+from .htmltable import assets
 from .notebook import Audit, open_audit
 
 KERNEL_ARGS = ("--InteractiveShell.colors=nocolor", "--IPKernelApp.log_level=ERROR")
@@ -83,21 +85,26 @@ def default_out_dir(source: str) -> Path:
 
 
 def notebook_parameters(
-    source: str, policy: str, as_of: str, *, pseudonymise: bool = False
-) -> dict[str, str | bool]:
+    source: str, policy: str, as_of: str, *, pseudonymise: bool = False, top: int | None = None
+) -> dict[str, str | bool | int]:
     """Papermill parameters: paths made absolute (kernels run elsewhere), nothing secret.
-    ``pseudonymise`` is passed only when set (a flag: the key never leaves its file)."""
-    params: dict[str, str | bool] = {
+    ``pseudonymise`` is passed only when set (a flag: the key never leaves its file), ``top``
+    (how many bars a chart shows at most) only when given."""
+    params: dict[str, str | bool | int] = {
         "source": source if source == "demo" else str(Path(source).resolve()),
         "policy": str(Path(policy).resolve()) if policy else "",
         "as_of": as_of,
     }
     if pseudonymise:
         params["pseudonymise"] = True
+    if top is not None:
+        params["top"] = top
     return params
 
 
-def execute(notebook: Path, output: Path, parameters: dict[str, str | bool], *, cwd: Path) -> None:
+def execute(
+    notebook: Path, output: Path, parameters: dict[str, str | bool | int], *, cwd: Path
+) -> None:
     """Run ``notebook`` with papermill into ``output``; a failure raises ``ReportError``."""
     import papermill as pm
 
@@ -152,7 +159,8 @@ def export_html(executed: Path, title: str) -> str:
                 output["data"]["text/html"] = _EXTERNAL_SCRIPT.sub("", html)
     nb.metadata["title"] = f"{title} · scalingo-audit"
     nb.cells.insert(0, nbformat.v4.new_markdown_cell("[← Report index](index.html)"))
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    resources = {"metadata": {"name": title}, "table_assets": assets()}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
     return str(body)
 
 
@@ -163,7 +171,10 @@ _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_css -%}{{ super() }}<style>
 :not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon :is(td, th) { text-align: left; vertical-align: top; }
-</style>{%- endblock html_head_css -%}
+.jp-RenderedHTMLCommon table.sa-table { table-layout: auto; }
+</style>
+{{ resources.table_assets }}
+{%- endblock html_head_css -%}
 """
 _EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\ssrc=[\"'](https?:)?//[^>]*>\s*</script>", re.I)
 
@@ -195,6 +206,7 @@ def build_report(
     progress: bool = True,
     pseudonymise: bool = False,
     pdf: bool = False,
+    top: int | None = None,
 ) -> Path:
     """Execute the report notebooks on ``source`` and write the HTML report.
 
@@ -203,10 +215,15 @@ def build_report(
     any notebook runs, and the notebooks read it themselves).
     With ``pdf``, every page (``index.html`` included) also gets a PDF beside it, printed by
     the system Chromium (:mod:`scalingo_audit.pdf`; missing Chromium fails before any run).
+    ``top`` caps the bars of each chart (the notebooks' default: 25); tables are never capped.
+    The report directory also holds the complete data: ``findings.csv``, ``findings.json``
+    and the access review sheet ``review.xlsx`` (see :data:`DATA_FILES`).
     Returns the path of ``index.html``. Raises ``InputError``/``PolicyError`` for
     bad input (before any notebook runs) and ``ReportError`` if a notebook fails.
     """
     source = str(source)
+    if top is not None and top < 1:
+        raise InputError("--top must be at least 1")
     if pdf:
         from .pdf import find_chromium
 
@@ -214,7 +231,7 @@ def build_report(
     audit = open_audit(source, policy, as_of, pseudonymise=pseudonymise)
     notebooks = report_notebooks(notebooks_dir)
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
-    params = notebook_parameters(source, policy, as_of, pseudonymise=pseudonymise)
+    params = notebook_parameters(source, policy, as_of, pseudonymise=pseudonymise, top=top)
     pages: list[Page] = []
     with tempfile.TemporaryDirectory(prefix="scalingo-audit-report-") as tmp:
         staging = Path(tmp)
@@ -236,11 +253,12 @@ def build_report(
             pages.append(page)
             _say(progress, f"done in {time.perf_counter() - start:.1f} s\n")
         out.mkdir(parents=True, exist_ok=True)
-        for page in pages:
-            shutil.move(staging / page.html, out / page.html)
+        for page in pages:  # each page whole or not at all (a full disk leaves no half page)
+            atomic.write_bytes(out / page.html, (staging / page.html).read_bytes())
     shutil.rmtree(out / "_failed", ignore_errors=True)
+    write_data_files(audit, out)
     index = out / "index.html"
-    index.write_text(render_index(audit, pages, policy=policy), encoding="utf-8")
+    atomic.write_text(index, render_index(audit, pages, policy=policy))
     if pdf:
         from .pdf import html_to_pdf, pdf_path
 
@@ -249,6 +267,28 @@ def build_report(
             html_to_pdf(html, pdf_path(html))
             _say(progress, "done\n")
     return index
+
+
+DATA_FILES = (
+    ("findings.csv", "every finding, muted ones included (CSV, formula-safe)"),
+    ("findings.json", "every finding as JSON, the same objects as `check --format json`"),
+    ("review.xlsx", "the access review sheet: one row per membership, to fill and apply"),
+)
+"""The report's machine-readable files, next to ``index.html`` and linked from it."""
+
+
+def write_data_files(audit: Audit, out: Path) -> list[Path]:
+    """Write :data:`DATA_FILES` into ``out``, each with the data's provenance."""
+    from . import output, review
+    from .evidence import provenance
+
+    prov = provenance(audit.data, as_of=audit.as_of)
+    csv_file, json_file, sheet_file = (out / name for name, _ in DATA_FILES)
+    atomic.write_text(csv_file, output.to_csv(audit.findings, prov))
+    atomic.write_text(json_file, output.to_json(audit.findings, prov) + "\n")
+    sheet = review.review_sheet(audit.data, audit.findings)
+    review.write_review(sheet, sheet_file, about={**review.sheet_about(audit.data), **prov})
+    return [csv_file, json_file, sheet_file]
 
 
 def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
@@ -314,6 +354,8 @@ def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
         expired=audit.expired,
         pages=pages,
         notes=info.notes,
+        data_files=[(name, re.sub(r"`([^`]*)`", r"\1", what)) for name, what in DATA_FILES],
+        assets=Markup(assets()),
     )
 
 
@@ -356,11 +398,11 @@ h1{margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #d9e2ec}
 .card .note{color:#52606d;font-size:.85rem}
 .sev-high .value{color:#b42318}.sev-medium .value{color:#b54708}
 .sev-low .value{color:#175cd3}.sev-info .value{color:#52606d}
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .6rem;
- border-bottom:1px solid #e4e7eb;vertical-align:top}th{background:#f5f7fa}
 .warn{background:#fffaeb;border:1px solid #fedf89;border-radius:8px;padding:.6rem 1rem}
 a{color:#175cd3}li{margin:.4rem 0}
-</style></head><body>
+</style>
+{{ assets }}
+</head><body>
 <h1>Scalingo access audit</h1>
 <p class="sub">Who can do what on these apps, and what should be fixed.
  Data: {{ source }}, collected {{ collected }}; findings as of {{ as_of }}.</p>
@@ -380,17 +422,22 @@ a{color:#175cd3}li{margin:.4rem 0}
 <ul>{% for p in pages %}
 <li><a href="{{ p.html }}">{{ p.title }}</a>{% if p.summary %}: {{ p.summary }}{% endif %}</li>{% endfor %}
 </ul>
+<h2>Data files</h2>
+<p>The complete data of this report, for spreadsheets and scripts:</p>
+<ul>{% for name, what in data_files %}
+<li><a href="{{ name }}" data-file="{{ name }}">{{ name }}</a>: {{ what }}</li>{% endfor %}
+</ul>
 {% if gaps %}<h2>Coverage gaps</h2>
 <div class="warn"><p>Some data could not be collected: findings may be missing for these.</p>
-<table><tr>{% for k in gap_keys %}<th>{{ k }}</th>{% endfor %}</tr>{% for row in gaps %}
-<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table></div>{% endif %}
+<table class="sa-table"><thead><tr>{% for k in gap_keys %}<th>{{ k|capitalize }}</th>{% endfor %}</tr></thead><tbody>{% for row in gaps %}
+<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</tbody></table></div>{% endif %}
 {% if expired %}<h2>Expired policy exceptions</h2>
 <div class="warn"><p>These accepted risks have expired: they mute nothing any more.</p>
-<table><tr><th>Exception</th><th>Reason</th><th>Expired</th></tr>{% for e in expired %}
-<tr><td>{{ e.describe() }}</td><td>{{ e.reason }}</td><td>{{ e.expires.isoformat() }}</td></tr>{% endfor %}
-</table></div>{% endif %}
+<table class="sa-table"><thead><tr><th>Exception</th><th>Reason</th><th>Expired</th></tr></thead><tbody>{% for e in expired %}
+<tr><td>{{ e.describe() }}</td><td>{{ e.reason }}</td><td><time>{{ e.expires.isoformat() }}</time></td></tr>{% endfor %}
+</tbody></table></div>{% endif %}
 <h2>Provenance</h2>
-<table>{% for k, v in provenance %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
+<table class="sa-table sa-kv">{% for k, v in provenance %}<tr><th scope="row">{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
 {% for n in notes %}<p class="sub">{{ n }}</p>{% endfor %}
 </body></html>
 """

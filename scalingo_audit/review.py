@@ -24,8 +24,10 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import re
 import shlex
 import shutil
+import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,10 +35,10 @@ from typing import Any
 
 import pandas as pd
 
-from . import frames
-from .errors import InputError
+from . import atomic, frames
+from .errors import InputError, OutputWarning
 from .model import AuditData
-from .output import safe_cell
+from .output import is_formula_like, safe_cell, write_csv_rows
 
 KEEP, DOWNGRADE, REVOKE = "keep", "downgrade to Limited", "revoke"
 DECISIONS = {
@@ -164,10 +166,8 @@ def _day(v: Any) -> str | None:
 
 
 def _tfa(r: dict[str, Any]) -> str:
-    if r["role"] == "owner":
-        return "not exposed"
     if pd.isna(r["tfa"]):
-        return "unknown"
+        return "not exposed" if r["role"] == "owner" else "unknown"
     return "on" if r["tfa"] else "off"
 
 
@@ -185,15 +185,18 @@ def write_review(
     suffix = out.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise InputError("the review sheet must be a .xlsx or .csv file", file=out)
+    if out.is_dir():
+        raise InputError("is a directory; name the sheet file to write", file=out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cells = [[_cell(v) for v in row] for row in df.itertuples(index=False)]
-    if suffix == ".csv":
-        with out.open("w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(list(df.columns))
-            w.writerows(["" if v is None else v for v in row] for row in cells)
-        return out
-    _write_xlsx(out, list(df.columns), cells, about or {})
+    with atomic.replacing(out) as tmp:  # a full disk leaves no half sheet under its name
+        if suffix == ".csv":
+            with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(list(df.columns))
+                write_csv_rows(w, fh, (["" if v is None else v for v in row] for row in cells))
+        else:
+            _write_xlsx(tmp, list(df.columns), cells, about or {}, filename=out.name)
     return out
 
 
@@ -206,7 +209,7 @@ def _cell(v: Any) -> Any:
 
 
 def _write_xlsx(
-    out: Path, header: list[str], cells: list[list[Any]], about: dict[str, Any]
+    out: Path, header: list[str], cells: list[list[Any]], about: dict[str, Any], *, filename: str
 ) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -223,7 +226,7 @@ def _write_xlsx(
         ws.column_dimensions[get_column_letter(j)].width = _WIDTHS.get(name, 16)
     for i, row in enumerate(cells, 2):
         for j, v in enumerate(row, 1):
-            _put(ws.cell(row=i, column=j), v)
+            _put(ws.cell(row=i, column=j), v, filename)
     ws.freeze_panes = "B2"
     last = get_column_letter(len(header))
     ws.auto_filter.ref = f"A1:{last}{len(cells) + 1}"
@@ -246,17 +249,30 @@ def _write_xlsx(
         ("", "prints the Scalingo CLI commands and records the decisions; changes nothing"),
     ]
     for i, (k, v) in enumerate(lines, 1):
-        _put(info.cell(row=i, column=1), safe_cell(k))
-        _put(info.cell(row=i, column=2), safe_cell(v))
+        _put(info.cell(row=i, column=1), safe_cell(k), filename)
+        _put(info.cell(row=i, column=2), safe_cell(v), filename)
     info.column_dimensions["A"].width = 18
     info.column_dimensions["B"].width = 80
     wb.save(out)
 
 
-def _put(cell: Any, value: Any) -> None:
+def _put(cell: Any, value: Any, filename: str) -> None:
+    if isinstance(value, str) and _XLSX_ILLEGAL.search(value):
+        # XML 1.0 cannot hold these (NUL, ESC...): write them as visible \xNN escapes
+        value = _XLSX_ILLEGAL.sub(lambda m: f"\\x{ord(m[0]):02x}", value)
+        warnings.warn(
+            OutputWarning(
+                f"{filename}: sheet {cell.parent.title} cell {cell.coordinate}: control characters "
+                "a spreadsheet cannot store were written as \\xNN escapes"
+            ),
+            stacklevel=2,
+        )
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"  # never a formula, whatever the text
+
+
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # --- reading back --------------------------------------------------------------------------
@@ -331,8 +347,8 @@ def _text(v: Any) -> str:
 
 
 def _unquote(v: str) -> str:
-    """Undo :func:`safe_cell`: a leading ``'`` before a formula prefix."""
-    if v.startswith("'") and v[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+    """Undo :func:`safe_cell`: a leading ``'`` before a text that looks like a formula."""
+    if v.startswith("'") and is_formula_like(v[1:]):
         return v[1:]
     return v
 
@@ -444,11 +460,10 @@ def record_decisions(
         "commands": commands(decisions),
         "note": "scalingo-audit changed nothing on Scalingo: a person runs the commands.",
     }
-    shutil.copyfile(sheet, folder / copy_name)
+    with atomic.replacing(folder / copy_name) as tmp:
+        shutil.copyfile(sheet, tmp)
     target = folder / f"{stamp}.json"
-    tmp = target.with_name(target.name + ".partial")
-    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(target)
+    atomic.write_text(target, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     return target
 
 

@@ -6,7 +6,9 @@ A snapshot is a directory::
       manifest.json                      what, when, by whom, and the file list
       raw/auth/regions.json              GET {auth}/v1/regions
       raw/auth/tokens.json               GET {auth}/v1/tokens
-      raw/<region>/users_self.json       GET /v1/users/self
+      raw/auth/users_self.json           GET {auth}/v1/users/self (raw/<region>/users_self.json
+                                         when the auth API answered 404 and the region did)
+      raw/auth/tfa.json                  GET {auth}/v1/client/tfa (the collecting account's 2FA)
       raw/<region>/apps.json             GET /v1/apps
       raw/<region>/collaborators.json    GET /v1/collaborators (apps the account owns)
       raw/<region>/apps/<app>/collaborators.json   GET /v1/apps/<app>/collaborators
@@ -18,7 +20,7 @@ key, e.g. ``{"apps": [...]}``). ``manifest.json`` (format version 1)::
     {"format": "scalingo-audit/snapshot", "format_version": 1,
      "tool_version": "0.1.0", "origin": "api" | "demo",
      "collected_at": "2026-11-01T08:00:00+00:00",
-     "collected_by": {"email": "...", "user_id": "us-..."},
+     "collected_by": {"email": "...", "user_id": "us-...", "tfa": true | false | null},
      "regions": ["osc-fr1", ...], "requests": 12, "events_days": null,
      "gaps": [{"region": ..., "app": ..., "request": ..., "status": 403, "error": ...}],
      "files": [{"path": "raw/osc-fr1/apps.json", "kind": "apps", "region": "osc-fr1",
@@ -50,7 +52,17 @@ from .errors import InputError
 
 FORMAT = "scalingo-audit/snapshot"
 FORMAT_VERSION = 1
-KINDS = ("regions", "tokens", "user", "apps", "collaborators", "app_collaborators", "app_events")
+KINDS = (
+    "regions", "tokens", "user", "tfa", "apps", "collaborators", "app_collaborators", "app_events"
+)  # fmt: skip
+
+
+def tfa_enabled(body: Any) -> bool | None:
+    """``enabled`` of a ``GET /v1/client/tfa`` body (``{"tfa": {"enabled": true, ...}}``);
+    None when the body does not say."""
+    tfa = body.get("tfa") if isinstance(body, Mapping) else None
+    enabled = tfa.get("enabled") if isinstance(tfa, Mapping) else None
+    return enabled if isinstance(enabled, bool) else None
 
 
 @dataclass(frozen=True)
@@ -129,22 +141,29 @@ def api_files(
     apps: Mapping[str, list[dict[str, Any]]],
     collaborators: Mapping[str, list[dict[str, Any]]],
     event_pages: Mapping[str, list[Any]] | None = None,
+    tfa: Mapping[str, Any] | None = None,
 ) -> list[RawFile]:
     """The raw files a collection of this organisation stores, in the layout above.
 
     ``user`` is the collecting account (``GET /v1/users/self``'s ``user``), ``apps`` maps
     a region to its apps in API shape, ``collaborators`` an app name to its collaborator
-    records (the owner never among them) and ``event_pages`` an app name to its events
-    response bodies, page by page. Apps the account owns are listed together, as
+    records (the owner never among them), ``event_pages`` an app name to its events
+    response bodies, page by page, and ``tfa`` the collecting account's own 2FA
+    (``GET /v1/client/tfa``'s ``tfa``; None: not collected). Apps the account owns are listed together, as
     ``GET /v1/collaborators`` returns them; the others one file per app. Used by the
     generated organisations (demo, benchmarks, tests) so they look exactly like a
     collected snapshot.
     """
     me = str(user.get("email", "")).lower()
-    files = [RawFile("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", {"tokens": tokens})]
+    files = [
+        RawFile("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", {"tokens": tokens}),
+        RawFile("raw/auth/users_self.json", "user", None, "GET /v1/users/self",
+                {"user": dict(user)}),
+    ]  # fmt: skip
+    if tfa is not None:
+        files.append(RawFile("raw/auth/tfa.json", "tfa", None, "GET /v1/client/tfa",
+                             {"tfa": dict(tfa)}))  # fmt: skip
     for region, region_apps in apps.items():
-        files.append(RawFile(f"raw/{region}/users_self.json", "user", region,
-                             "GET /v1/users/self", {"user": dict(user)}))  # fmt: skip
         files.append(RawFile(f"raw/{region}/apps.json", "apps", region, "GET /v1/apps",
                              {"apps": region_apps}))  # fmt: skip
         owned = {a["name"] for a in region_apps if str(a["owner"].get("email", "")).lower() == me}

@@ -30,6 +30,7 @@ CONTRACT = {
     "inactive_collaborator": "medium",
     "unused_full_privileges": "medium",
     "pending_invitation_stale": "medium",
+    "owner_without_2fa": "high",
 }
 
 

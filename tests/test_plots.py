@@ -114,7 +114,7 @@ def test_access_overview_counts_every_membership(audit):
     m = audit.data.memberships
     totals = _totals(plots.access_overview(m))
     assert sum(totals.values()) == len(m)
-    assert totals["not exposed"] == int((m["role"] == "owner").sum())
+    assert totals["not exposed"] == int(((m["role"] == "owner") & m["tfa"].isna()).sum())
 
 
 def test_figures_are_json_serialisable(audit):
@@ -138,7 +138,8 @@ def test_tfa_state_never_turns_unknown_into_off(audit):
     m = audit.data.memberships
     state = tables.tfa_state(m)
     assert set(state[m["tfa"].isna() & (m["role"] != "owner")]) == {"unknown"}
-    assert set(state[m["role"] == "owner"]) == {"not exposed"}
+    assert set(state[(m["role"] == "owner") & m["tfa"].isna()]) == {"not exposed"}
+    assert set(state[(m["role"] == "owner") & m["tfa"].notna()]) == {"off"}  # the collector's own
     assert (state == "off").sum() == (m["tfa"] == False).sum()  # noqa: E712
 
 

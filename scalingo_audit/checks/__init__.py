@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .. import frames
+from ..baseline import assign_ids
 from ..model import AuditData
 from ..policy import Policy, PolicyException
 from . import activity, invitations, mfa, owners, roles, tokens  # noqa: F401  (registers the checks)
@@ -56,6 +57,7 @@ def run_checks(
             )
     out = frames.build("findings", rows)
     out["muted"] = False
+    out["finding_id"] = assign_ids(out, data.apps)
     day = ctx.as_of.date()
     active = [e for e in ctx.policy.exceptions if e.active_on(day)]
     for i, r in enumerate(out.itertuples(index=False)):

@@ -77,3 +77,27 @@ def tfa_status_unknown(ctx: Context) -> Iterator[Finding]:
                 "remediation": "Check 2FA for this person on https://dashboard.scalingo.com/collaborators "
                 "and ask them to enable it if it is off.",
             }
+
+
+@check(
+    "owner_without_2fa",
+    severity="high",
+    title="App owner without 2FA",
+    risk="The Owner can delete, rename or transfer its apps and do everything a Collaborator "
+    "can; a stolen password alone gives all of that away. The API exposes only the collecting "
+    "account's own 2FA, so only that owner can be known to lack it.",
+    remediation="Enable 2FA on the owner account (dashboard: User settings → Authentication).",
+)
+def owner_without_2fa(ctx: Context) -> Iterator[Finding]:
+    p = ctx.data.people
+    sel = p[(p["owner_apps"].fillna(0) >= 1) & p["tfa"].notna() & (p["tfa"] == False)]  # noqa: E712
+    for r in sel.to_dict("records"):
+        n = int(r["owner_apps"])
+        yield {
+            "region": None,
+            "app": None,
+            "email": r["email"],
+            "message": f"{r['email']} owns {n} app(s) and has two-factor authentication off.",
+            "remediation": f"Sign in as {r['email']} and enable two-factor authentication "
+            "(dashboard: User settings → Authentication).",
+        }

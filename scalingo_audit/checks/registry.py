@@ -9,6 +9,7 @@ configurations and exception files name them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -45,6 +46,21 @@ class Check:
     remediation: str
     fn: CheckFn
     theme: str
+
+    @property
+    def guide(self) -> str:
+        """What Scalingo's best-practices guide recommends: the sentence of ``risk`` naming
+        the guide (empty when it names none)."""
+        return next((s for s in _sentences(self.risk) if GUIDE in s), "")
+
+    @property
+    def risk_alone(self) -> str:
+        """``risk`` without the guide's sentence."""
+        return " ".join(s for s in _sentences(self.risk) if GUIDE not in s)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
 
 
 CHECKS: dict[str, Check] = {}

@@ -1,0 +1,213 @@
+"""Outputs stay inert and whole: CSV rows cannot be split into live formulas, XLSX stores
+what it can and says what it escaped, the terminal gets no control characters, and every
+output file is written under a temporary name then renamed."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from scalingo_audit import atomic, output, review
+from scalingo_audit.checks import run_checks
+from scalingo_audit.errors import AuditError
+from scalingo_audit.snapshot import write
+from scalingo_audit.sources import load
+
+from .orgs import app, collab, snapshot
+from .tools import system_tool
+
+# A carriage return alone splits a CSV row in spreadsheets when the cell is not quoted: the
+# text after it becomes the first cell of a new row, here a live formula.
+CR_APP = 'shop\r=HYPERLINK("http://evil.example","x")'
+CR_EMAIL = "mallory\r=1+1@acme.example"
+SPACED = "  =1+1"
+CONTROL = "\x01@SUM(1)"
+ESC_APP = "blog\x1b[31mred\x1b[0m\x00nul"
+
+
+def hostile_snapshot():
+    return snapshot(
+        [app(CR_APP), app(ESC_APP), app("plain")],
+        [
+            collab(CR_APP, CR_EMAIL, tfa=False),
+            collab(ESC_APP, "erin@acme.example", tfa=False),
+            collab("plain", "x@agency.example", tfa=False),
+        ],
+    )
+
+
+@pytest.fixture
+def snap(tmp_path: Path) -> Path:
+    return write(hostile_snapshot(), tmp_path / "snap")
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scalingo_audit.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["=1+1", "+1", "-1", "@SUM(1)", " =1+1", SPACED, "\t=1", "\r=1", CONTROL, "\u200b=1",
+     "\ufeff@x", "\u00a0=1", "\uff1d1+1", "\n-2"],
+)  # fmt: skip
+def test_formula_prefixes_are_neutralised_after_leading_whitespace_or_controls(text: str) -> None:
+    assert output.safe_cell(text) == "'" + text
+    assert review._unquote(output.safe_cell(text)) == text  # read back as typed
+
+
+@pytest.mark.parametrize("text", ["shop", "a=b", "dev@acme.example", "1-2", ""])
+def test_plain_text_is_left_alone(text: str) -> None:
+    assert output.safe_cell(text) == text
+
+
+def test_csv_quotes_every_field_with_a_carriage_return(snap: Path) -> None:
+    data = load(snap)
+    text = output.to_csv(run_checks(data))
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    width = len(rows[0])
+    assert all(len(r) == width for r in rows)
+    apps = [r[rows[0].index("app")] for r in rows[1:]]
+    assert CR_APP in apps
+    # every field holding a carriage return is quoted
+    for value in (CR_APP, CR_EMAIL):
+        assert '"' + value.replace('"', '""') + '"' in text
+
+
+def _libreoffice_formula_cells(path: Path, tmp: Path) -> tuple[list[list[object]], list[str]]:
+    """Open a CSV in LibreOffice with formula evaluation on (the risky setting), save it as
+    XLSX and list the cells LibreOffice stored as formulas."""
+    soffice = system_tool("libreoffice", "soffice", package="libreoffice-calc")
+    out = tmp / "lo"
+    # CSV filter: comma, double quote, UTF-8, line 1, ..., token 13 = evaluate formulas
+    infilter = "CSV:44,34,76,1,,0,false,true,false,false,false,-1,true"
+    r = subprocess.run(
+        [soffice, "--headless", f"-env:UserInstallation=file://{tmp / 'lo-profile'}",
+         f"--infilter={infilter}", "--convert-to", "xlsx", "--outdir", str(out), str(path)],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    wb = load_workbook(out / (path.stem + ".xlsx"))
+    ws = wb.worksheets[0]
+    formulas = [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"]
+    return [[c.value for c in row] for row in ws.iter_rows()], formulas
+
+
+def test_check_csv_with_a_carriage_return_opens_in_libreoffice_with_no_formula(
+    snap: Path, tmp_path: Path
+) -> None:
+    r = run("check", str(snap), "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    path = tmp_path / "findings.csv"
+    path.write_bytes(r.stdout.encode("utf-8"))
+    expected = list(csv.reader(io.StringIO(r.stdout, newline="")))
+    rows, formulas = _libreoffice_formula_cells(path, tmp_path)
+    assert formulas == []
+    assert len(rows) == len(expected)  # no row was split in two
+    apps = [row[expected[0].index("app")] for row in rows[1:]]
+    assert any(isinstance(a, str) and "HYPERLINK" in a and a.startswith("shop") for a in apps)
+
+
+def test_review_csv_with_a_carriage_return_opens_in_libreoffice_with_no_formula(
+    snap: Path, tmp_path: Path
+) -> None:
+    data = load(snap)
+    sheet = review.review_sheet(data, run_checks(data))
+    path = review.write_review(sheet, tmp_path / "review.csv")
+    rows, formulas = _libreoffice_formula_cells(path, tmp_path)
+    assert formulas == []
+    assert len(rows) == len(sheet) + 1
+
+
+def test_xlsx_with_nul_and_esc_is_written_and_the_cells_named(snap: Path, tmp_path: Path) -> None:
+    data = load(snap)
+    sheet = review.review_sheet(data, run_checks(data))
+    with pytest.warns(UserWarning) as caught:
+        path = review.write_review(sheet, tmp_path / "review.xlsx")
+    ws = load_workbook(path)["Review"]
+    values = [c.value for row in ws.iter_rows() for c in row]
+    assert "blog\\x1b[31mred\\x1b[0m\\x00nul" in values
+    messages = [str(w.message) for w in caught]
+    col = ws.cell(row=1, column=list(sheet.columns).index("app") + 1).column_letter
+    row = 2 + list(sheet["app"]).index(ESC_APP)
+    assert any(f"review.xlsx: sheet Review cell {col}{row}:" in m for m in messages), messages
+
+
+def test_review_cli_warns_on_one_line_per_escaped_cell(snap: Path, tmp_path: Path) -> None:
+    r = run("review", str(snap), "--out", str(tmp_path / "r.xlsx"))
+    assert r.returncode == 0, r.stderr
+    warned = [line for line in r.stderr.splitlines() if "cannot store" in line]
+    assert warned and all(line.startswith("scalingo-audit: warning: ") for line in warned)
+    assert "\x1b" not in r.stderr
+
+
+def test_terminal_table_strips_control_characters(snap: Path) -> None:
+    r = run("check", str(snap))
+    assert r.returncode == 0, r.stderr
+    assert "blog[31mred[0mnul" in r.stdout
+    assert not any(c in r.stdout for c in "\x1b\x00\r\x01")
+
+
+# --- whole files or none ----------------------------------------------------------------------
+
+
+def test_atomic_write_keeps_the_old_file_on_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "page.html"
+    target.write_text("old, complete")
+
+    real_open = open
+
+    class FullDisk(io.BufferedWriter):
+        def write(self, data: object) -> int:
+            super().write(bytes(data)[:100])  # type: ignore[call-overload]
+            self.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full_open(file: object, mode: str = "r", *args: object, **kw: object) -> object:
+        if "w" in mode:
+            return FullDisk(real_open(file, "wb", buffering=0))  # type: ignore[call-overload]
+        return real_open(file, mode, *args, **kw)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(atomic, "open", full_open, raising=False)
+    with pytest.raises(AuditError, match="No space"):
+        atomic.write_text(target, "new " * 1000)
+    monkeypatch.undo()
+    assert target.read_text() == "old, complete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+
+
+def test_review_sheet_is_not_left_half_written(
+    snap: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openpyxl import Workbook
+
+    def full(self: object, filename: str) -> None:
+        Path(filename).write_bytes(b"PK\x03\x04 half")
+        raise OSError(errno.ENOSPC, "No space left on device", filename)
+
+    monkeypatch.setattr(Workbook, "save", full)
+    data = load(snap)
+    with pytest.raises(AuditError, match="No space"):
+        review.write_review(review.review_sheet(data, run_checks(data)), tmp_path / "r.xlsx")
+    assert list(tmp_path.glob("*r.xlsx*")) == []
+
+
+def test_an_output_path_that_is_a_directory_is_one_error_line(snap: Path, tmp_path: Path) -> None:
+    (tmp_path / "out.xlsx").mkdir()
+    r = run("review", str(snap), "--out", str(tmp_path / "out.xlsx"))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "is a directory" in r.stderr, r.stderr
