@@ -15,13 +15,16 @@ output without changing it; removing or renaming a field, or changing its type o
 meaning, bumps it. So the published output schemas leave objects open to new fields,
 while the policy schema, like the tool, rejects unknown keys.
 
-The schemas are a single source with a test behind them: with
+The schemas are a single source with a test behind them. With
 ``SCALINGO_AUDIT_CHECK_CONTRACTS=1`` in the environment, every output is validated
 against its schema as it is produced, *strictly* (an undeclared field is an error, so a
-new field cannot ship undocumented). The test suite sets it, so every findings array,
-diff and manifest any test produces — in-process, from a CLI subprocess or inside a
-notebook kernel — is checked. Adding a field to an output means adding it to the
-schema's ``properties`` (and ``required`` when always present).
+new field cannot ship undocumented). With ``SCALINGO_AUDIT_CHECK_CONTRACTS=DIR``, each
+output is instead recorded in ``DIR`` and :func:`validate_recorded` checks them later:
+the test suite does that (tests/conftest.py), so every findings array, diff, manifest and
+accepted policy any test produces — in-process, from a CLI subprocess or inside a
+notebook kernel — is checked after each test, and the processes under test never pay
+for importing jsonschema. Adding a field to an output means adding it to the schema's
+``properties`` (and ``required`` when always present).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from .errors import AuditError
 
 NAMES = ("findings", "diff", "manifest", "policy")
 CHECK_ENV = "SCALINGO_AUDIT_CHECK_CONTRACTS"
-"""Set to ``1`` to validate every output against its schema as it is produced (tests)."""
+"""``1``: validate every output against its schema as it is produced; a directory: record
+every output there for :func:`validate_recorded` (the test suite)."""
 
 
 class ContractError(AssertionError):
@@ -106,10 +110,36 @@ def validate(name: str, instance: Any, *, strict: bool = False) -> None:
 
 
 def checked(name: str, instance: Any) -> Any:
-    """``instance`` unchanged; validated strictly first when :data:`CHECK_ENV` is set."""
-    if os.environ.get(CHECK_ENV) == "1":
+    """``instance`` unchanged. When :data:`CHECK_ENV` is ``1``, validated strictly first;
+    when it names a directory, recorded there for :func:`validate_recorded`."""
+    target = os.environ.get(CHECK_ENV)
+    if target == "1":
         validate(name, instance, strict=True)
+    elif target:
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(
+            "w", dir=target, prefix=f"{name}.", suffix=".json", delete=False, encoding="utf-8"
+        ) as f:
+            json.dump(json_data(instance), f, default=str)
     return instance
+
+
+def validate_recorded(directory: str | os.PathLike[str]) -> list[str]:
+    """Validate strictly, then remove, every output :func:`checked` recorded in
+    ``directory``; one line per mismatch, naming the schema and the place."""
+    from pathlib import Path
+
+    problems = []
+    for path in sorted(Path(directory).glob("*.json")):
+        name = path.name.split(".", 1)[0]
+        try:
+            instance = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue  # still being written by a process that outlived its test
+        problems += [f"{name}: {p}" for p in errors(name, instance, strict=True)]
+        path.unlink()
+    return problems
 
 
 def json_data(value: Any) -> Any:

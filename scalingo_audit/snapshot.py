@@ -123,9 +123,8 @@ class Snapshot:
 
     def manifest_bytes(self) -> bytes:
         """``manifest.json`` exactly as :func:`write` writes it."""
-        manifest = contracts.checked(
-            "manifest", self.manifest()
-        )  # `scalingo-audit schema manifest`
+        # validated against `scalingo-audit schema manifest` when contracts are checked
+        manifest = contracts.checked("manifest", self.manifest())
         return (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
     def digest(self) -> str:

@@ -37,6 +37,8 @@ V1: dict[str, dict[str, list[str]]] = {
         "token_name": ["string", "null"], "message": ["string"], "remediation": ["string"],
         "muted": ["boolean"], "exception_reason": ["string", "null"],
         "exception_expires": ["string", "null"], "risk": ["string", "null"],
+        "finding_id": ["string"], "baseline_status": ["string", "null"],
+        "compliance": ["object"],
     },
     "diff": {
         "change": ["string"], "region": ["string", "null"], "app": ["string", "null"],
@@ -161,6 +163,26 @@ def test_checked_validates_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> N
         contracts.checked("findings", bad)
     monkeypatch.delenv(contracts.CHECK_ENV)
     assert contracts.checked("findings", bad) is bad
+
+
+def test_recorded_outputs_are_validated_later(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, demo_findings: list[dict[str, Any]]
+) -> None:
+    # how the test suite checks every output: producers record, conftest validates
+    monkeypatch.setenv(contracts.CHECK_ENV, str(tmp_path))
+    contracts.checked("findings", demo_findings)
+    contracts.checked("findings", [{**demo_findings[0], "severity": "critical"}])
+    contracts.checked("policy", {"exceptions": [{**GOOD_EXCEPTION, "expires": _date(2027)}]})
+    assert len(list(tmp_path.glob("*.json"))) == 3
+    (problem,) = contracts.validate_recorded(tmp_path)
+    assert problem.startswith("findings: 0/severity:") and "'critical'" in problem
+    assert list(tmp_path.iterdir()) == []
+
+
+def _date(year: int) -> Any:
+    import datetime as dt
+
+    return dt.date(year, 1, 1)  # as YAML reads `expires: 2027-01-01`
 
 
 def test_diff_of_two_snapshots_validates(tmp_path: Path) -> None:
