@@ -43,9 +43,10 @@ from typing import Any
 import requests
 
 from . import __version__
-from .errors import ApiError, AuthError, DeadlineError
+from .errors import ApiError, AuthError, DeadlineError, PageLimitError
 
 DEFAULT_AUTH_URL = "https://auth.scalingo.com"
+MAX_PAGES = 1000  # pages of one list before it is a coverage gap (over 16 minutes at 60/min)
 REFRESH_MARGIN = 300.0  # exchange again when less than 5 minutes remain, as Scalingo's Go client
 
 
@@ -422,29 +423,51 @@ class Client:
         key: str,
         params: Mapping[str, Any] | None = None,
         *,
-        max_pages: int | None = None,
-    ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(page, body)`` for every page, following ``meta.pagination.next_page``."""
-        page: int | None = 1
+        max_pages: int = MAX_PAGES,
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield ``(page, body)`` for every page of a list: the one pagination routine.
+
+        Every list call goes through here (apps, both collaborator lists, events,
+        tokens), documented as paginated or not: ``meta.pagination`` is followed wherever
+        it appears, and the list ends as :func:`next_page` says (``next_page`` null or
+        missing, not after the current page, or the current page the last). After
+        ``max_pages`` pages with more announced, :class:`PageLimitError` is raised (the
+        caller makes it a coverage gap), so a server that never stops cannot loop us.
+        """
+        if max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
+        label = f"GET {path}"
+        page = 1
         query = dict(params or {})
-        seen = 0
-        while page is not None:
+        for seen in range(1, max_pages + 1):
             if page > 1 or "page" in query:
                 query["page"] = page
             body = self.get(base, path, query)
-            if not isinstance(body, dict) or key not in body:
-                raise ApiError(
-                    f"expected a JSON object with root key '{key}'", request=f"GET {path}"
-                )
+            if not isinstance(body, dict) or not isinstance(body.get(key), list):
+                raise ApiError(f"expected a JSON object with a list under '{key}'", request=label)
             yield page, body
-            seen += 1
-            nxt = _next_page(body, f"GET {path}")
-            page = nxt if nxt is not None and (max_pages is None or seen < max_pages) else None
+            nxt = next_page(body, page, label=label)
+            if nxt is None:
+                return
+            if seen == max_pages:
+                raise PageLimitError(
+                    f"more than {max_pages} page(s) announced (next page {nxt}): stopped; "
+                    "not every row was read",
+                    request=label,
+                )
+            page = nxt
+        raise AssertionError("unreachable")
 
 
-def _next_page(body: dict[str, Any], label: str) -> int | None:
-    """``meta.pagination.next_page`` as a page number, None on the last page; a malformed
-    ``meta`` (not an object, a page that is not a whole number) is an :class:`ApiError`."""
+def next_page(body: Mapping[str, Any], asked: int | None = None, *, label: str = "") -> int | None:
+    """The page to ask for after ``body`` (the answer to page ``asked``), or None when the
+    list is complete.
+
+    Scalingo's reference says ``next_page`` is null on the last page; its Go pagination
+    helper repeats the last page number instead. So the list ends when ``next_page`` is
+    null or missing, is not greater than ``current_page`` (or than the page asked for),
+    or when ``current_page >= total_pages``. A malformed ``meta`` (not an object, a page
+    number that is not a whole number) is an :class:`ApiError`."""
     meta = body.get("meta")
     if meta is None:
         return None
@@ -453,14 +476,25 @@ def _next_page(body: dict[str, Any], label: str) -> int | None:
         return None
     if not isinstance(pagination, dict):
         raise ApiError("malformed 'meta.pagination' in the response", request=label)
-    nxt = pagination.get("next_page")
-    if nxt in (None, "", 0):
+    nxt = _page_number(pagination.get("next_page"), "next_page", label)
+    if nxt is None:
         return None
-    if isinstance(nxt, str) and nxt.strip().isdigit():
-        nxt = int(nxt)
-    if isinstance(nxt, bool) or not isinstance(nxt, int) or nxt < 1:
-        raise ApiError(f"malformed 'meta.pagination.next_page': {nxt!r}"[:120], request=label)
+    current = _page_number(pagination.get("current_page"), "current_page", label)
+    total = _page_number(pagination.get("total_pages"), "total_pages", label)
+    done = max(current or 0, asked or 0)
+    if nxt <= done or (current is not None and total is not None and current >= total):
+        return None
     return nxt
+
+
+def _page_number(value: Any, name: str, label: str) -> int | None:
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApiError(f"malformed 'meta.pagination.{name}': {value!r}"[:120], request=label)
+    return value
 
 
 def _error_text(r: requests.Response) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from ._version import __version__
 from .compliance import FRAMEWORKS
-from .errors import AuditError, OutputWarning, one_line
+from .errors import AuditError, DataWarning, OutputWarning, one_line
 from .frames import SEVERITIES
 
 SOURCE_HELP = (
@@ -35,6 +35,7 @@ EPILOG = """examples:
   scalingo-audit report demo                      HTML report in reports/demo/
   scalingo-audit demo --out snapshots/acme        the demo as a snapshot directory
   scalingo-audit checks                           the check catalogue
+  scalingo-audit init-policy SNAPSHOT --out policy.yaml  a starter policy from the data
   scalingo-audit diff snapshots/old snapshots/new  what changed since the last review
   scalingo-audit review SNAPSHOT --out review.xlsx an access review sheet to fill
   scalingo-audit verify SNAPSHOT                  is the evidence intact?
@@ -140,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the output to FILE (atomically) instead of standard output",
     )
+    p.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="also write Prometheus text-format gauges (open findings by severity and check, "
+        "muted, coverage gaps, collection and success times) to FILE, atomically "
+        "(for node_exporter's textfile collector: name it *.prom)",
+    )
     _pseudonymise(p)
 
     p = _command(sub, "report", help="build the HTML report (runs the notebooks)")
@@ -200,6 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(
         sub,
+        "init-policy",
+        help="write a commented starter policy from the data (never overwrites a file)",
+        description="Write a starter policy file from SOURCE: email domains ranked by how many "
+        "people use them (the collecting account's domain marked internal), owners that look "
+        "like service accounts, accounts holding API tokens, the default thresholds and an "
+        "example exception. Review it, then pass it with --policy.",
+    )
+    p.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    p.add_argument(
+        "--out", metavar="FILE", default="policy.yaml", help="file to create (default: policy.yaml)"
+    )
+
+    p = _command(
+        sub,
         "diff",
         help="what changed between two snapshots (access, roles, owners, 2FA, tokens, findings)",
     )
@@ -230,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--out", metavar="FILE", help="the sheet to write (.xlsx or .csv)")
     mode.add_argument(
         "--apply-decisions", metavar="FILE", help="a filled sheet: print the commands to run"
+    )
+    mode.add_argument(
+        "--follow-up",
+        metavar="DECISIONS",
+        help="decisions recorded by --apply-decisions (a SNAPSHOT.decisions/*.json file or the "
+        "directory): with a newer SOURCE snapshot, list each downgrade and revocation as "
+        "applied, pending (with its command), moot or unverified; exit 1 while any is pending",
     )
     _pseudonymise(p)
 
@@ -320,6 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", OutputWarning)
+            warnings.simplefilter("always", DataWarning)
             warnings.showwarning = _show_warning
             return _run(args)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
@@ -417,6 +447,14 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "review":
         return _review(args)
+    if args.command == "init-policy":
+        from .policy import Policy
+        from .sources import load
+        from .starter_policy import write_starter_policy
+
+        path = write_starter_policy(load(args.source, policy=Policy()), args.out)
+        print(f"Starter policy written to {path}: review it, then pass --policy {path}")
+        return 0
     if args.command == "verify":
         from .evidence import verify
 
@@ -459,7 +497,10 @@ def _review(args: argparse.Namespace) -> int:
     from . import review
     from .notebook import open_audit
 
+    if args.follow_up:
+        return _follow_up(args)
     if args.apply_decisions:
+        from . import commands
         from .errors import InputError
         from .policy import load_policy
         from .sources import load
@@ -475,13 +516,18 @@ def _review(args: argparse.Namespace) -> int:
             from .pseudonymise import load_or_create_key, pseudonymise
 
             data = pseudonymise(data, load_or_create_key())
-        decisions = review.read_decisions(args.apply_decisions, data)
-        where = review.record_decisions(decisions, args.apply_decisions, data)
-        for line in review.commands(decisions):
+        applied = review.apply_decisions(args.apply_decisions, data)
+        for line in applied.commands:
             print(line)
+        for d in applied.manual:
+            print(
+                f"row {d.row}: {d.decision} {d.person!r} on {d.app!r} ({d.region!r}) "
+                f"{commands.MANUAL}.",
+                file=sys.stderr,
+            )
         print(
-            f"Decisions recorded in {where}. Nothing was changed on Scalingo: run the commands "
-            "above yourself.",
+            f"Decisions recorded in {applied.record}. Nothing was changed on Scalingo: run "
+            "the commands above yourself.",
             file=sys.stderr,
         )
         return 0
@@ -527,6 +573,24 @@ def _notify(args: argparse.Namespace) -> int:
         + "."
     )
     return 0
+
+
+def _follow_up(args: argparse.Namespace) -> int:
+    from . import followup
+    from .policy import load_policy
+    from .sources import load
+
+    if not args.source:
+        raise AuditError("--follow-up needs the newer SNAPSHOT to compare the decisions with")
+    review = followup.read_review(args.follow_up)
+    data = load(args.source, policy=load_policy(args.policy) if args.policy else None)
+    if args.pseudonymise:
+        from .pseudonymise import load_or_create_key, pseudonymise
+
+        data = pseudonymise(data, load_or_create_key())
+    items = followup.follow_up(review, data)
+    sys.stdout.write(output.terminal_text(followup.to_text(items, review, data)))
+    return 1 if followup.pending(items) else 0
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -575,6 +639,12 @@ def _check(args: argparse.Namespace) -> int:
         write_text(args.output_file, text)
     else:
         sys.stdout.write(text)
+    if args.metrics:
+        from .atomic import write_text
+        from .checks import CHECKS
+        from .metrics import render
+
+        write_text(args.metrics, render(f, audit.data, checks=list(CHECKS)))
     if args.fail_on_new:
         from .baseline import new_unmuted
 

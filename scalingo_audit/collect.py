@@ -7,7 +7,10 @@ The plan is request-minimal (the API allows 60 requests per minute):
     per region: GET /v1/apps, then GET /v1/collaborators once for every app the
     account owns, and GET /v1/apps/{app}/collaborators only for apps it does not own
     events (optional, --events-days N): GET /v1/apps/{app}/events per app, paged,
-    stopping at the window or after ``max_event_pages`` pages
+    stopping at the window or after ``max_event_pages`` pages (order never assumed)
+
+Every list is read through one pagination routine (:meth:`Client.get_all`): all its
+pages, whatever the endpoint documents, never more than ``max_pages`` (then a gap).
 
 A request that fails for good (403, 404, repeated 5xx or timeouts) becomes a
 *coverage gap* in the manifest and collection carries on, so reports show what
@@ -29,8 +32,9 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from . import snapshot as snap
-from .api import Client, Settings, api_path
-from .errors import ApiError, AuditError, AuthError, InputError
+from .api import MAX_PAGES, Client, Settings, api_path
+from .errors import ApiError, AuditError, AuthError, InputError, PageLimitError
+from .redact import redact_events
 
 
 @dataclass
@@ -40,6 +44,7 @@ class _Run:
     regions: list[str] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
     tfa: bool | None = None  # the collecting account's own 2FA; None: unknown
+    redacted: int = 0  # variable values replaced by redact.MARKER before writing
 
     def add(
         self,
@@ -50,6 +55,9 @@ class _Run:
         body: Any,
         app: str | None = None,
     ) -> None:
+        if kind == "app_events":  # no variable value ever reaches the disk
+            body, n = redact_events(body)
+            self.redacted += n
         self.files.append(
             snap.RawFile(path=path, kind=kind, region=region, request=request, body=body, app=app)
         )
@@ -78,6 +86,7 @@ class _Options:
     period: float
     known: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     since_label: str = ""
+    max_pages: int = MAX_PAGES  # pages of a list (apps, collaborators, tokens) before a gap
 
 
 def previous_events(
@@ -120,6 +129,7 @@ def collect(
     max_event_pages: int = 5,
     per_page: int = 100,
     since: str | Path | None = None,
+    max_pages: int = MAX_PAGES,
 ) -> Path:
     """Collect the account's access data into the snapshot directory ``out``.
 
@@ -140,7 +150,7 @@ def collect(
     if since is not None:
         known, events_days = previous_events(since, events_days, started)
     opts = _Options(region, events_days, max_event_pages, per_page, rate_limit, period, known,
-                    str(since or ""))  # fmt: skip
+                    str(since or ""), max_pages)  # fmt: skip
     run = _Run()
     bar = tqdm(total=5, unit="req", disable=not progress, file=err, dynamic_ncols=True, leave=True)
 
@@ -178,7 +188,8 @@ def collect(
     path = _write(run, target, started, client, events_days, complete=True)
     print(
         f"Collected {sum(1 for f in run.files if f.kind == 'apps')} region(s), "
-        f"{client.requests} requests, {len(run.gaps)} coverage gap(s) → {path}",
+        f"{client.requests} requests, {len(run.gaps)} coverage gap(s), "
+        f"{run.redacted} variable value(s) redacted → {path}",
         file=err,
     )
     for g in run.gaps:
@@ -190,17 +201,18 @@ def _collect(
     client: Client, settings: Settings, run: _Run, opts: _Options, bar: tqdm[Any], err: TextIO
 ) -> None:
     auth = settings.auth_url
-    events_days, per_page, rate_limit, period = (
-        opts.events_days, opts.per_page, opts.rate_limit, opts.period
-    )  # fmt: skip
+    events_days, rate_limit, period = opts.events_days, opts.rate_limit, opts.period
     regions = _regions(client, settings, run, opts.region or settings.region)
-    tokens = _paged(client, auth, "/v1/tokens", "tokens", per_page=per_page)
-    run.add("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", tokens)
+    try:
+        tokens = _paged(client, auth, "/v1/tokens", "tokens", max_pages=opts.max_pages)
+        run.add("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", tokens)
+    except ApiError as exc:
+        run.gap(None, None, exc)
     _whoami(client, auth, regions[0], run)
     for name, api in regions:
         run.regions.append(name)
         try:
-            apps_body = _paged(client, api, "/v1/apps", "apps", per_page=per_page)
+            apps_body = _paged(client, api, "/v1/apps", "apps", max_pages=opts.max_pages)
         except ApiError as exc:
             run.gap(name, None, exc)
             continue
@@ -220,7 +232,9 @@ def _collect(
             file=err,
         )
         try:
-            body = client.get(api, "/v1/collaborators")
+            body = _paged(
+                client, api, "/v1/collaborators", "collaborators", max_pages=opts.max_pages
+            )
             run.add(
                 f"raw/{name}/collaborators.json",
                 "collaborators",
@@ -235,7 +249,7 @@ def _collect(
             app = str(a.get("name") or a.get("id"))
             path = api_path("v1", "apps", app, "collaborators")
             try:
-                body = client.get(api, path)
+                body = _paged(client, api, path, "collaborators", max_pages=opts.max_pages)
                 run.add(
                     f"raw/{name}/apps/{_safe(app)}/collaborators.json",
                     "app_collaborators",
@@ -317,14 +331,16 @@ def _whoami(client: Client, auth: str, first: tuple[str, str], run: _Run) -> Non
     run.add("raw/auth/tfa.json", "tfa", None, "GET /v1/client/tfa", tfa)
 
 
-def _paged(client: Client, api: str, path: str, key: str, *, per_page: int) -> dict[str, Any]:
-    """All pages of a list, merged under ``key`` (``/v1/apps`` has no documented pagination,
-    but if the API paginates, every page is followed)."""
+def _paged(client: Client, api: str, path: str, key: str, *, max_pages: int) -> dict[str, Any]:
+    """Every page of a list (:meth:`Client.get_all`), merged under ``key``: Scalingo documents
+    no pagination for apps, collaborators or tokens, but wherever ``meta.pagination``
+    appears every page is read. The merged body keeps the first page's other root keys,
+    not its ``meta`` (which described one page)."""
     items: list[Any] = []
     first: dict[str, Any] = {}
-    for page, body in client.get_all(api, path, key):
+    for page, body in client.get_all(api, path, key, max_pages=max_pages):
         if page == 1:
-            first = body
+            first = {k: v for k, v in body.items() if k != "meta"}
         items.extend(body[key])
     return {**first, key: items}
 
@@ -338,7 +354,14 @@ def _events(
     run: _Run,
     bar: tqdm[Any],
 ) -> None:
-    """Per app: pages of events, newest first, until the window, a known event or the cap."""
+    """Per app: pages of events until the window is covered, a known event or the cap.
+
+    The order of event pages is not documented, so it is never assumed: paging stops
+    early (at the window or at an event already known) only while every page seen is
+    newest first and older than the one before. A list found out of order is read to its
+    end; when it has more pages than ``max_event_pages``, the window is not known to be
+    covered and the app's events are a coverage gap. In order, stopping at the cap only
+    cuts the period short (the loader starts it at the oldest event read)."""
     assert opts.events_days is not None
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=opts.events_days)
     for done, a in enumerate(apps, 1):
@@ -347,6 +370,8 @@ def _events(
         carried = opts.known.get((region, app), [])
         known_ids = {str(e["id"]) for e in carried}
         fetched: set[str] = set()
+        in_order = True  # every page so far newest first, each older than the one before
+        oldest: dt.datetime | None = None
         try:
             for page, body in client.get_all(
                 api, path, "events", {"per_page": opts.per_page}, max_pages=opts.max_event_pages
@@ -358,9 +383,21 @@ def _events(
                 events = [e for e in body["events"] if isinstance(e, dict)]
                 ids = {str(e.get("id")) for e in events}
                 fetched |= ids
-                stamps = [str(e["created_at"]) for e in events if e.get("created_at")]
-                if ids & known_ids or (stamps and _older(min(stamps), since)):
+                stamps = [t for t in (_time(e.get("created_at")) for e in events) if t]
+                in_order = (
+                    in_order
+                    and stamps == sorted(stamps, reverse=True)
+                    and (oldest is None or not stamps or stamps[0] <= oldest)
+                )
+                if stamps:
+                    oldest = min(stamps) if oldest is None else min(oldest, *stamps)
+                if in_order and (ids & known_ids or (stamps and stamps[-1] < since)):
                     break
+        except PageLimitError as exc:
+            if not in_order:
+                run.gap(region, app, PageLimitError(
+                    f"events not in date order and more than {opts.max_event_pages} page(s): "
+                    "the events window is not known to be covered", request=exc.request))  # fmt: skip
         except ApiError as exc:
             run.gap(region, app, exc)
         older = [e for e in carried if str(e["id"]) not in fetched]
@@ -368,6 +405,17 @@ def _events(
             run.add(f"raw/{region}/apps/{_safe(app)}/events.carried.json", "app_events", region,
                     f"carried forward from {opts.since_label}", {"events": older}, app=app)  # fmt: skip
         bar.set_postfix_str(f"{region}: events {done}/{len(apps)} apps", refresh=False)
+
+
+def _time(value: Any) -> dt.datetime | None:
+    """An event's ``created_at`` as an aware datetime; None when it is not a date."""
+    if not isinstance(value, str):
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def _older(stamp: str, since: dt.datetime) -> bool:
@@ -413,5 +461,6 @@ def _write(
         requests=client.requests,
         events_days=events_days,
         gaps=gaps,
+        redacted=run.redacted,
     )
     return snap.write(s, target, overwrite=not complete)

@@ -129,6 +129,11 @@ class AuthError(ApiError):
     """The API token is missing, rejected or revoked. The message never contains the token."""
 
 
+class PageLimitError(ApiError):
+    """A list announced more pages than the bound allows (``api.MAX_PAGES``): what was read
+    is incomplete, so the call is a coverage gap."""
+
+
 class DeadlineError(ApiError):
     """A call was not sent, or its retries were given up, because the deadline passed."""
 
@@ -136,3 +141,9 @@ class DeadlineError(ApiError):
 class OutputWarning(UserWarning):
     """Something in the data had to be changed to be written (e.g. a control character a
     spreadsheet cannot store): names the file and the cell. The CLI prints it on one line."""
+
+
+class DataWarning(UserWarning):
+    """The data was read with a change or an assumption its reader should know of (variable
+    values redacted on load, an unknown collaborator status, a row without ``is_limited``).
+    Issued once per load; the CLI prints it on one line."""

@@ -299,7 +299,14 @@ def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
     f = audit.findings
     live = f[~f["muted"].astype(bool)]
     figures = [
-        ("people", "people", s["people"], f"{s['external_people']} external"),
+        (
+            "people",
+            "people",
+            s["people"],
+            f"{s['external_people']} external"
+            if audit.data.policy.internal_domains
+            else "external: not evaluated (set internal_domains in the policy)",
+        ),
         ("apps", "apps", s["apps"], f"in {s['regions']} region(s)"),
         (
             "full_collaborator_share",
@@ -355,8 +362,16 @@ def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
         pages=pages,
         notes=info.notes,
         data_files=[(name, re.sub(r"`([^`]*)`", r"\1", what)) for name, what in DATA_FILES],
+        follow=_follow_through(audit),
         assets=Markup(assets()),
     )
+
+
+def _follow_through(audit: Audit) -> dict[str, Any] | None:
+    """The latest access review's follow-through, when one sits next to an older snapshot."""
+    from .followup import index_summary
+
+    return index_summary(audit.data)
 
 
 def _pct(ratio: float | None) -> str:
@@ -427,6 +442,13 @@ a{color:#175cd3}li{margin:.4rem 0}
 <ul>{% for name, what in data_files %}
 <li><a href="{{ name }}" data-file="{{ name }}">{{ name }}</a>: {{ what }}</li>{% endfor %}
 </ul>
+{% if follow %}<h2>Access review follow-through</h2>
+<div class="follow-through"><p>The review recorded {{ follow.recorded_at }} on {{ follow.reviewed }}
+ ({{ follow.record }}), checked against this snapshot:
+{% for s, n in follow.counts.items() %}<span data-follow="{{ s }}">{{ n }} {{ s }}</span>{% if not loop.last %}, {% endif %}{% endfor %}.</p>
+{% if follow.open %}<table class="sa-table"><thead><tr><th>Decision</th><th>Person</th><th>App</th><th>Region</th><th>Status</th><th>Command</th></tr></thead><tbody>{% for i in follow.open %}
+<tr><td>{{ i.decision }}</td><td>{{ i.person }}</td><td>{{ i.app }}</td><td>{{ i.region }}</td><td>{{ i.status }}: {{ i.detail }}</td><td><code>{{ i.command }}</code></td></tr>{% endfor %}</tbody></table>
+{% else %}<p>Every downgrade and revocation of that review is carried out (or moot).</p>{% endif %}</div>{% endif %}
 {% if gaps %}<h2>Coverage gaps</h2>
 <div class="warn"><p>Some data could not be collected: findings may be missing for these.</p>
 <table class="sa-table"><thead><tr>{% for k in gap_keys %}<th>{{ k|capitalize }}</th>{% endfor %}</tr></thead><tbody>{% for row in gaps %}

@@ -23,10 +23,14 @@ key, e.g. ``{"apps": [...]}``). ``manifest.json`` (format version 1)::
      "collected_by": {"email": "...", "user_id": "us-...", "tfa": true | false | null},
      "regions": ["osc-fr1", ...], "requests": 12, "events_days": null,
      "gaps": [{"region": ..., "app": ..., "request": ..., "status": 403, "error": ...}],
+     "redacted": {"marker": "[redacted]", "variable_values": 12},
      "files": [{"path": "raw/osc-fr1/apps.json", "kind": "apps", "region": "osc-fr1",
                 "app": null, "request": "GET /v1/apps", "sha256": "..."}]}
 
-``kind`` is one of :data:`KINDS`. ``sha256`` is the SHA-256 of the raw file's bytes
+``redacted`` (written by ``collect``) says that the values of environment variables in
+variable events were replaced by the marker before anything was written, and how many
+(:mod:`scalingo_audit.redact`); a snapshot without it, from before redaction existed, is
+redacted in memory by :func:`read`, with a warning. ``kind`` is one of :data:`KINDS`. ``sha256`` is the SHA-256 of the raw file's bytes
 as written on disk; **the snapshot's hash** is the SHA-256 of the bytes of
 ``manifest.json`` (``sha256sum SNAPSHOT/manifest.json``), which therefore covers
 every raw file and every manifest field. :func:`scalingo_audit.evidence.verify`
@@ -37,18 +41,21 @@ leaves a half snapshot where a finished one is expected.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import contracts
-from .errors import InputError
+from .errors import DataWarning, InputError
+from .redact import MARKER, redact_events
 
 FORMAT = "scalingo-audit/snapshot"
 FORMAT_VERSION = 1
@@ -92,6 +99,7 @@ class Snapshot:
     location: str = "<memory>"
     tool_version: str = ""
     manifest_sha256: str = ""  # set by read(): SHA-256 of manifest.json as found on disk
+    redacted: int | None = None  # variable values redacted at collection; None: not recorded
 
     def of_kind(self, kind: str) -> Iterator[RawFile]:
         return (f for f in self.files if f.kind == kind)
@@ -108,6 +116,11 @@ class Snapshot:
             "requests": self.requests,
             "events_days": self.events_days,
             "gaps": self.gaps,
+            **(
+                {"redacted": {"marker": MARKER, "variable_values": self.redacted}}
+                if self.redacted is not None
+                else {}
+            ),
             "files": [
                 {
                     "path": f.path,
@@ -288,6 +301,8 @@ def read(directory: str | Path) -> Snapshot:
                 body=read_json(root / rel),
             )
         )
+    files = _redact_on_load(files, root)
+    redacted = manifest.get("redacted")
     by = manifest["collected_by"]
     return Snapshot(
         collected_at=str(manifest["collected_at"]),
@@ -301,7 +316,36 @@ def read(directory: str | Path) -> Snapshot:
         location=str(root),
         tool_version=str(manifest.get("tool_version", "")),
         manifest_sha256=hashlib.sha256(manifest_path.read_bytes()).hexdigest(),
+        redacted=_count(redacted.get("variable_values")) if isinstance(redacted, dict) else None,
     )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _redact_on_load(files: list[RawFile], root: Path) -> list[RawFile]:
+    """Event files as they should have been written: a snapshot from before redaction (or
+    edited since) may hold variable values; they are redacted in memory, with one warning."""
+    out: list[RawFile] = []
+    total = 0
+    for f in files:
+        if f.kind == "app_events":
+            body, n = redact_events(f.body)
+            if n:
+                total += n
+                f = dataclasses.replace(f, body=body)
+        out.append(f)
+    if total:
+        warnings.warn(
+            DataWarning(
+                f"{root}: {total} environment variable value(s) found in app events were "
+                f"redacted in memory (the snapshot predates redaction); the files on disk "
+                f"still hold them: collect again to get a snapshot without them"
+            ),
+            stacklevel=3,
+        )
+    return out
 
 
 def read_json(path: Path) -> Any:

@@ -23,6 +23,7 @@ from .errors import InputError
 from .frames import STATUSES
 from .model import AuditData, SourceInfo, assemble
 from .policy import Policy
+from .redact import redact_event
 
 DEMO = "demo"
 
@@ -82,6 +83,7 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
                 tokens.append(_token(rec, account, where, f"tokens[{i}]"))
         elif f.kind == "app_events":
             for i, rec in _items(f.body, "events", where):
+                rec, _ = redact_event(rec)  # never a variable value in a frame, whatever the source
                 events.append(_event(rec, f.region or "", where, f"events[{i}]"))
             if f.app and _next_page(f.body):
                 more_pages.add((f.region or "", f.app))
@@ -184,9 +186,16 @@ def _events_days(value: Any, where: str) -> int | None:
 
 
 def _next_page(body: Any) -> bool:
-    meta = body.get("meta") if isinstance(body, Mapping) else None
-    pagination = meta.get("pagination") if isinstance(meta, Mapping) else None
-    return isinstance(pagination, Mapping) and bool(pagination.get("next_page"))
+    """Does this stored page announce another one (the client's pagination rule)?"""
+    from .api import next_page  # the one rule, shared with the client
+    from .errors import ApiError
+
+    if not isinstance(body, Mapping):
+        return False
+    try:
+        return next_page(body) is not None
+    except ApiError:
+        return False
 
 
 def _events_since(

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from .checks import CHECKS
+from .commands import render
 from .frames import ROLES, SEVERITIES, STATUSES
 from .model import AuditData, SourceInfo, derive_people
 from .policy import Policy
@@ -29,8 +31,9 @@ ROLE_LABELS = {
 TFA_STATES = ("on", "off", "unknown", "not exposed")
 """2FA states, in display order. ``not exposed`` is for owners only."""
 
-DOWNGRADE = "collaborators-update --limited=true"
-"""The CLI words of a downgrade to Limited Collaborator, as the checks write them."""
+MANUAL_CELL = "none: a name is unsafe in a shell, make the change on the dashboard"
+"""A table's ``command`` cell for a finding whose command is withheld (see
+:mod:`scalingo_audit.commands`)."""
 
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
@@ -303,30 +306,36 @@ def full_role_without_tfa(data: AuditData, *, top: int | None = None) -> pd.Data
 
 
 def downgrade_commands(findings: pd.DataFrame, *, top: int | None = None) -> pd.DataFrame:
-    """What to downgrade: one row per (app, person) that an unmuted finding about that app says
-    to downgrade to Limited Collaborator, with the CLI command taken from the finding's
-    remediation and the checks that ask for it. Most severe first. (Findings about a person
-    across apps, such as ``full_collaborator_on_many_apps``, name no single app: see
-    :func:`full_role_ranking`.)"""
+    """What to downgrade: one row per (region, app, person) that an unmuted finding of a
+    check whose remediation is a downgrade to Limited Collaborator names, with the CLI
+    command of the finding (:func:`command_cells`) and the checks that ask for it. Most
+    severe first. (Findings about a person across apps, such as
+    ``full_collaborator_on_many_apps``, name no single app: see :func:`full_role_ranking`.)"""
+    cols = ["severity", "region", "app", "email", "checks", "command"]
     f = findings[~findings["muted"].fillna(False).astype(bool)]
-    f = f[f["app"].notna() & f["remediation"].fillna("").str.contains(DOWNGRADE, regex=False)]
+    downgrade = {c.id for c in CHECKS.values() if c.action == "downgrade"}
+    f = f[f["app"].notna() & f["check_id"].isin(downgrade)]
     if f.empty:
-        return pd.DataFrame(columns=["severity", "app", "email", "checks", "command"])
-    cmd = f["remediation"].str.extract(r"(scalingo --app \S+ " + DOWNGRADE + r" \S+)")[0]
-    f = f.assign(command=cmd, _rank=f["severity"].map(_SEVERITY_RANK))
-    g = f.groupby("command", sort=False)
+        return pd.DataFrame(columns=cols)
+    f = f.assign(command=command_cells(f["command"]), _rank=f["severity"].map(_SEVERITY_RANK))
+    g = f.groupby(["region", "app", "email"], sort=False, dropna=False)
     out = pd.DataFrame(
         {
             "_rank": g["_rank"].min(),
             "severity": g["_rank"].min().map(dict(enumerate(SEVERITIES))),
-            "app": g["app"].first(),
-            "email": g["email"].first(),
             "checks": g["check_id"].agg(lambda s: ", ".join(sorted(set(s)))),
+            "command": g["command"].first(),
         }
     ).reset_index()
-    out = out.sort_values(["_rank", "app", "email"], kind="stable").drop(columns="_rank")
-    out = out[["severity", "app", "email", "checks", "command"]].reset_index(drop=True)
+    out = out.sort_values(["_rank", "app", "region", "email"], kind="stable")
+    out = out[cols].reset_index(drop=True)
     return out.head(top) if top else out
+
+
+def command_cells(commands: pd.Series) -> pd.Series:
+    """A findings ``command`` column as table cells: each command as one line to paste
+    (:func:`scalingo_audit.commands.render`), :data:`MANUAL_CELL` where there is none."""
+    return commands.map(lambda c: MANUAL_CELL if c is None else render(c)).astype("string")
 
 
 def unused_full_role(
@@ -358,7 +367,7 @@ def unused_full_role(
             "app": rows["app"],
             "last full-role action": day(rows["last_full_action_at"]),
             "last activity": day(rows["last_activity_at"]),
-            "command": rows["remediation"].str.extract(r"(scalingo --app .*)$")[0],
+            "command": command_cells(rows["command"]),
         }
     )
     out = out.sort_values(["email", "app"]).reset_index(drop=True)
@@ -530,14 +539,15 @@ def _some(items: list[str], n: int) -> str:
 
 
 __all__ = [
-    "DOWNGRADE",
     "FINDING_COLUMNS",
+    "MANUAL_CELL",
     "ROLE_LABELS",
     "STATUSES",
     "TFA_STATES",
     "CheckGroup",
     "activity_summary",
     "check_groups",
+    "command_cells",
     "coverage_gaps",
     "downgrade_commands",
     "exceptions_status",

@@ -163,7 +163,9 @@ def test_downgrade_commands_reuse_the_remediation(audit):
     assert len(down) > 0
     assert down["command"].is_unique
     for r in down.itertuples():
-        assert r.command.startswith(f"scalingo --app {r.app} collaborators-update --limited=true ")
+        assert r.command.startswith(
+            f"scalingo --region {r.region} --app {r.app} collaborators-update --limited=true "
+        )
         assert any(r.command in rem for rem in f["remediation"].dropna())
     # the muted exception (lea.martin on shop-api) is not asked to be downgraded there
     assert not (
