@@ -35,7 +35,7 @@ V1: dict[str, dict[str, list[str]]] = {
         "check_id": ["string"], "severity": ["string"], "title": ["string"],
         "region": ["string", "null"], "app": ["string", "null"], "email": ["string", "null"],
         "token_name": ["string", "null"], "message": ["string"], "remediation": ["string"],
-        "muted": ["boolean"], "exception_reason": ["string", "null"],
+        "command": ["array", "null"], "muted": ["boolean"], "exception_reason": ["string", "null"],
         "exception_expires": ["string", "null"], "risk": ["string", "null"],
         "finding_id": ["string"], "baseline_status": ["string", "null"],
         "compliance": ["object"],
