@@ -576,7 +576,7 @@ def _notify(args: argparse.Namespace) -> int:
 
 
 def _follow_up(args: argparse.Namespace) -> int:
-    from . import followup
+    from . import followup, output
     from .policy import load_policy
     from .sources import load
 
