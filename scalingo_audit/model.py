@@ -104,7 +104,7 @@ def assemble(
     """Complete the frames for ``policy``, derive ``people`` and the activity columns."""
     m = memberships.copy()
     m["email_key"] = m["email"].str.strip().str.lower()
-    m["domain"] = m["email_key"].str.rpartition("@")[2]
+    m["domain"] = m["email_key"].str.rpartition("@")[2] if not m.empty else m["email_key"]
     m["internal"] = pd.array([policy.is_internal(d) for d in m["domain"]], dtype="boolean")
     m = frames.build("memberships", m)
     events = frames.build("events", events)
@@ -161,11 +161,14 @@ def derive_people(memberships: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         else "pending"
         if p
         else "user account deleted"
-        for o, f, lim, p in zip(
+        if d
+        else "other"  # only memberships whose status this version does not know
+        for o, f, lim, p, d in zip(
             people["owner_apps"],
             people["full_apps"],
             people["limited_apps"],
             people["pending_invitations"],
+            people["deleted_memberships"],
             strict=True,
         )
     ]
