@@ -25,13 +25,80 @@ class Audit:
     expired: list[PolicyException]
 
 
+CACHE_ENV = "SCALINGO_AUDIT_CACHE"
+"""While ``report`` runs its notebooks: the private directory (created by ``report``, mode
+0700) holding the audit it computed, so each kernel reads the result instead of loading and
+checking the source again. Unset anywhere else."""
+
+
+def cache_key(source: str, policy: str, as_of: str, *, pseudonymise: bool = False) -> str:
+    """What an audit is computed from, hashed: the tool version, the source (a path made
+    absolute, with the SHA-256 of its manifest or file, so an edited source misses), the
+    policy file's path and content, ``as_of`` and ``pseudonymise``. Never a secret."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from . import __version__
+
+    def digest(path: Path) -> str:
+        target = path / "manifest.json" if path.is_dir() else path
+        try:
+            return hashlib.sha256(target.read_bytes()).hexdigest()
+        except OSError:
+            return "unreadable"
+
+    parts: list[str | bool] = [__version__, as_of, pseudonymise]
+    if source == "demo":
+        parts += ["demo"]
+    else:
+        path = Path(source).resolve()
+        parts += [str(path), digest(path)]
+    if policy:
+        path = Path(policy).resolve()
+        parts += [str(path), digest(path)]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def save_cached(audit: Audit, key: str, directory: str) -> None:
+    """Keep ``audit`` under ``key`` in ``directory`` (see :data:`CACHE_ENV`)."""
+    import pickle
+    from pathlib import Path
+
+    (Path(directory) / f"{key}.pickle").write_bytes(
+        pickle.dumps(audit, protocol=pickle.HIGHEST_PROTOCOL)
+    )
+
+
+def _cached(key: str) -> Audit | None:
+    import os
+    import pickle
+    from pathlib import Path
+
+    directory = os.environ.get(CACHE_ENV)
+    if not directory:
+        return None
+    path = Path(directory) / f"{key}.pickle"
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    found = pickle.loads(blob)  # written by this report's own process, in its private dir
+    return found if isinstance(found, Audit) else None
+
+
 def open_audit(
     source: str = "demo", policy: str = "", as_of: str = "", *, pseudonymise: bool = False
 ) -> Audit:
     """Load ``source`` with the policy file ``policy`` (empty: the source's default) and run
     every check as of ``as_of`` (empty: the collection time). With ``pseudonymise``, people
     are replaced by keyed pseudonyms right after loading, so findings name pseudonyms too
-    (the key: :func:`scalingo_audit.pseudonymise.load_or_create_key`)."""
+    (the key: :func:`scalingo_audit.pseudonymise.load_or_create_key`).
+    Inside a report's kernels, the audit the report computed is read back instead
+    (:data:`CACHE_ENV`, keyed by :func:`cache_key`)."""
+    cached = _cached(cache_key(source, policy, as_of, pseudonymise=pseudonymise))
+    if cached is not None:
+        return cached
     data = load(source, policy=load_policy(policy) if policy else None)
     if pseudonymise:
         from .pseudonymise import load_or_create_key
