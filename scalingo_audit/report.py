@@ -32,14 +32,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from . import __version__, atomic
+from . import __version__, atomic, resources
 from .errors import InputError, ReportError
 from .frames import SEVERITIES
 from .htmltable import assets
 from .notebook import CACHE_ENV, Audit, cache_key, open_audit, save_cached
-
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-"""The repository's notebooks, next to the package."""
 
 KERNEL_ARGS = ("--InteractiveShell.colors=nocolor", "--IPKernelApp.log_level=ERROR")
 """Plain (uncoloured) tracebacks, and no kernel start-up chatter on stderr."""
@@ -61,11 +58,13 @@ class Page:
 def report_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
     """The report notebooks, in order: ``NN_*.ipynb`` except those whose notebook metadata
     says ``"scalingo_audit": {"report": false}`` (the interactive explorer, notebooks that
-    take other parameters)."""
-    folder = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
+    take other parameters). ``notebooks_dir`` is a user's own copies (``report --notebooks
+    DIR``, e.g. edited from ``scalingo-audit notebooks --copy DIR``); by default, the
+    notebooks bundled with the package (:func:`scalingo_audit.resources.notebooks_dir`)."""
+    folder = Path(notebooks_dir) if notebooks_dir is not None else resources.notebooks_dir()
     if not folder.is_dir():
-        raise ReportError(f"{folder}: notebooks directory not found (pass notebooks_dir)")
-    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if _in_report(p))
+        raise ReportError(f"{folder}: notebooks directory not found")
+    found = sorted(p for p in folder.glob(resources.NOTEBOOK_GLOB) if _in_report(p))
     if not found:
         raise ReportError(f"{folder}: no report notebooks (NN_*.ipynb) in this directory")
     return found

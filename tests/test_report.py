@@ -23,7 +23,6 @@ from scalingo_audit.model import with_info
 from scalingo_audit.notebook import open_audit
 from scalingo_audit.report import (
     DATA_FILES,
-    NOTEBOOKS_DIR,
     Page,
     build_report,
     default_out_dir,
@@ -32,6 +31,7 @@ from scalingo_audit.report import (
     render_index,
     report_notebooks,
 )
+from scalingo_audit.resources import notebooks_dir
 from scalingo_audit.sources import load
 
 PARAMETERS = (
@@ -103,8 +103,10 @@ def test_missing_or_empty_notebooks_dir_is_a_report_error(tmp_path: Path) -> Non
         report_notebooks(tmp_path)
 
 
-def test_default_notebooks_dir_is_the_repository_one() -> None:
-    assert Path(__file__).resolve().parent.parent / "notebooks" == NOTEBOOKS_DIR
+def test_default_notebooks_are_the_bundled_ones() -> None:
+    # where the bundled notebooks are (package data in a wheel, notebooks/ in a checkout)
+    # is tested in test_packaging.py; the report takes them from there
+    assert report_notebooks() == report_notebooks(notebooks_dir())
 
 
 def test_default_out_dir(tmp_path: Path) -> None:
