@@ -195,7 +195,7 @@ def test_installed_report_demo_draws_its_charts(installed: Installed, browser: B
     r = installed.run("report", "demo", "--out", str(out))
     assert r.returncode == 0, r.stderr
     pages = sorted(out.glob("*.html"))
-    assert out / "index.html" in pages and len(pages) >= 3, pages
+    assert out / "index.html" in pages and len(pages) >= 2, pages
     total = 0
     for page in pages:
         seen = visit(browser, page)
