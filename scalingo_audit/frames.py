@@ -82,7 +82,12 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("email_key", TEXT, "lower-cased email: the person's key everywhere"),
         Column("username", TEXT, "username, empty while an invitation is pending"),
         Column("user_id", TEXT, "user id (us-...), empty while pending"),
-        Column("tfa", BOOL, "2FA enabled; <NA> when unknown (owners, pending, not reported)"),
+        Column(
+            "tfa",
+            BOOL,
+            "2FA enabled; <NA> when unknown (owners other than the collecting account, whose own "
+            "2FA GET /v1/client/tfa gives; pending; not reported)",
+        ),
         Column("domain", TEXT, "email domain, lower-cased"),
         Column("internal", BOOL, "email domain is internal; <NA> when the policy names none"),
         Column(
