@@ -351,3 +351,14 @@ def test_large_report_shows_every_finding(tmp_path_factory: pytest.TempPathFacto
     expected = output.records(open_audit(str(snap), str(policy_file)).findings)
     assert len(findings) == len(expected) > 10_000
     assert_every_finding_shown((index.parent / "report.html").read_text(encoding="utf-8"), findings)
+
+
+def test_top_reaches_the_notebooks_and_must_be_positive(tmp_path: Path) -> None:
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    write_notebook(nbs / "01_top.ipynb", "print(f'charts capped at {top}')", title="Top")
+    index = build_report("demo", out_dir=tmp_path / "out", notebooks_dir=nbs, progress=False, top=7)
+    assert "charts capped at 7" in (index.parent / "report.html").read_text(encoding="utf-8")
+    with pytest.raises(InputError, match="--top"):
+        build_report("demo", out_dir=tmp_path / "bad", notebooks_dir=nbs, top=0)
+    assert not (tmp_path / "bad").exists()
