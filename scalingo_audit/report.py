@@ -116,11 +116,14 @@ def execute(
 
     try:
         pm.execute_notebook(
-            str(notebook),
-            str(output),
+            str(Path(notebook).resolve()),
+            str(Path(output).resolve()),
             parameters=parameters,
             kernel_name="python3",
-            cwd=str(cwd),
+            # The kernel starts in ``cwd`` (nbclient's resources path). papermill's own
+            # ``cwd=`` would chdir this whole process, which races when notebooks run in
+            # threads at once and leaves the process in another notebook's directory.
+            resources={"metadata": {"path": str(Path(cwd).resolve())}},
             progress_bar=False,
             execution_timeout=CELL_TIMEOUT,
             extra_arguments=list(KERNEL_ARGS),
