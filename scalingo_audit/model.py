@@ -114,10 +114,10 @@ def assemble(
     )
     if domains is not None and (codes < 0).any():
         m.loc[codes < 0, "domain"] = pd.NA
-    internal = {d: policy.is_internal(d) for d in m["domain"].dropna().unique()}
-    m["internal"] = pd.array(
-        [None if pd.isna(d) else internal[d] for d in m["domain"]], dtype="boolean"
-    )
+    # one classification per distinct domain, spread back through the domain codes
+    dcodes, dkeys = pd.factorize(m["domain"])
+    flags = pd.array([policy.is_internal(d) for d in dkeys] + [None], dtype="boolean")
+    m["internal"] = flags[dcodes]  # code -1 (no domain) picks the trailing None
     m = frames.build("memberships", m)
     events = frames.build("events", events)
     m = frames.build("memberships", activity.derive(m, events))
@@ -156,10 +156,11 @@ def derive_people(memberships: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     # 2FA is a property of the account: any known value wins (False if any says False).
     known = m[m["tfa"].notna()].groupby("email_key")["tfa"].all()
     tfa = pd.Series(known, index=firsts.index, dtype="boolean")
-    pairs = (
-        m[["email_key", "region"]].dropna().drop_duplicates().sort_values(["email_key", "region"])
-    )
-    regions = pairs.groupby("email_key")["region"].agg(", ".join)
+    pairs = m[["email_key", "region"]].dropna().drop_duplicates()
+    joined: dict[str, list[str]] = {}
+    for key, region in sorted(zip(pairs["email_key"], pairs["region"], strict=True)):
+        joined.setdefault(key, []).append(region)
+    regions = pd.Series({k: ", ".join(v) for k, v in joined.items()}, dtype=object)
     people = firsts.join(counts).assign(tfa=tfa, regions=regions).reset_index()
     people["service_account"] = people["email_key"].map(policy.is_service_account)
     people["token_account"] = people["email_key"].map(policy.is_token_account)

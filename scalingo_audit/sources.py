@@ -87,20 +87,23 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
     apps_df = pd.DataFrame.from_records(apps, columns=_APP_COLUMNS)
     apps_df = apps_df.drop_duplicates(["region", "app_id"]).reset_index(drop=True)
     mine = _collector(s.collected_by)
+    owner_columns = ["region", "app_id", "app_name", "owner_email", "owner_username", "owner_id"]
     owners = [
         {
-            "region": a["region"],
-            "app_id": a["app_id"],
-            "app_name": a["app_name"],
+            "region": region,
+            "app_id": app_id,
+            "app_name": app_name,
             "role": "owner",
             "status": "accepted",
-            "email": a["owner_email"],
-            "username": a["owner_username"],
-            "user_id": a["owner_id"],
+            "email": email,
+            "username": username,
+            "user_id": user_id,
             # the API exposes no owner's 2FA, except the collecting account's own
-            "tfa": own_tfa if mine(a["owner_id"], a["owner_email"]) else None,
+            "tfa": own_tfa if mine(user_id, email) else None,
         }
-        for a in apps_df.to_dict("records")
+        for region, app_id, app_name, email, username, user_id in apps_df[owner_columns].itertuples(
+            index=False, name=None
+        )
     ]
     if own_tfa is not None:  # the collecting account's memberships whose 2FA was not reported
         for rec in memberships:
@@ -116,13 +119,16 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         known = {
             (r, i): (n, p)
             for r, i, n, p in zip(
-                apps_df["region"], apps_df["app_id"], apps_df["app_name"], apps_df["project_name"],
+                *(apps_df[c].tolist() for c in ("region", "app_id", "app_name", "project_name")),
                 strict=True,
             )
         }  # fmt: skip
-        hits = [known.get(k) for k in zip(m["region"], m["app_id"], strict=True)]
+        # .tolist(): pandas boxes string-array values one by one when iterated
+        hits = [known.get(k) for k in zip(m["region"].tolist(), m["app_id"].tolist(), strict=True)]
         m["project_name"] = [h[1] if h else None for h in hits]
-        m["app_name"] = [h[0] if h else n for h, n in zip(hits, m["app_name"], strict=True)]
+        m["app_name"] = [
+            h[0] if h else n for h, n in zip(hits, m["app_name"].tolist(), strict=True)
+        ]
         m["_key"] = m["email"].str.lower()
         m = m.drop_duplicates(["region", "app_id", "_key"]).drop(columns="_key")
     collected_at = _parse_time(
@@ -368,6 +374,39 @@ def _app(rec: Mapping[str, Any], region: str, where: str, record: str) -> dict[s
 def _collaborator(
     rec: Mapping[str, Any], region: str, where: str, record: str, *, app_name: str | None
 ) -> dict[str, Any]:
+    email, status = rec.get("email"), rec.get("status")
+    limited, tfa = rec.get("is_limited"), rec.get("tfa_status")
+    app_id, name = rec.get("app_id"), rec.get("app_name") or app_name
+    if (
+        type(email) is str
+        and email
+        and type(status) is str
+        and status
+        and (limited is None or type(limited) is bool)
+        and (tfa is None or type(tfa) is bool)
+        and (app_id or name)
+    ):  # the usual row, read without the checks below (same result, about half the time)
+        username = rec.get("username")
+        return {
+            "region": region,
+            "app_id": app_id,
+            "app_name": name,
+            "role": "limited_collaborator" if limited else "collaborator",
+            "status": status,
+            "email": email,
+            "username": None if username in (None, "", "n/a") else username,
+            "user_id": rec.get("user_id") or None,
+            "tfa": tfa,
+            "collaboration_id": rec.get("id"),
+            "_missing_limited": limited is None,
+        }
+    return _collaborator_checked(rec, region, where, record, app_name=app_name)
+
+
+def _collaborator_checked(
+    rec: Mapping[str, Any], region: str, where: str, record: str, *, app_name: str | None
+) -> dict[str, Any]:
+    """A collaborator row read field by field: one error naming the record and field."""
     record = _label(record, rec, "email", "id")
     email = str(_req(rec, "email", where, record))
     status = _req(rec, "status", where, record)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .. import frames
 from ..commands import argv, example, phrase
 from .registry import GUIDE, Context, Finding, check
 
@@ -25,7 +26,7 @@ def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
         & m["status"].isin(["accepted", "pending"])
         & (m["internal"] == False)  # noqa: E712
     ]
-    for r in sel[["region", "app_name", "email", "domain", "status"]].to_dict("records"):
+    for r in frames.rows(sel, ["region", "app_name", "email", "domain", "status"]):
         pending = " (invitation pending)" if r["status"] == "pending" else ""
         cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
         yield {
