@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from . import snapshot as snap
 from .api import Client, Settings
-from .errors import ApiError, AuditError, AuthError, InputError
+from .errors import ApiError, AuditError, AuthError, InputError, excerpt
 
 
 @dataclass
@@ -38,6 +38,8 @@ class _Run:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
+    apis: dict[str, str] = field(default_factory=dict)  # region name -> its API, as used
+    auth: str = ""  # the auth API used
 
     def add(
         self,
@@ -76,14 +78,82 @@ class _Options:
     period: float
     known: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     since_label: str = ""
+    since: snap.Snapshot | None = None  # the --since snapshot, verified
+
+
+def verified_previous(path: str | Path) -> snap.Snapshot:
+    """The ``--since`` snapshot, only if it verifies in full (every raw file matches the
+    manifest, nothing added): events carried forward from it become evidence again."""
+    from .evidence import verify
+
+    result = verify(path)
+    if not result.ok:
+        first = result.problems[0]
+        raise InputError(
+            f"--since: this snapshot fails verification ({len(result.problems)} problem(s), "
+            f"first: {first}); its events cannot be carried into a new snapshot",
+            file=path,
+        )
+    return snap.read(path)
+
+
+class SinceRefused(InputError):
+    """The ``--since`` snapshot is of another account or other API endpoints: nothing of this
+    run is kept (it has only asked who the account is)."""
+
+
+def check_same_origin(
+    prev: snap.Snapshot, user: Mapping[str, Any], auth_url: str, apis: Mapping[str, str]
+) -> None:
+    """Refuse to carry events from a snapshot of another account or other API endpoints."""
+    where = prev.location
+    by = prev.collected_by
+    if by.get("user_id") and user.get("id"):
+        same = by.get("user_id") == user.get("id")
+    else:
+        same = str(by.get("email") or "").lower() == str(user.get("email") or "-").lower()
+    if not same:
+        raise SinceRefused(
+            "--since: this snapshot was collected by another account "
+            f"({excerpt(by.get('email'))} {excerpt(by.get('user_id'))}, not "
+            f"{excerpt(user.get('email'))} {excerpt(user.get('id'))}); its events cannot be "
+            "carried into this account's snapshot",
+            file=where,
+        )
+    ends = prev.endpoints
+    if not isinstance(ends, Mapping) or not isinstance(ends.get("regions"), Mapping):
+        raise SinceRefused(
+            "--since: this snapshot does not record the API endpoints it was collected from "
+            "(written by an older scalingo-audit or not by 'collect'); collect once without "
+            "--since",
+            file=where,
+        )
+    if str(ends.get("auth") or "").rstrip("/") != auth_url.rstrip("/"):
+        raise SinceRefused(
+            f"--since: this snapshot comes from another auth API ({excerpt(ends.get('auth'))}, "
+            f"not {excerpt(auth_url)})",
+            file=where,
+        )
+    for region, api in apis.items():
+        before = ends["regions"].get(region)
+        if before is not None and str(before).rstrip("/") != api.rstrip("/"):
+            raise SinceRefused(
+                f"--since: region {excerpt(region)} was collected from another API "
+                f"({excerpt(before)}, not {excerpt(api)})",
+                file=where,
+            )
 
 
 def previous_events(
-    path: str | Path, events_days: int | None, now: dt.datetime
+    path: str | Path,
+    events_days: int | None,
+    now: dt.datetime,
+    *,
+    prev: snap.Snapshot | None = None,
 ) -> tuple[dict[tuple[str, str], list[dict[str, Any]]], int]:
     """Events already in the snapshot at ``path``, per (region, app name), and the events
     window (days) a new collection carrying them forward covers."""
-    prev = snap.read(path)
+    prev = prev or snap.read(path)
     if prev.events_days is None:
         raise InputError(
             "--since needs a snapshot collected with --events-days (it has no events)", file=path
@@ -135,10 +205,12 @@ def collect(
     err = stream or sys.stderr
     started = dt.datetime.now(dt.UTC)
     known: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    prev = None
     if since is not None:
-        known, events_days = previous_events(since, events_days, started)
+        prev = verified_previous(since)
+        known, events_days = previous_events(since, events_days, started, prev=prev)
     opts = _Options(region, events_days, max_event_pages, per_page, rate_limit, period, known,
-                    str(since or ""))  # fmt: skip
+                    str(since or ""), prev)  # fmt: skip
     run = _Run()
     bar = tqdm(total=4, unit="req", disable=not progress, file=err, dynamic_ncols=True, leave=True)
 
@@ -156,9 +228,9 @@ def collect(
     try:
         with client:
             _collect(client, settings, run, opts, bar, err)
-    except (KeyboardInterrupt, AuditError):
+    except (KeyboardInterrupt, AuditError) as exc:
         bar.close()
-        if run.files:
+        if run.files and not isinstance(exc, SinceRefused):
             kept = _write(
                 run,
                 target.with_name(target.name + ".incomplete"),
@@ -214,6 +286,9 @@ def _collect(
     me = client.get(first_api, "/v1/users/self")
     run.user = me.get("user", {}) if isinstance(me, dict) else {}
     run.add(f"raw/{first_name}/users_self.json", "user", first_name, "GET /v1/users/self", me)
+    run.apis, run.auth = dict(regions), auth
+    if opts.since is not None:
+        check_same_origin(opts.since, run.user, auth, run.apis)
 
     for name, api in regions:
         run.regions.append(name)
@@ -349,6 +424,10 @@ def _write(
     complete: bool,
 ) -> Path:
     gaps = list(run.gaps)
+    endpoints = {
+        "auth": run.auth.rstrip("/"),
+        "regions": {name: api.rstrip("/") for name, api in run.apis.items()},
+    }
     if not complete:
         gaps.append({"region": None, "app": None, "request": None, "status": None,
                      "error": "collection was interrupted: this snapshot is incomplete"})  # fmt: skip
@@ -361,5 +440,6 @@ def _write(
         requests=client.requests,
         events_days=events_days,
         gaps=gaps,
+        endpoints=endpoints,
     )
     return snap.write(s, target, overwrite=not complete)

@@ -26,18 +26,27 @@ class Audit:
 
 
 def open_audit(
-    source: str = "demo", policy: str = "", as_of: str = "", *, pseudonymise: bool = False
+    source: str = "demo",
+    policy: str = "",
+    as_of: str = "",
+    *,
+    pseudonymise: bool = False,
+    pseudonym_key: str = "",
+    verify: bool = True,
 ) -> Audit:
     """Load ``source`` with the policy file ``policy`` (empty: the source's default) and run
     every check as of ``as_of`` (empty: the collection time). With ``pseudonymise``, people
     are replaced by keyed pseudonyms right after loading, so findings name pseudonyms too
-    (the key: :func:`scalingo_audit.pseudonymise.load_or_create_key`)."""
-    data = load(source, policy=load_policy(policy) if policy else None)
+    (the key: :func:`scalingo_audit.pseudonymise.load_or_create_key` of ``pseudonym_key``,
+    the key file's path, resolved once by the caller; empty: the default key file). With
+    ``verify=False`` a snapshot whose raw files do not match its manifest is loaded anyway,
+    marked UNVERIFIED."""
+    data = load(source, policy=load_policy(policy) if policy else None, verify=verify)
     if pseudonymise:
         from .pseudonymise import load_or_create_key
         from .pseudonymise import pseudonymise as pseudonymise_data
 
-        data = pseudonymise_data(data, load_or_create_key())
+        data = pseudonymise_data(data, load_or_create_key(pseudonym_key or None))
     when = resolve_as_of(as_of or None, data)
     return Audit(
         data=data,

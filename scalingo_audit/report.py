@@ -84,17 +84,30 @@ def default_out_dir(source: str) -> Path:
 
 
 def notebook_parameters(
-    source: str, policy: str, as_of: str, *, pseudonymise: bool = False
+    source: str,
+    policy: str,
+    as_of: str,
+    *,
+    pseudonymise: bool = False,
+    pseudonym_key: str = "",
+    verify: bool = True,
 ) -> dict[str, str | bool]:
     """Papermill parameters: paths made absolute (kernels run elsewhere), nothing secret.
-    ``pseudonymise`` is passed only when set (a flag: the key never leaves its file)."""
+    ``pseudonymise`` is passed only when set, with the key file's absolute path resolved
+    once (the key never leaves its file, and every notebook uses the same one);
+    ``verify`` only when false (``--no-verify``)."""
     params: dict[str, str | bool] = {
         "source": source if source == "demo" else str(Path(source).resolve()),
         "policy": str(Path(policy).resolve()) if policy else "",
         "as_of": as_of,
     }
     if pseudonymise:
+        from .pseudonymise import key_path
+
         params["pseudonymise"] = True
+        params["pseudonym_key"] = str(key_path(pseudonym_key or None))
+    if not verify:
+        params["verify"] = False
     return params
 
 
@@ -196,12 +209,15 @@ def build_report(
     progress: bool = True,
     pseudonymise: bool = False,
     pdf: bool = False,
+    verify: bool = True,
 ) -> Path:
     """Execute the report notebooks on ``source`` and write the HTML report.
 
     With ``pseudonymise``, every page shows keyed pseudonyms instead of emails, usernames
     and user ids (see :mod:`scalingo_audit.pseudonymise`; the key file is created before
     any notebook runs, and the notebooks read it themselves).
+    With ``verify=False`` (``--no-verify``), a snapshot whose raw files do not match its
+    manifest is reported anyway, and every page says UNVERIFIED.
     With ``pdf``, every page (``index.html`` included) also gets a PDF beside it, printed by
     the system Chromium (:mod:`scalingo_audit.pdf`; missing Chromium fails before any run).
     Returns the path of ``index.html``. Raises ``InputError``/``PolicyError`` for
@@ -212,10 +228,21 @@ def build_report(
         from .pdf import find_chromium
 
         find_chromium()
-    audit = open_audit(source, policy, as_of, pseudonymise=pseudonymise)
+    key = ""
+    if pseudonymise:  # one key file for this process and every notebook: decided here, once
+        from .pseudonymise import key_path
+
+        key = str(key_path())
+    audit = open_audit(
+        source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=key, verify=verify
+    )
     notebooks = report_notebooks(notebooks_dir)
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
-    params = notebook_parameters(source, policy, as_of, pseudonymise=pseudonymise)
+    if out.exists() and not out.is_dir():  # fail now, not after every notebook has run
+        raise ReportError(f"{out}: exists and is not a directory; --out names the report directory")
+    params = notebook_parameters(
+        source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=key, verify=verify
+    )
     pages: list[Page] = []
     with tempfile.TemporaryDirectory(prefix="scalingo-audit-report-") as tmp:
         staging = Path(tmp)
@@ -282,6 +309,7 @@ def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
             if info.source_sha256
             else "unknown",
         ),
+        *([("Evidence", UNVERIFIED_NOTE)] if info.verified is False else []),
         ("Collected at", _when(info.collected_at)),
         ("Collected by", info.collected_by or "unknown"),
         ("Regions", ", ".join(info.regions) or "unknown"),
@@ -315,7 +343,14 @@ def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
         expired=audit.expired,
         pages=pages,
         notes=info.notes,
+        unverified=UNVERIFIED_NOTE if info.verified is False else "",
     )
+
+
+UNVERIFIED_NOTE = (
+    "UNVERIFIED: loaded with --no-verify; the raw files were not checked against the "
+    "manifest and may have been altered since collection"
+)
 
 
 def _pct(ratio: float | None) -> str:
@@ -365,6 +400,7 @@ a{color:#175cd3}li{margin:.4rem 0}
 <h1>Scalingo access audit</h1>
 <p class="sub">Who can do what on these apps, and what should be fixed.
  Data: {{ source }}, collected {{ collected }}; findings as of {{ as_of }}.</p>
+{% if unverified %}<p class="warn" data-evidence="unverified"><strong>{{ unverified }}</strong></p>{% endif %}
 <h2>Headline figures</h2>
 <div class="cards">{% for key, label, value, note in figures %}
 <div class="card" data-figure="{{ key }}"><div class="value">{{ value }}</div>

@@ -19,21 +19,26 @@ from typing import Any
 import pandas as pd
 
 from . import snapshot as snap
-from .errors import InputError
-from .frames import STATUSES
+from .errors import InputError, excerpt, short
+from .frames import STATUSES, empty
 from .model import AuditData, SourceInfo, assemble
 from .policy import Policy
 
 DEMO = "demo"
 
 
-def load(source: str | Path = DEMO, *, policy: Policy | None = None) -> AuditData:
+def load(
+    source: str | Path = DEMO, *, policy: Policy | None = None, verify: bool = True
+) -> AuditData:
     """Load access data into frames.
 
     ``source`` is ``"demo"`` (the built-in demo organisation), a snapshot
     directory (see :mod:`scalingo_audit.snapshot`) or a dashboard Collaborators
     export (``.csv`` or ``.json``). ``policy`` decides internal domains and
     service accounts; for the demo it defaults to the demo's own policy.
+    A snapshot's raw files are checked against its manifest (size, SHA-256) and a
+    mismatch raises :class:`InputError` naming the file; ``verify=False`` loads them
+    anyway and marks the data unverified (``info.verified``), which every output shows.
     """
     if str(source) == DEMO:
         from .demo import demo_policy, demo_snapshot
@@ -43,13 +48,17 @@ def load(source: str | Path = DEMO, *, policy: Policy | None = None) -> AuditDat
     if path.is_dir():
         if not snap.is_snapshot(path):
             raise InputError("not a snapshot directory (no manifest.json)", file=path)
-        return from_snapshot(snap.read(path), policy=policy or Policy(), kind="snapshot")
+        return from_snapshot(
+            snap.read(path, verify=verify), policy=policy or Policy(), kind="snapshot"
+        )
     if path.is_file():
         from .export import load_export
         from .model import with_info
 
         data = load_export(path, policy=policy or Policy())
-        return with_info(data, source_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+        return with_info(
+            data, source_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), verified=None
+        )
     raise InputError(
         "no such file or directory (expected 'demo', a snapshot directory or a dashboard export)",
         file=path,
@@ -106,7 +115,9 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         for a in apps_df.to_dict("records")
     ]
     m = pd.DataFrame.from_records(owners + memberships)
-    if not m.empty:
+    if m.empty:  # an account with no apps is a valid audit: empty frames, gaps shown
+        m = empty("memberships")
+    else:
         # An app's id is authoritative; fill app names and projects from the apps list.
         known = {
             (r, i): (n, p)
@@ -139,6 +150,7 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         source_sha256=s.digest(),
         collector_version=s.tool_version or None,
         events_days=events_days,
+        verified=s.verified,
     )
     return assemble(apps_df, m, pd.DataFrame(tokens), pd.DataFrame(events), info, policy)
 
@@ -148,7 +160,9 @@ def _events_days(value: Any, where: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(
-            f"expected a number of days or null, got {value!r}", file=where, field="events_days"
+            f"expected a number of days or null, got {excerpt(value)}",
+            file=where,
+            field="events_days",
         )
     return value
 
@@ -240,7 +254,7 @@ def _label(record: str, rec: Mapping[str, Any], *keys: str) -> str:
     for k in keys:
         v = rec.get(k)
         if isinstance(v, str) and v:
-            return f"{record} ({v})"
+            return f"{record} ({short(v)})"  # a name can be 10,000 characters
     return record
 
 
@@ -281,7 +295,7 @@ def _collaborator(
     status = _req(rec, "status", where, record)
     if status not in STATUSES:
         raise InputError(
-            f"unknown status {status!r} (expected one of: {', '.join(STATUSES)})",
+            f"unknown status {excerpt(status)} (expected one of: {', '.join(STATUSES)})",
             file=where,
             record=record,
             field="status",
@@ -351,7 +365,7 @@ def _bool(
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise InputError(
-        f"expected true or false, got {value!r}", file=where, record=record, field=name
+        f"expected true or false, got {excerpt(value)}", file=where, record=record, field=name
     )
 
 
@@ -371,6 +385,6 @@ def _parse_time(value: Any, where: str, record: str, name: str) -> dt.datetime:
         t = dt.datetime.fromisoformat(str(value))
     except ValueError:
         raise InputError(
-            f"not an ISO 8601 date: {value!r}", file=where, record=record, field=name
+            f"not an ISO 8601 date: {excerpt(value)}", file=where, record=record, field=name
         ) from None
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
