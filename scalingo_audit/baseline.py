@@ -64,8 +64,10 @@ def assign_ids(findings: pd.DataFrame, apps: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=findings.index, dtype=frames.TEXT)
 
 
-def load_baseline(path: str, *, policy: str = "") -> pd.DataFrame:
-    """The findings of an earlier run (see the module docstring), as a findings frame."""
+def load_baseline(path: str, *, policy: str = "", pseudonymise: bool = False) -> pd.DataFrame:
+    """The findings of an earlier run (see the module docstring), as a findings frame.
+    With ``pseudonymise``, a source's people get the same keyed pseudonyms as the current
+    run's, so their findings keep their ids (a findings JSON is taken as written)."""
     p = Path(path)
     if p.is_file() and p.suffix.lower() == ".json":
         body = _read_json(p)
@@ -76,6 +78,11 @@ def load_baseline(path: str, *, policy: str = "") -> pd.DataFrame:
     from .sources import load
 
     data = load(path, policy=load_policy(policy) if policy else None)
+    if pseudonymise:
+        from .pseudonymise import load_or_create_key
+        from .pseudonymise import pseudonymise as pseudonymise_data
+
+        data = pseudonymise_data(data, load_or_create_key())
     return run_checks(data)
 
 

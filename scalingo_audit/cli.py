@@ -15,7 +15,8 @@ import warnings
 from collections.abc import Sequence
 
 from . import __version__, output
-from .errors import AuditError, OutputWarning, one_line
+from .compliance import FRAMEWORKS
+from .errors import AuditError, DataWarning, OutputWarning, one_line
 from .frames import SEVERITIES
 
 SOURCE_HELP = (
@@ -34,6 +35,7 @@ EPILOG = """examples:
   scalingo-audit report demo                      HTML report in reports/demo/
   scalingo-audit demo --out snapshots/acme        the demo as a snapshot directory
   scalingo-audit checks                           the check catalogue
+  scalingo-audit init-policy SNAPSHOT --out policy.yaml  a starter policy from the data
   scalingo-audit diff snapshots/old snapshots/new  what changed since the last review
   scalingo-audit review SNAPSHOT --out review.xlsx an access review sheet to fill
   scalingo-audit verify SNAPSHOT                  is the evidence intact?
@@ -119,7 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "check", help="run the checks and print findings")
     _common(p)
     p.add_argument(
-        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+        "--format",
+        choices=("table", "json", "csv", "ocsf", "junit"),
+        default="table",
+        help="output format: table, json, csv, ocsf (OCSF Detection Findings, JSON) or junit "
+        "(JUnit XML test report)",
     )
     p.add_argument(
         "--fail-on",
@@ -146,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the output to FILE (atomically) instead of standard output",
     )
+    p.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="also write Prometheus text-format gauges (open findings by severity and check, "
+        "muted, coverage gaps, collection and success times) to FILE, atomically "
+        "(for node_exporter's textfile collector: name it *.prom)",
+    )
     _pseudonymise(p)
 
     p = _command(sub, "report", help="build the HTML report (runs the notebooks)")
@@ -153,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="output directory (default: reports/<source name>)")
     p.add_argument(
         "--pdf", action="store_true", help="also write a PDF of each page (needs Chromium)"
+    )
+    p.add_argument(
+        "--top",
+        metavar="N",
+        type=int,
+        help="longest list a chart shows (default: 25); tables always list every row",
     )
     _pseudonymise(p)
 
@@ -194,6 +213,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(
         sub,
+        "init-policy",
+        help="write a commented starter policy from the data (never overwrites a file)",
+        description="Write a starter policy file from SOURCE: email domains ranked by how many "
+        "people use them (the collecting account's domain marked internal), owners that look "
+        "like service accounts, accounts holding API tokens, the default thresholds and an "
+        "example exception. Review it, then pass it with --policy.",
+    )
+    p.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    p.add_argument(
+        "--out", metavar="FILE", default="policy.yaml", help="file to create (default: policy.yaml)"
+    )
+
+    p = _command(
+        sub,
         "diff",
         help="what changed between two snapshots (access, roles, owners, 2FA, tokens, findings)",
     )
@@ -226,6 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--apply-decisions", metavar="FILE", help="a filled sheet: print the commands to run"
     )
+    mode.add_argument(
+        "--follow-up",
+        metavar="DECISIONS",
+        help="decisions recorded by --apply-decisions (a SNAPSHOT.decisions/*.json file or the "
+        "directory): with a newer SOURCE snapshot, list each downgrade and revocation as "
+        "applied, pending (with its command), moot or unverified; exit 1 while any is pending",
+    )
     _pseudonymise(p)
 
     p = _command(
@@ -245,7 +285,51 @@ def build_parser() -> argparse.ArgumentParser:
         "recorded: fail unless the snapshot has exactly this hash",
     )
 
-    _command(sub, "checks", help="list the check catalogue")
+    p = _command(
+        sub,
+        "notify",
+        help="post the findings new since a baseline (and the fixed ones) to a webhook",
+        description="Run the checks on SOURCE, compare with PREVIOUS and post a summary of "
+        "the new unmuted findings and of the fixed ones to the webhook named by "
+        "$SCALINGO_AUDIT_WEBHOOK_URL. Nothing is posted when nothing is new, unless --always.",
+        epilog="environment:\n  SCALINGO_AUDIT_WEBHOOK_URL  the incoming-webhook URL (required; "
+        "a secret: read only from the environment, never printed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(p)
+    p.add_argument(
+        "--baseline",
+        metavar="PREVIOUS",
+        required=True,
+        help="the earlier run: a snapshot directory or a findings JSON from 'check --format json'",
+    )
+    p.add_argument(
+        "--webhook-format",
+        choices=("slack", "json"),
+        default="slack",
+        help="slack: Slack-compatible incoming-webhook JSON (default); json: a plain JSON "
+        "document with the new and fixed findings",
+    )
+    p.add_argument("--always", action="store_true", help="post even when nothing is new")
+    p.add_argument(
+        "--timeout", metavar="SECONDS", type=float, default=10.0, help="per attempt (default 10)"
+    )
+    p.add_argument(
+        "--retries",
+        metavar="N",
+        type=int,
+        default=3,
+        help="retries on 429, 5xx, timeouts and connection errors, with backoff (default 3)",
+    )
+    _pseudonymise(p)
+
+    p = _command(sub, "checks", help="list the check catalogue")
+    p.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        help="list each check with the controls of this framework it bears on "
+        "(iso27001: ISO/IEC 27001:2022 Annex A, soc2: SOC 2 TSC, cis: CIS Controls v8)",
+    )
     return parser
 
 
@@ -256,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", OutputWarning)
+            warnings.simplefilter("always", DataWarning)
             warnings.showwarning = _show_warning
             return _run(args)
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly
@@ -316,6 +401,7 @@ def _run(args: argparse.Namespace) -> int:
             out_dir=args.out,
             pdf=args.pdf,
             pseudonymise=args.pseudonymise,
+            top=args.top,
             verify=args.verify,
         )
         print(f"Report written to {index}")
@@ -356,15 +442,30 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "review":
         return _review(args)
+    if args.command == "init-policy":
+        from .policy import Policy
+        from .sources import load
+        from .starter_policy import write_starter_policy
+
+        path = write_starter_policy(load(args.source, policy=Policy()), args.out)
+        print(f"Starter policy written to {path}: review it, then pass --policy {path}")
+        return 0
     if args.command == "verify":
         from .evidence import verify
 
         result = verify(args.snapshot, expect_sha256=args.expect_sha256)
         print(result.report())
         return 0 if result.ok else 1
+    if args.command == "notify":
+        return _notify(args)
     if args.command == "checks":
         from .checks import catalogue
 
+        if args.framework:
+            from .compliance import controls_print
+
+            sys.stdout.write(controls_print(args.framework))
+            return 0
         for c in catalogue().to_dict("records"):
             print(f"{c['check_id']:34} {c['severity']:7} {c['title']}")
         return 0
@@ -375,7 +476,10 @@ def _review(args: argparse.Namespace) -> int:
     from . import review
     from .notebook import open_audit
 
+    if args.follow_up:
+        return _follow_up(args)
     if args.apply_decisions:
+        from . import commands
         from .errors import InputError
         from .policy import load_policy
         from .sources import load
@@ -395,13 +499,18 @@ def _review(args: argparse.Namespace) -> int:
             data = pseudonymise(data, load_or_create_key())
         if not args.verify:
             _warn("--no-verify: the decisions are recorded against UNVERIFIED evidence")
-        decisions = review.read_decisions(args.apply_decisions, data)
-        where = review.record_decisions(decisions, args.apply_decisions, data)
-        for line in review.commands(decisions):
+        applied = review.apply_decisions(args.apply_decisions, data)
+        for line in applied.commands:
             print(line)
+        for d in applied.manual:
+            print(
+                f"row {d.row}: {d.decision} {d.person!r} on {d.app!r} ({d.region!r}) "
+                f"{commands.MANUAL}.",
+                file=sys.stderr,
+            )
         print(
-            f"Decisions recorded in {where}. Nothing was changed on Scalingo: run the commands "
-            "above yourself.",
+            f"Decisions recorded in {applied.record}. Nothing was changed on Scalingo: run "
+            "the commands above yourself.",
             file=sys.stderr,
         )
         return 0
@@ -425,10 +534,62 @@ def _review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notify(args: argparse.Namespace) -> int:
+    from . import baseline, notify
+    from .evidence import provenance
+    from .notebook import open_audit
+
+    webhook = notify.webhook_from_env()  # before any work: a missing URL fails fast
+    if args.timeout <= 0 or args.retries < 0:
+        raise AuditError("--timeout must be positive and --retries at least 0")
+    audit = open_audit(args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise)
+    prov = provenance(audit.data, as_of=audit.as_of)
+    previous = baseline.load_baseline(
+        args.baseline, policy=args.policy, pseudonymise=args.pseudonymise
+    )
+    f = baseline.compare(audit.findings, previous)
+    counts = notify.summary(f)
+    if not counts["new"] and not args.always:
+        print(f"Nothing new since the baseline ({counts['fixed']} fixed): nothing posted.")
+        return 0
+    payload = (
+        notify.json_payload(f, prov, baseline=args.baseline)
+        if args.webhook_format == "json"
+        else notify.slack_payload(f, prov)
+    )
+    attempts = notify.post(webhook, payload, timeout=args.timeout, retries=args.retries)
+    print(
+        f"Posted to the webhook: {counts['new']} new, {counts['fixed']} fixed"
+        + (f" ({attempts} attempts)" if attempts > 1 else "")
+        + "."
+    )
+    return 0
+
+
+def _follow_up(args: argparse.Namespace) -> int:
+    from . import followup
+    from .policy import load_policy
+    from .sources import load
+
+    if not args.source:
+        raise AuditError("--follow-up needs the newer SNAPSHOT to compare the decisions with")
+    review = followup.read_review(args.follow_up)
+    data = load(args.source, policy=load_policy(args.policy) if args.policy else None)
+    if args.pseudonymise:
+        from .pseudonymise import load_or_create_key, pseudonymise
+
+        data = pseudonymise(data, load_or_create_key())
+    items = followup.follow_up(review, data)
+    sys.stdout.write(output.terminal_text(followup.to_text(items, review, data)))
+    return 1 if followup.pending(items) else 0
+
+
 def _check(args: argparse.Namespace) -> int:
     from .evidence import provenance
     from .notebook import open_audit
 
+    if args.fail_on_new and not args.baseline:
+        raise AuditError("--fail-on-new needs --baseline PREVIOUS (the run to compare with)")
     audit = open_audit(
         args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise, verify=args.verify
     )
@@ -438,19 +599,29 @@ def _check(args: argparse.Namespace) -> int:
         )
     prov = provenance(audit.data, as_of=audit.as_of)
     f = audit.findings
+    if args.baseline:
+        from . import baseline
+
+        previous = baseline.load_baseline(
+            args.baseline, policy=args.policy, pseudonymise=args.pseudonymise
+        )
+        f = baseline.compare(f, previous)
     for gap in audit.data.info.gaps:
         _warn(f"not audited: {gap}")
     for e in audit.expired:
         _warn(
             f"policy exception {e.describe()} expired on {e.expires.isoformat()} and mutes nothing"
         )
-    if args.fail_on_new and not args.baseline:
-        raise AuditError("--fail-on-new needs --baseline PREVIOUS (the run to compare with)")
-    if args.baseline:
-        from . import baseline
+    if args.format == "ocsf":
+        from .ocsf import to_ocsf
 
-        f = baseline.compare(f, baseline.load_baseline(args.baseline, policy=args.policy))
-    if args.format == "json":
+        text = to_ocsf(f, apps=audit.data.apps, as_of=audit.as_of, provenance=prov) + "\n"
+    elif args.format == "junit":
+        from .checks import CHECKS
+        from .junit import to_junit
+
+        text = to_junit(f, checks=list(CHECKS), name=f"scalingo-audit {audit.data.info.location}")
+    elif args.format == "json":
         text = output.to_json(f, prov) + "\n"
     elif args.format == "csv":
         text = output.to_csv(f, prov)
@@ -464,6 +635,12 @@ def _check(args: argparse.Namespace) -> int:
         write_text(args.output_file, text)
     else:
         sys.stdout.write(text)
+    if args.metrics:
+        from .atomic import write_text
+        from .checks import CHECKS
+        from .metrics import render
+
+        write_text(args.metrics, render(f, audit.data, checks=list(CHECKS)))
     if args.fail_on_new:
         from .baseline import new_unmuted
 

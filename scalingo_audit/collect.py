@@ -2,11 +2,15 @@
 
 The plan is request-minimal (the API allows 60 requests per minute):
 
-    1 token exchange + GET /v1/regions (auth) + GET /v1/tokens (auth) + GET /v1/users/self
+    1 token exchange + GET /v1/regions + GET /v1/tokens + GET /v1/users/self (on auth,
+    regional on a 404) + GET /v1/client/tfa (auth: the collecting account's own 2FA)
     per region: GET /v1/apps, then GET /v1/collaborators once for every app the
     account owns, and GET /v1/apps/{app}/collaborators only for apps it does not own
     events (optional, --events-days N): GET /v1/apps/{app}/events per app, paged,
-    stopping at the window or after ``max_event_pages`` pages
+    stopping at the window or after ``max_event_pages`` pages (order never assumed)
+
+Every list is read through one pagination routine (:meth:`Client.get_all`): all its
+pages, whatever the endpoint documents, never more than ``max_pages`` (then a gap).
 
 A request that fails for good (403, 404, repeated 5xx or timeouts) becomes a
 *coverage gap* in the manifest and collection carries on, so reports show what
@@ -28,8 +32,9 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from . import snapshot as snap
-from .api import Client, Settings
-from .errors import ApiError, AuditError, AuthError, InputError, excerpt
+from .api import MAX_PAGES, Client, Settings, api_path
+from .errors import ApiError, AuditError, AuthError, InputError, PageLimitError, excerpt
+from .redact import redact_events
 
 
 @dataclass
@@ -40,6 +45,8 @@ class _Run:
     user: dict[str, Any] = field(default_factory=dict)
     apis: dict[str, str] = field(default_factory=dict)  # region name -> its API, as used
     auth: str = ""  # the auth API used
+    tfa: bool | None = None  # the collecting account's own 2FA; None: unknown
+    redacted: int = 0  # variable values replaced by redact.MARKER before writing
 
     def add(
         self,
@@ -50,6 +57,9 @@ class _Run:
         body: Any,
         app: str | None = None,
     ) -> None:
+        if kind == "app_events":  # no variable value ever reaches the disk
+            body, n = redact_events(body)
+            self.redacted += n
         self.files.append(
             snap.RawFile(path=path, kind=kind, region=region, request=request, body=body, app=app)
         )
@@ -78,6 +88,7 @@ class _Options:
     period: float
     known: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     since_label: str = ""
+    max_pages: int = MAX_PAGES  # pages of a list (apps, collaborators, tokens) before a gap
     since: snap.Snapshot | None = None  # the --since snapshot, verified
 
 
@@ -188,6 +199,7 @@ def collect(
     max_event_pages: int = 5,
     per_page: int = 100,
     since: str | Path | None = None,
+    max_pages: int = MAX_PAGES,
 ) -> Path:
     """Collect the account's access data into the snapshot directory ``out``.
 
@@ -210,9 +222,9 @@ def collect(
         prev = verified_previous(since)
         known, events_days = previous_events(since, events_days, started, prev=prev)
     opts = _Options(region, events_days, max_event_pages, per_page, rate_limit, period, known,
-                    str(since or ""), prev)  # fmt: skip
+                    str(since or ""), max_pages, prev)  # fmt: skip
     run = _Run()
-    bar = tqdm(total=4, unit="req", disable=not progress, file=err, dynamic_ncols=True, leave=True)
+    bar = tqdm(total=5, unit="req", disable=not progress, file=err, dynamic_ncols=True, leave=True)
 
     def on_request(label: str, status: int | None) -> None:
         bar.update(1)
@@ -248,7 +260,8 @@ def collect(
     path = _write(run, target, started, client, events_days, complete=True)
     print(
         f"Collected {sum(1 for f in run.files if f.kind == 'apps')} region(s), "
-        f"{client.requests} requests, {len(run.gaps)} coverage gap(s) → {path}",
+        f"{client.requests} requests, {len(run.gaps)} coverage gap(s), "
+        f"{run.redacted} variable value(s) redacted → {path}",
         file=err,
     )
     for g in run.gaps:
@@ -260,40 +273,21 @@ def _collect(
     client: Client, settings: Settings, run: _Run, opts: _Options, bar: tqdm[Any], err: TextIO
 ) -> None:
     auth = settings.auth_url
-    events_days, per_page, rate_limit, period = (
-        opts.events_days, opts.per_page, opts.rate_limit, opts.period
-    )  # fmt: skip
-    wanted = opts.region or settings.region
-    if settings.api_url:
-        regions = [(wanted or "custom", settings.api_url)]
-    else:
-        body = client.get(auth, "/v1/regions")
-        run.add("raw/auth/regions.json", "regions", None, "GET /v1/regions", body)
-        listed = [
-            (r["name"], str(r["api"]).rstrip("/"))
-            for r in body.get("regions", [])
-            if "name" in r and "api" in r
-        ]
-        regions = [r for r in listed if wanted is None or r[0] == wanted]
-        if not regions:
-            names = ", ".join(n for n, _ in listed) or "none"
-            raise InputError(
-                f"region {wanted!r} is not available to this account (available: {names})"
-            )
-    tokens = client.get(auth, "/v1/tokens")
-    run.add("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", tokens)
-    first_name, first_api = regions[0]
-    me = client.get(first_api, "/v1/users/self")
-    run.user = me.get("user", {}) if isinstance(me, dict) else {}
-    run.add(f"raw/{first_name}/users_self.json", "user", first_name, "GET /v1/users/self", me)
+    events_days, rate_limit, period = opts.events_days, opts.rate_limit, opts.period
+    regions = _regions(client, settings, run, opts.region or settings.region)
+    try:
+        tokens = _paged(client, auth, "/v1/tokens", "tokens", max_pages=opts.max_pages)
+        run.add("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", tokens)
+    except ApiError as exc:
+        run.gap(None, None, exc)
+    _whoami(client, auth, regions[0], run)
     run.apis, run.auth = dict(regions), auth
     if opts.since is not None:
         check_same_origin(opts.since, run.user, auth, run.apis)
-
     for name, api in regions:
         run.regions.append(name)
         try:
-            apps_body = _paged(client, api, "/v1/apps", "apps", per_page=per_page)
+            apps_body = _paged(client, api, "/v1/apps", "apps", max_pages=opts.max_pages)
         except ApiError as exc:
             run.gap(name, None, exc)
             continue
@@ -313,7 +307,9 @@ def _collect(
             file=err,
         )
         try:
-            body = client.get(api, "/v1/collaborators")
+            body = _paged(
+                client, api, "/v1/collaborators", "collaborators", max_pages=opts.max_pages
+            )
             run.add(
                 f"raw/{name}/collaborators.json",
                 "collaborators",
@@ -326,9 +322,9 @@ def _collect(
             others = others + owned  # fall back to one request per owned app
         for done, a in enumerate(others, 1):
             app = str(a.get("name") or a.get("id"))
-            path = f"/v1/apps/{urllib.parse.quote(app, safe='')}/collaborators"
+            path = api_path("v1", "apps", app, "collaborators")
             try:
-                body = client.get(api, path)
+                body = _paged(client, api, path, "collaborators", max_pages=opts.max_pages)
                 run.add(
                     f"raw/{name}/apps/{_safe(app)}/collaborators.json",
                     "app_collaborators",
@@ -344,14 +340,82 @@ def _collect(
             _events(client, api, name, apps, opts, run, bar)
 
 
-def _paged(client: Client, api: str, path: str, key: str, *, per_page: int) -> dict[str, Any]:
-    """All pages of a list, merged under ``key`` (``/v1/apps`` has no documented pagination,
-    but if the API paginates, every page is followed)."""
+def _regions(
+    client: Client, settings: Settings, run: _Run, wanted: str | None
+) -> list[tuple[str, str]]:
+    """The (name, API URL) of each region to audit. With ``SCALINGO_API_URL`` only that
+    API, named by ``SCALINGO_REGION`` (or ``--region``), else by the region whose ``api``
+    it is in ``GET {auth}/v1/regions``: CLI commands need the name."""
+    body: Any = None
+    listed: list[tuple[str, str]] = []
+    if not (settings.api_url and wanted):
+        body = client.get(settings.auth_url, "/v1/regions")
+        run.add("raw/auth/regions.json", "regions", None, "GET /v1/regions", body)
+        rows = body.get("regions") if isinstance(body, dict) else None
+        listed = [
+            (str(r["name"]), str(r["api"]).rstrip("/"))
+            for r in (rows if isinstance(rows, list) else [])
+            if isinstance(r, dict) and r.get("name") and r.get("api")
+        ]
+    if settings.api_url:
+        if wanted:
+            return [(wanted, settings.api_url)]
+        named = [n for n, api in listed if api == settings.api_url]
+        if not named:
+            raise InputError(
+                f"SCALINGO_API_URL ({settings.api_url}) is not the API of any region listed by "
+                f"{settings.auth_url}/v1/regions: set SCALINGO_REGION to its region name "
+                "(e.g. osc-fr1), which the CLI commands in findings need"
+            )
+        return [(named[0], settings.api_url)]
+    regions = [r for r in listed if wanted is None or r[0] == wanted]
+    if not regions:
+        names = ", ".join(n for n, _ in listed) or "none"
+        raise InputError(f"region {wanted!r} is not available to this account (available: {names})")
+    return regions
+
+
+def _whoami(client: Client, auth: str, first: tuple[str, str], run: _Run) -> None:
+    """The collecting account (``GET /v1/users/self`` on the auth API, as all of Scalingo's
+    clients do; on the regional API when auth answers 404, as the API reference shows) and
+    its own 2FA (``GET {auth}/v1/client/tfa``; unreadable: a coverage gap)."""
+    label = "GET /v1/users/self"
+    try:
+        me = client.get(auth, "/v1/users/self")
+        path, region = "raw/auth/users_self.json", None
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        me = client.get(first[1], "/v1/users/self")
+        path, region = f"raw/{first[0]}/users_self.json", first[0]
+    user = me.get("user") if isinstance(me, dict) else None
+    if not isinstance(user, dict):
+        raise ApiError("expected a JSON object with root key 'user'", request=label)
+    run.user = user
+    run.add(path, "user", region, label, me)
+    try:
+        tfa = client.get(auth, "/v1/client/tfa")
+        enabled = snap.tfa_enabled(tfa)
+        if enabled is None:
+            raise ApiError("expected a JSON object 'tfa' with a boolean 'enabled'",
+                           request="GET /v1/client/tfa")  # fmt: skip
+    except ApiError as exc:
+        run.gap(None, None, exc)
+        return
+    run.tfa = enabled
+    run.add("raw/auth/tfa.json", "tfa", None, "GET /v1/client/tfa", tfa)
+
+
+def _paged(client: Client, api: str, path: str, key: str, *, max_pages: int) -> dict[str, Any]:
+    """Every page of a list (:meth:`Client.get_all`), merged under ``key``: Scalingo documents
+    no pagination for apps, collaborators or tokens, but wherever ``meta.pagination``
+    appears every page is read. The merged body keeps the first page's other root keys,
+    not its ``meta`` (which described one page)."""
     items: list[Any] = []
     first: dict[str, Any] = {}
-    for page, body in client.get_all(api, path, key):
+    for page, body in client.get_all(api, path, key, max_pages=max_pages):
         if page == 1:
-            first = body
+            first = {k: v for k, v in body.items() if k != "meta"}
         items.extend(body[key])
     return {**first, key: items}
 
@@ -365,15 +429,24 @@ def _events(
     run: _Run,
     bar: tqdm[Any],
 ) -> None:
-    """Per app: pages of events, newest first, until the window, a known event or the cap."""
+    """Per app: pages of events until the window is covered, a known event or the cap.
+
+    The order of event pages is not documented, so it is never assumed: paging stops
+    early (at the window or at an event already known) only while every page seen is
+    newest first and older than the one before. A list found out of order is read to its
+    end; when it has more pages than ``max_event_pages``, the window is not known to be
+    covered and the app's events are a coverage gap. In order, stopping at the cap only
+    cuts the period short (the loader starts it at the oldest event read)."""
     assert opts.events_days is not None
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=opts.events_days)
     for done, a in enumerate(apps, 1):
         app = str(a.get("name") or a.get("id"))
-        path = f"/v1/apps/{urllib.parse.quote(app, safe='')}/events"
+        path = api_path("v1", "apps", app, "events")
         carried = opts.known.get((region, app), [])
         known_ids = {str(e["id"]) for e in carried}
         fetched: set[str] = set()
+        in_order = True  # every page so far newest first, each older than the one before
+        oldest: dt.datetime | None = None
         try:
             for page, body in client.get_all(
                 api, path, "events", {"per_page": opts.per_page}, max_pages=opts.max_event_pages
@@ -385,9 +458,21 @@ def _events(
                 events = [e for e in body["events"] if isinstance(e, dict)]
                 ids = {str(e.get("id")) for e in events}
                 fetched |= ids
-                stamps = [str(e["created_at"]) for e in events if e.get("created_at")]
-                if ids & known_ids or (stamps and _older(min(stamps), since)):
+                stamps = [t for t in (_time(e.get("created_at")) for e in events) if t]
+                in_order = (
+                    in_order
+                    and stamps == sorted(stamps, reverse=True)
+                    and (oldest is None or not stamps or stamps[0] <= oldest)
+                )
+                if stamps:
+                    oldest = min(stamps) if oldest is None else min(oldest, *stamps)
+                if in_order and (ids & known_ids or (stamps and stamps[-1] < since)):
                     break
+        except PageLimitError as exc:
+            if not in_order:
+                run.gap(region, app, PageLimitError(
+                    f"events not in date order and more than {opts.max_event_pages} page(s): "
+                    "the events window is not known to be covered", request=exc.request))  # fmt: skip
         except ApiError as exc:
             run.gap(region, app, exc)
         older = [e for e in carried if str(e["id"]) not in fetched]
@@ -395,6 +480,17 @@ def _events(
             run.add(f"raw/{region}/apps/{_safe(app)}/events.carried.json", "app_events", region,
                     f"carried forward from {opts.since_label}", {"events": older}, app=app)  # fmt: skip
         bar.set_postfix_str(f"{region}: events {done}/{len(apps)} apps", refresh=False)
+
+
+def _time(value: Any) -> dt.datetime | None:
+    """An event's ``created_at`` as an aware datetime; None when it is not a date."""
+    if not isinstance(value, str):
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def _older(stamp: str, since: dt.datetime) -> bool:
@@ -433,7 +529,11 @@ def _write(
                      "error": "collection was interrupted: this snapshot is incomplete"})  # fmt: skip
     s = snap.Snapshot(
         collected_at=started.isoformat(timespec="seconds"),
-        collected_by={"email": run.user.get("email"), "user_id": run.user.get("id")},
+        collected_by={
+            "email": run.user.get("email"),
+            "user_id": run.user.get("id"),
+            "tfa": run.tfa,
+        },
         regions=run.regions,
         files=run.files,
         origin="api" if complete else "api-incomplete",
@@ -441,5 +541,6 @@ def _write(
         events_days=events_days,
         gaps=gaps,
         endpoints=endpoints,
+        redacted=run.redacted,
     )
     return snap.write(s, target, overwrite=not complete)

@@ -7,7 +7,8 @@ Hierarchy::
     ├── PolicyError            the policy file is invalid
     ├── ReportError            a notebook failed while building a report
     └── ApiError               the Scalingo API answered with an error (status, request)
-        └── AuthError          SCALINGO_API_TOKEN missing, rejected or revoked
+        ├── AuthError          SCALINGO_API_TOKEN missing, rejected or revoked
+        └── DeadlineError      a call not made, or given up, because the deadline passed
 
 Every ``AuditError`` carries a message meant for a person: it names the file,
 the record and the field at fault and, where it helps, what to do next. The
@@ -133,6 +134,21 @@ class AuthError(ApiError):
     """The API token is missing, rejected or revoked. The message never contains the token."""
 
 
+class PageLimitError(ApiError):
+    """A list announced more pages than the bound allows (``api.MAX_PAGES``): what was read
+    is incomplete, so the call is a coverage gap."""
+
+
+class DeadlineError(ApiError):
+    """A call was not sent, or its retries were given up, because the deadline passed."""
+
+
 class OutputWarning(UserWarning):
     """Something in the data had to be changed to be written (e.g. a control character a
     spreadsheet cannot store): names the file and the cell. The CLI prints it on one line."""
+
+
+class DataWarning(UserWarning):
+    """The data was read with a change or an assumption its reader should know of (variable
+    values redacted on load, an unknown collaborator status, a row without ``is_limited``).
+    Issued once per load; the CLI prints it on one line."""

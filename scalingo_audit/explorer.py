@@ -23,7 +23,7 @@ import ipywidgets as W
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import plots, tables
+from . import htmltable, plots, tables
 from .frames import ROLES, STATUSES
 from .notebook import Audit
 
@@ -172,9 +172,9 @@ class Explorer:
         rows = self.filtered()
         self.summary.value = self._summary_html(rows)
         shown = rows[TABLE_COLUMNS].head(self.rows)
-        more = f" (first {self.rows} shown)" if len(rows) > self.rows else ""
         self.table.value = (
-            f"<b>{len(rows)} memberships</b>{more}" + _html_table(shown)
+            f"<b>{len(rows)} memberships</b>"
+            + _html_table(shown, total=len(rows), rest="narrow the filters to see the others")
             if len(rows)
             else "<i>No membership matches these filters.</i>"
         )
@@ -289,8 +289,12 @@ class Explorer:
             fig.show(renderer="plotly_mimetype")
 
 
-def _html_table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, escape=True, na_rep="", border=0)
+def _html_table(df: pd.DataFrame, *, total: int | None = None, rest: str = "") -> str:
+    """The report's table style (:mod:`scalingo_audit.htmltable`); its CSS comes along, since
+    a widget's HTML runs no script and has no page ``<head>``."""
+    return f"<style>{htmltable.STYLE}</style>" + htmltable.table(
+        df, total=total, rest=rest, sortable=False
+    )
 
 
 def _in_kernel() -> bool:

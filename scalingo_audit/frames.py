@@ -22,6 +22,8 @@ BOOL = "boolean"
 COUNT = "Int64"
 TIME = "datetime64[us, UTC]"
 RATIO = "Float64"
+ARGV = "object"
+"""A command as a tuple of words (:mod:`scalingo_audit.commands`), or ``None``."""
 
 ROLES = ("owner", "collaborator", "limited_collaborator")
 """Membership roles, from most to least privileged (Scalingo's CLI shows
@@ -153,6 +155,12 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("message", TEXT, "what was found, in one sentence"),
         Column("risk", TEXT, "why it matters"),
         Column("remediation", TEXT, "what to do, with the Scalingo CLI command where one exists"),
+        Column(
+            "command",
+            ARGV,
+            "that CLI command as a tuple of words (--region and --app "
+            "always); None when there is none or a value is unsafe in a shell",
+        ),
         Column("muted", BOOL, "muted by a policy exception"),
         Column("exception_reason", TEXT, "reason of the exception that mutes it"),
         Column("exception_expires", TEXT, "expiry date of that exception"),
@@ -224,12 +232,17 @@ def build(name: str, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.Dat
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     for col in SCHEMAS[name]:
         values = df[col.name].reset_index(drop=True) if col.name in df.columns else None
-        if values is None:
+        if values is None and col.dtype == ARGV:
+            out[col.name] = pd.Series([None] * len(out), index=out.index, dtype=ARGV)
+        elif values is None:
             out[col.name] = pd.Series(pd.NA, index=out.index, dtype=col.dtype)
         elif col.dtype == TIME:
             out[col.name] = pd.to_datetime(values, utc=True, format="ISO8601").astype(TIME)
         elif col.dtype == BOOL:
             out[col.name] = values.astype("object").where(values.notna(), pd.NA).astype(BOOL)
+        elif col.dtype == ARGV:
+            words = [tuple(map(str, v)) if isinstance(v, list | tuple) else None for v in values]
+            out[col.name] = pd.Series(words, index=out.index, dtype=ARGV)
         else:
             out[col.name] = values.astype(col.dtype)
     return out

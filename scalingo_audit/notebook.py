@@ -57,9 +57,17 @@ def open_audit(
 
 
 def setup_display() -> None:
-    """Charts embedded with plotly.js (works offline, once per file), tidy tables."""
+    """Charts embedded with plotly.js (works offline, once per file); every frame a cell
+    shows is drawn by :func:`scalingo_audit.htmltable.table` (the one table style: labelled
+    headers, no index column, nothing truncated), its plain-text form never cut either."""
     import plotly.io as pio
+    from IPython import get_ipython
+
+    from .htmltable import table
 
     pio.renderers.default = "notebook"
-    pd.set_option("display.max_rows", 60)
-    pd.set_option("display.max_colwidth", 120)
+    pd.set_option("display.max_rows", None)
+    pd.set_option("display.max_colwidth", None)
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table)

@@ -12,16 +12,22 @@ from typing import Any
 import pandas as pd
 
 from .baseline import NEW, fixed_findings, open_findings
+from .commands import render
+from .compliance import controls_for, controls_text
 from .frames import SEVERITIES
 
 JSON_FIELDS = (
     "check_id", "severity", "title", "region", "app", "email", "token_name",
-    "message", "remediation", "muted", "exception_reason", "exception_expires", "risk",
-    "finding_id", "baseline_status",
+    "message", "remediation", "command", "muted", "exception_reason", "exception_expires", "risk",
+    "finding_id", "baseline_status", "compliance",
 )  # fmt: skip
 """Fields of each object in ``check --format json`` (a contract: CI jobs parse them).
+``command`` is the Scalingo CLI command of the remediation as a list of words
+(:mod:`scalingo_audit.commands`), or ``null``; CSV has it as one shell-quoted line.
 ``finding_id`` is stable across runs (:func:`scalingo_audit.baseline.finding_id`);
-``baseline_status`` is ``new``, ``existing`` or ``fixed`` with ``--baseline``, else ``null``."""
+``baseline_status`` is ``new``, ``existing`` or ``fixed`` with ``--baseline``, else ``null``;
+``compliance`` maps each framework to the check's control ids
+(:func:`scalingo_audit.compliance.controls_for`; one line of text in CSV)."""
 
 SOURCE_FIELD = "source"
 """With a provenance (:func:`scalingo_audit.evidence.provenance`), each JSON object also has
@@ -48,8 +54,12 @@ def records(
     """Findings as plain dicts with :data:`JSON_FIELDS`; missing values are ``None``. With
     ``provenance``, each dict also has :data:`SOURCE_FIELD` set to it."""
     out = []
-    for row in findings[list(JSON_FIELDS)].to_dict("records"):
+    for row in findings[[f for f in JSON_FIELDS if f != "compliance"]].to_dict("records"):
+        cmd = row.pop("command")
         rec = {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
+        rec["command"] = list(cmd) if isinstance(cmd, tuple | list) else None
+        rec["compliance"] = controls_for(str(rec["check_id"]))
+        rec = {k: rec[k] for k in JSON_FIELDS}
         if provenance is not None:
             rec[SOURCE_FIELD] = provenance
         out.append(rec)
@@ -107,6 +117,8 @@ def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> 
     writer.writerow(fields)
     rows = []
     for rec in records(findings):
+        rec["command"] = render(rec["command"])
+        rec["compliance"] = controls_text(str(rec["check_id"]))
         if provenance is not None:
             rec.update(extra)
         rows.append([safe_cell("" if rec[k] is None else rec[k]) for k in fields])
@@ -157,8 +169,15 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
         for r in group.to_dict("records"):
             new = " NEW" if r["baseline_status"] == NEW else ""
             lines.append(f"  [{r['check_id']}]{new} {r['message']}")
-            lines.extend(textwrap.wrap(f"fix: {r['remediation']}", width, initial_indent="      ",
+            # the command goes on a line of its own, never wrapped, so it can be pasted
+            run = render(r["command"]) if isinstance(r.get("command"), tuple) else None
+            fix = str(r["remediation"])
+            if run:
+                fix = fix.replace(run, "the command below")
+            lines.extend(textwrap.wrap(f"fix: {fix}", width, initial_indent="      ",
                                        subsequent_indent="      "))  # fmt: skip
+            if run:
+                lines.append(f"      run: {run}")
         lines.append("")
     if not muted.empty:
         lines.append(f"MUTED BY POLICY EXCEPTIONS ({len(muted)})")

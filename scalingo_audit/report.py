@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from . import __version__, atomic
-from .errors import ReportError
+from .errors import InputError, ReportError
 from .frames import SEVERITIES
+from .htmltable import assets
 from .notebook import Audit, open_audit
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -89,14 +91,16 @@ def notebook_parameters(
     as_of: str,
     *,
     pseudonymise: bool = False,
+    top: int | None = None,
     pseudonym_key: str = "",
     verify: bool = True,
-) -> dict[str, str | bool]:
+) -> dict[str, str | bool | int]:
     """Papermill parameters: paths made absolute (kernels run elsewhere), nothing secret.
     ``pseudonymise`` is passed only when set, with the key file's absolute path resolved
-    once (the key never leaves its file, and every notebook uses the same one);
-    ``verify`` only when false (``--no-verify``)."""
-    params: dict[str, str | bool] = {
+    once (the key never leaves its file, and every notebook uses the same one); ``top``
+    (how many bars a chart shows at most) only when given; ``verify`` only when false
+    (``--no-verify``)."""
+    params: dict[str, str | bool | int] = {
         "source": source if source == "demo" else str(Path(source).resolve()),
         "policy": str(Path(policy).resolve()) if policy else "",
         "as_of": as_of,
@@ -106,12 +110,16 @@ def notebook_parameters(
 
         params["pseudonymise"] = True
         params["pseudonym_key"] = str(key_path(pseudonym_key or None))
+    if top is not None:
+        params["top"] = top
     if not verify:
         params["verify"] = False
     return params
 
 
-def execute(notebook: Path, output: Path, parameters: dict[str, str | bool], *, cwd: Path) -> None:
+def execute(
+    notebook: Path, output: Path, parameters: dict[str, str | bool | int], *, cwd: Path
+) -> None:
     """Run ``notebook`` with papermill into ``output``; a failure raises ``ReportError``."""
     import papermill as pm
 
@@ -166,7 +174,8 @@ def export_html(executed: Path, title: str) -> str:
                 output["data"]["text/html"] = _EXTERNAL_SCRIPT.sub("", html)
     nb.metadata["title"] = f"{title} · scalingo-audit"
     nb.cells.insert(0, nbformat.v4.new_markdown_cell("[← Report index](index.html)"))
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    resources = {"metadata": {"name": title}, "table_assets": assets()}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
     return str(body)
 
 
@@ -177,7 +186,10 @@ _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_css -%}{{ super() }}<style>
 :not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon :is(td, th) { text-align: left; vertical-align: top; }
-</style>{%- endblock html_head_css -%}
+.jp-RenderedHTMLCommon table.sa-table { table-layout: auto; }
+</style>
+{{ resources.table_assets }}
+{%- endblock html_head_css -%}
 """
 _EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\ssrc=[\"'](https?:)?//[^>]*>\s*</script>", re.I)
 
@@ -209,6 +221,7 @@ def build_report(
     progress: bool = True,
     pseudonymise: bool = False,
     pdf: bool = False,
+    top: int | None = None,
     verify: bool = True,
 ) -> Path:
     """Execute the report notebooks on ``source`` and write the HTML report.
@@ -220,10 +233,15 @@ def build_report(
     manifest is reported anyway, and every page says UNVERIFIED.
     With ``pdf``, every page (``index.html`` included) also gets a PDF beside it, printed by
     the system Chromium (:mod:`scalingo_audit.pdf`; missing Chromium fails before any run).
+    ``top`` caps the bars of each chart (the notebooks' default: 25); tables are never capped.
+    The report directory also holds the complete data: ``findings.csv``, ``findings.json``
+    and the access review sheet ``review.xlsx`` (see :data:`DATA_FILES`).
     Returns the path of ``index.html``. Raises ``InputError``/``PolicyError`` for
     bad input (before any notebook runs) and ``ReportError`` if a notebook fails.
     """
     source = str(source)
+    if top is not None and top < 1:
+        raise InputError("--top must be at least 1")
     if pdf:
         from .pdf import find_chromium
 
@@ -241,7 +259,7 @@ def build_report(
     if out.exists() and not out.is_dir():  # fail now, not after every notebook has run
         raise ReportError(f"{out}: exists and is not a directory; --out names the report directory")
     params = notebook_parameters(
-        source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=key, verify=verify
+        source, policy, as_of, pseudonymise=pseudonymise, top=top, pseudonym_key=key, verify=verify
     )
     pages: list[Page] = []
     with tempfile.TemporaryDirectory(prefix="scalingo-audit-report-") as tmp:
@@ -267,6 +285,7 @@ def build_report(
         for page in pages:  # each page whole or not at all (a full disk leaves no half page)
             atomic.write_bytes(out / page.html, (staging / page.html).read_bytes())
     shutil.rmtree(out / "_failed", ignore_errors=True)
+    write_data_files(audit, out)
     index = out / "index.html"
     atomic.write_text(index, render_index(audit, pages, policy=policy))
     if pdf:
@@ -279,6 +298,28 @@ def build_report(
     return index
 
 
+DATA_FILES = (
+    ("findings.csv", "every finding, muted ones included (CSV, formula-safe)"),
+    ("findings.json", "every finding as JSON, the same objects as `check --format json`"),
+    ("review.xlsx", "the access review sheet: one row per membership, to fill and apply"),
+)
+"""The report's machine-readable files, next to ``index.html`` and linked from it."""
+
+
+def write_data_files(audit: Audit, out: Path) -> list[Path]:
+    """Write :data:`DATA_FILES` into ``out``, each with the data's provenance."""
+    from . import output, review
+    from .evidence import provenance
+
+    prov = provenance(audit.data, as_of=audit.as_of)
+    csv_file, json_file, sheet_file = (out / name for name, _ in DATA_FILES)
+    atomic.write_text(csv_file, output.to_csv(audit.findings, prov))
+    atomic.write_text(json_file, output.to_json(audit.findings, prov) + "\n")
+    sheet = review.review_sheet(audit.data, audit.findings)
+    review.write_review(sheet, sheet_file, about={**review.sheet_about(audit.data), **prov})
+    return [csv_file, json_file, sheet_file]
+
+
 def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
     """The report's front page: headline figures, provenance, gaps, expired exceptions, links."""
     s = audit.data.summary()
@@ -287,7 +328,14 @@ def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
     f = audit.findings
     live = f[~f["muted"].astype(bool)]
     figures = [
-        ("people", "people", s["people"], f"{s['external_people']} external"),
+        (
+            "people",
+            "people",
+            s["people"],
+            f"{s['external_people']} external"
+            if audit.data.policy.internal_domains
+            else "external: not evaluated (set internal_domains in the policy)",
+        ),
         ("apps", "apps", s["apps"], f"in {s['regions']} region(s)"),
         (
             "full_collaborator_share",
@@ -343,6 +391,9 @@ def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
         expired=audit.expired,
         pages=pages,
         notes=info.notes,
+        data_files=[(name, re.sub(r"`([^`]*)`", r"\1", what)) for name, what in DATA_FILES],
+        follow=_follow_through(audit),
+        assets=Markup(assets()),
         unverified=UNVERIFIED_NOTE if info.verified is False else "",
     )
 
@@ -351,6 +402,13 @@ UNVERIFIED_NOTE = (
     "UNVERIFIED: loaded with --no-verify; the raw files were not checked against the "
     "manifest and may have been altered since collection"
 )
+
+
+def _follow_through(audit: Audit) -> dict[str, Any] | None:
+    """The latest access review's follow-through, when one sits next to an older snapshot."""
+    from .followup import index_summary
+
+    return index_summary(audit.data)
 
 
 def _pct(ratio: float | None) -> str:
@@ -392,11 +450,11 @@ h1{margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #d9e2ec}
 .card .note{color:#52606d;font-size:.85rem}
 .sev-high .value{color:#b42318}.sev-medium .value{color:#b54708}
 .sev-low .value{color:#175cd3}.sev-info .value{color:#52606d}
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .6rem;
- border-bottom:1px solid #e4e7eb;vertical-align:top}th{background:#f5f7fa}
 .warn{background:#fffaeb;border:1px solid #fedf89;border-radius:8px;padding:.6rem 1rem}
 a{color:#175cd3}li{margin:.4rem 0}
-</style></head><body>
+</style>
+{{ assets }}
+</head><body>
 <h1>Scalingo access audit</h1>
 <p class="sub">Who can do what on these apps, and what should be fixed.
  Data: {{ source }}, collected {{ collected }}; findings as of {{ as_of }}.</p>
@@ -417,17 +475,29 @@ a{color:#175cd3}li{margin:.4rem 0}
 <ul>{% for p in pages %}
 <li><a href="{{ p.html }}">{{ p.title }}</a>{% if p.summary %}: {{ p.summary }}{% endif %}</li>{% endfor %}
 </ul>
+<h2>Data files</h2>
+<p>The complete data of this report, for spreadsheets and scripts:</p>
+<ul>{% for name, what in data_files %}
+<li><a href="{{ name }}" data-file="{{ name }}">{{ name }}</a>: {{ what }}</li>{% endfor %}
+</ul>
+{% if follow %}<h2>Access review follow-through</h2>
+<div class="follow-through"><p>The review recorded {{ follow.recorded_at }} on {{ follow.reviewed }}
+ ({{ follow.record }}), checked against this snapshot:
+{% for s, n in follow.counts.items() %}<span data-follow="{{ s }}">{{ n }} {{ s }}</span>{% if not loop.last %}, {% endif %}{% endfor %}.</p>
+{% if follow.open %}<table class="sa-table"><thead><tr><th>Decision</th><th>Person</th><th>App</th><th>Region</th><th>Status</th><th>Command</th></tr></thead><tbody>{% for i in follow.open %}
+<tr><td>{{ i.decision }}</td><td>{{ i.person }}</td><td>{{ i.app }}</td><td>{{ i.region }}</td><td>{{ i.status }}: {{ i.detail }}</td><td><code>{{ i.command }}</code></td></tr>{% endfor %}</tbody></table>
+{% else %}<p>Every downgrade and revocation of that review is carried out (or moot).</p>{% endif %}</div>{% endif %}
 {% if gaps %}<h2>Coverage gaps</h2>
 <div class="warn"><p>Some data could not be collected: findings may be missing for these.</p>
-<table><tr>{% for k in gap_keys %}<th>{{ k }}</th>{% endfor %}</tr>{% for row in gaps %}
-<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table></div>{% endif %}
+<table class="sa-table"><thead><tr>{% for k in gap_keys %}<th>{{ k|capitalize }}</th>{% endfor %}</tr></thead><tbody>{% for row in gaps %}
+<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</tbody></table></div>{% endif %}
 {% if expired %}<h2>Expired policy exceptions</h2>
 <div class="warn"><p>These accepted risks have expired: they mute nothing any more.</p>
-<table><tr><th>Exception</th><th>Reason</th><th>Expired</th></tr>{% for e in expired %}
-<tr><td>{{ e.describe() }}</td><td>{{ e.reason }}</td><td>{{ e.expires.isoformat() }}</td></tr>{% endfor %}
-</table></div>{% endif %}
+<table class="sa-table"><thead><tr><th>Exception</th><th>Reason</th><th>Expired</th></tr></thead><tbody>{% for e in expired %}
+<tr><td>{{ e.describe() }}</td><td>{{ e.reason }}</td><td><time>{{ e.expires.isoformat() }}</time></td></tr>{% endfor %}
+</tbody></table></div>{% endif %}
 <h2>Provenance</h2>
-<table>{% for k, v in provenance %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
+<table class="sa-table sa-kv">{% for k, v in provenance %}<tr><th scope="row">{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
 {% for n in notes %}<p class="sub">{{ n }}</p>{% endfor %}
 </body></html>
 """

@@ -14,8 +14,12 @@ or a carriage return gets a leading ``'`` (:func:`scalingo_audit.output.safe_cel
 in ``.xlsx`` it is moreover written as a string cell, so it stays inert text in Excel
 and LibreOffice. Reading a sheet back removes that quote again.
 
-Commands name the region (``scalingo --region R --app APP ...``): an app name is
-unique only within a region, and the CLI's default region may not be the app's.
+Commands come from :mod:`scalingo_audit.commands`, the one renderer the findings and the
+report tables use too: they name the region (``scalingo --region R --app APP ...``; an app
+name is unique only within a region), every word is quoted with :func:`shlex.join`, and a
+membership whose email, app or region begins with ``-`` or holds a control character gets no
+command: the sheet says it needs manual action and ``--apply-decisions`` lists it apart,
+never as a line to paste.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import shlex
 import shutil
 import warnings
 from collections.abc import Iterable
@@ -36,6 +39,7 @@ from typing import Any
 import pandas as pd
 
 from . import atomic, frames
+from . import commands as cli
 from .errors import InputError, OutputWarning
 from .model import AuditData
 from .output import is_formula_like, safe_cell, write_csv_rows
@@ -144,17 +148,15 @@ def suggest(membership: dict[str, Any], check_ids: Iterable[str]) -> tuple[str, 
     return KEEP, "no finding calls for a change" if not ids else "see the findings"
 
 
+_ACTIONS = {DOWNGRADE: "downgrade", "downgrade": "downgrade", REVOKE: "revoke"}
+"""Suggested actions and decisions → :data:`scalingo_audit.commands.ACTIONS` keys."""
+
+
 def command(action: str, region: str, app: str, email: str) -> str:
-    """The Scalingo CLI command carrying out ``action`` ('' for keep); every value quoted."""
-    if action in (DOWNGRADE, "downgrade"):
-        words = ["collaborators-update", "--limited=true", shlex.quote(email)]
-    elif action == REVOKE:
-        words = ["collaborators-remove", shlex.quote(email)]
-    else:
-        return ""
-    return " ".join(
-        ["scalingo", "--region", shlex.quote(region), "--app", shlex.quote(app), *words]
-    )
+    """The sheet's ``command`` cell for ``action``: the CLI line carrying it out, ``''`` for
+    keep, or :data:`scalingo_audit.commands.MANUAL` when a value is unsafe in a shell."""
+    act = _ACTIONS.get(action)
+    return "" if act is None else cli.phrase(cli.argv(act, region, app, email))
 
 
 def _s(v: Any) -> str:
@@ -166,10 +168,8 @@ def _day(v: Any) -> str | None:
 
 
 def _tfa(r: dict[str, Any]) -> str:
-    if r["role"] == "owner":
-        return "not exposed"
     if pd.isna(r["tfa"]):
-        return "unknown"
+        return "not exposed" if r["role"] == "owner" else "unknown"
     return "on" if r["tfa"] else "off"
 
 
@@ -292,7 +292,8 @@ class Decision:
     decision: str  # keep | downgrade | revoke
     reviewer: str
     date: str
-    command: str  # '' for keep
+    command: str  # the CLI line; '' for keep, and when there is no safe command (manual)
+    manual: bool = False  # a change with no safe command: do it in the dashboard
 
 
 def read_sheet(path: str | Path) -> list[dict[str, str]]:
@@ -403,7 +404,7 @@ def read_decisions(path: str | Path, data: AuditData) -> list[Decision]:
                 record=record,
                 field="decision",
             )
-        action = {"keep": KEEP, "downgrade": DOWNGRADE, "revoke": REVOKE}[decision]
+        line = cli.line(decision, row["region"], app, email) if decision != "keep" else ""
         out.append(
             Decision(
                 row=n,
@@ -414,15 +415,23 @@ def read_decisions(path: str | Path, data: AuditData) -> list[Decision]:
                 decision=decision,
                 reviewer=row.get("reviewer", ""),
                 date=row.get("date", ""),
-                command=command(action, row["region"], app, email),
+                command=line or "",
+                manual=line is None,
             )
         )
     return out
 
 
 def commands(decisions: Iterable[Decision]) -> list[str]:
-    """The CLI commands of the decisions, in sheet order (``keep`` has none)."""
+    """The CLI commands of the decisions, in sheet order (``keep`` and manual ones have
+    none)."""
     return [d.command for d in decisions if d.command]
+
+
+def manual(decisions: Iterable[Decision]) -> list[Decision]:
+    """The decided changes that have no safe command (see :mod:`scalingo_audit.commands`):
+    a person makes them on the dashboard."""
+    return [d for d in decisions if d.manual]
 
 
 def evidence_dir(path: str | Path, data: AuditData) -> Path:
@@ -460,6 +469,7 @@ def record_decisions(
         "snapshot_sha256": _sha256(manifest) if manifest.is_file() else None,
         "decisions": [asdict(d) for d in decisions],
         "commands": commands(decisions),
+        "manual": [d.row for d in manual(decisions)],
         "note": "scalingo-audit changed nothing on Scalingo: a person runs the commands.",
     }
     with atomic.replacing(folder / copy_name) as tmp:
@@ -473,16 +483,26 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What :func:`apply_decisions` did: the decisions read, the CLI commands to run (sheet
+    order), the changes to make by hand (no safe command) and the evidence file written."""
+
+    decisions: list[Decision]
+    commands: list[str]
+    manual: list[Decision]
+    record: Path | None
+
+
 def apply_decisions(
     path: str | Path, data: AuditData, *, record: bool = True, now: dt.datetime | None = None
-) -> list[str]:
+) -> Applied:
     """Read a filled sheet, validate it against ``data``, record the decisions as evidence
-    (unless ``record`` is false) and return the Scalingo CLI commands carrying them out.
-    Never calls the API."""
+    (unless ``record`` is false) and give the Scalingo CLI commands carrying them out, and
+    the changes that need manual action. Never calls the API."""
     decisions = read_decisions(path, data)
-    if record:
-        record_decisions(decisions, path, data, now=now)
-    return commands(decisions)
+    where = record_decisions(decisions, path, data, now=now) if record else None
+    return Applied(decisions, commands(decisions), manual(decisions), where)
 
 
 def sheet_about(data: AuditData) -> dict[str, Any]:

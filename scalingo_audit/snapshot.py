@@ -6,7 +6,9 @@ A snapshot is a directory::
       manifest.json                      what, when, by whom, and the file list
       raw/auth/regions.json              GET {auth}/v1/regions
       raw/auth/tokens.json               GET {auth}/v1/tokens
-      raw/<region>/users_self.json       GET /v1/users/self
+      raw/auth/users_self.json           GET {auth}/v1/users/self (raw/<region>/users_self.json
+                                         when the auth API answered 404 and the region did)
+      raw/auth/tfa.json                  GET {auth}/v1/client/tfa (the collecting account's 2FA)
       raw/<region>/apps.json             GET /v1/apps
       raw/<region>/collaborators.json    GET /v1/collaborators (apps the account owns)
       raw/<region>/apps/<app>/collaborators.json   GET /v1/apps/<app>/collaborators
@@ -18,18 +20,23 @@ key, e.g. ``{"apps": [...]}``). ``manifest.json`` (format version 1)::
     {"format": "scalingo-audit/snapshot", "format_version": 1,
      "tool_version": "0.1.0", "origin": "api" | "demo",
      "collected_at": "2026-11-01T08:00:00+00:00",
-     "collected_by": {"email": "...", "user_id": "us-..."},
+     "collected_by": {"email": "...", "user_id": "us-...", "tfa": true | false | null},
      "regions": ["osc-fr1", ...], "requests": 12, "events_days": null,
      "gaps": [{"region": ..., "app": ..., "request": ..., "status": 403, "error": ...}],
+     "redacted": {"marker": "[redacted]", "variable_values": 12},
      "files": [{"path": "raw/osc-fr1/apps.json", "kind": "apps", "region": "osc-fr1",
                 "app": null, "request": "GET /v1/apps", "size": 1234, "sha256": "..."}],
      "endpoints": {"auth": "https://auth.scalingo.com",
                    "regions": {"osc-fr1": "https://api.osc-fr1.scalingo.com"}}}
 
-``kind`` is one of :data:`KINDS`. ``size`` and ``sha256`` are the byte count and the
-SHA-256 of the raw file's bytes as written on disk (``size`` is absent from snapshots
-written before it was recorded); ``endpoints`` (absent for the demo) names the API
-hosts the data came from, which ``collect --since`` compares; **the snapshot's hash** is the SHA-256 of the bytes of
+``redacted`` (written by ``collect``) says that the values of environment variables in
+variable events were replaced by the marker before anything was written, and how many
+(:mod:`scalingo_audit.redact`); a snapshot without it, from before redaction existed, is
+redacted in memory by :func:`read`, with a warning. ``kind`` is one of :data:`KINDS`.
+``size`` and ``sha256`` are the byte count and the SHA-256 of the raw file's bytes as
+written on disk (``size`` is absent from snapshots written before it was recorded);
+``endpoints`` (absent for the demo) names the API hosts the data came from, which
+``collect --since`` compares; **the snapshot's hash** is the SHA-256 of the bytes of
 ``manifest.json`` (``sha256sum SNAPSHOT/manifest.json``), which therefore covers
 every raw file and every manifest field. :func:`read` checks every raw file it
 loads against the manifest — a regular file inside the snapshot (no symlink, FIFO or
@@ -43,22 +50,35 @@ leaves a half snapshot where a finished one is expected.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import stat
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import InputError, excerpt
+from .errors import DataWarning, InputError, excerpt
+from .redact import MARKER, redact_events
 
 FORMAT = "scalingo-audit/snapshot"
 FORMAT_VERSION = 1
-KINDS = ("regions", "tokens", "user", "apps", "collaborators", "app_collaborators", "app_events")
+KINDS = (
+    "regions", "tokens", "user", "tfa", "apps", "collaborators", "app_collaborators", "app_events"
+)  # fmt: skip
+
+
+def tfa_enabled(body: Any) -> bool | None:
+    """``enabled`` of a ``GET /v1/client/tfa`` body (``{"tfa": {"enabled": true, ...}}``);
+    None when the body does not say."""
+    tfa = body.get("tfa") if isinstance(body, Mapping) else None
+    enabled = tfa.get("enabled") if isinstance(tfa, Mapping) else None
+    return enabled if isinstance(enabled, bool) else None
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,7 @@ class Snapshot:
     manifest_sha256: str = ""  # set by read(): SHA-256 of manifest.json as found on disk
     endpoints: dict[str, Any] | None = None  # {"auth": url, "regions": {name: url}}
     verified: bool = True  # read() with verify=False: raw files not checked against the manifest
+    redacted: int | None = None  # variable values redacted at collection; None: not recorded
 
     def of_kind(self, kind: str) -> Iterator[RawFile]:
         return (f for f in self.files if f.kind == kind)
@@ -108,6 +129,11 @@ class Snapshot:
             "requests": self.requests,
             "events_days": self.events_days,
             "gaps": self.gaps,
+            **(
+                {"redacted": {"marker": MARKER, "variable_values": self.redacted}}
+                if self.redacted is not None
+                else {}
+            ),
             "files": [
                 {
                     "path": f.path,
@@ -140,22 +166,29 @@ def api_files(
     apps: Mapping[str, list[dict[str, Any]]],
     collaborators: Mapping[str, list[dict[str, Any]]],
     event_pages: Mapping[str, list[Any]] | None = None,
+    tfa: Mapping[str, Any] | None = None,
 ) -> list[RawFile]:
     """The raw files a collection of this organisation stores, in the layout above.
 
     ``user`` is the collecting account (``GET /v1/users/self``'s ``user``), ``apps`` maps
     a region to its apps in API shape, ``collaborators`` an app name to its collaborator
-    records (the owner never among them) and ``event_pages`` an app name to its events
-    response bodies, page by page. Apps the account owns are listed together, as
+    records (the owner never among them), ``event_pages`` an app name to its events
+    response bodies, page by page, and ``tfa`` the collecting account's own 2FA
+    (``GET /v1/client/tfa``'s ``tfa``; None: not collected). Apps the account owns are listed together, as
     ``GET /v1/collaborators`` returns them; the others one file per app. Used by the
     generated organisations (demo, benchmarks, tests) so they look exactly like a
     collected snapshot.
     """
     me = str(user.get("email", "")).lower()
-    files = [RawFile("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", {"tokens": tokens})]
+    files = [
+        RawFile("raw/auth/tokens.json", "tokens", None, "GET /v1/tokens", {"tokens": tokens}),
+        RawFile("raw/auth/users_self.json", "user", None, "GET /v1/users/self",
+                {"user": dict(user)}),
+    ]  # fmt: skip
+    if tfa is not None:
+        files.append(RawFile("raw/auth/tfa.json", "tfa", None, "GET /v1/client/tfa",
+                             {"tfa": dict(tfa)}))  # fmt: skip
     for region, region_apps in apps.items():
-        files.append(RawFile(f"raw/{region}/users_self.json", "user", region,
-                             "GET /v1/users/self", {"user": dict(user)}))  # fmt: skip
         files.append(RawFile(f"raw/{region}/apps.json", "apps", region, "GET /v1/apps",
                              {"apps": region_apps}))  # fmt: skip
         owned = {a["name"] for a in region_apps if str(a["owner"].get("email", "")).lower() == me}
@@ -339,6 +372,8 @@ def read(directory: str | Path, *, verify: bool = True) -> Snapshot:
                 body=parse_json(raw, root / entry["path"]),
             )
         )
+    files = _redact_on_load(files, root)
+    redacted = manifest.get("redacted")
     by = manifest["collected_by"]
     endpoints = manifest.get("endpoints")
     requests = manifest.get("requests")
@@ -356,7 +391,36 @@ def read(directory: str | Path, *, verify: bool = True) -> Snapshot:
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
         endpoints=endpoints if isinstance(endpoints, dict) else None,
         verified=verify,
+        redacted=_count(redacted.get("variable_values")) if isinstance(redacted, dict) else None,
     )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _redact_on_load(files: list[RawFile], root: Path) -> list[RawFile]:
+    """Event files as they should have been written: a snapshot from before redaction (or
+    edited since) may hold variable values; they are redacted in memory, with one warning."""
+    out: list[RawFile] = []
+    total = 0
+    for f in files:
+        if f.kind == "app_events":
+            body, n = redact_events(f.body)
+            if n:
+                total += n
+                f = dataclasses.replace(f, body=body)
+        out.append(f)
+    if total:
+        warnings.warn(
+            DataWarning(
+                f"{root}: {total} environment variable value(s) found in app events were "
+                f"redacted in memory (the snapshot predates redaction); the files on disk "
+                f"still hold them: collect again to get a snapshot without them"
+            ),
+            stacklevel=3,
+        )
+    return out
 
 
 NO_VERIFY_HINT = (

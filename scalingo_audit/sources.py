@@ -23,6 +23,7 @@ from .errors import InputError, excerpt, short
 from .frames import STATUSES, empty
 from .model import AuditData, SourceInfo, assemble
 from .policy import Policy
+from .redact import redact_event
 
 DEMO = "demo"
 
@@ -72,6 +73,7 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
     tokens: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     more_pages: set[tuple[str, str]] = set()  # apps whose last events page says there are more
+    own_tfa: bool | None = None  # the collecting account's own 2FA (GET /v1/client/tfa)
     where_root = Path(s.location) if s.location != "<memory>" else Path("<demo>")
 
     for f in s.files:
@@ -90,6 +92,7 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
                 tokens.append(_token(rec, account, where, f"tokens[{i}]"))
         elif f.kind == "app_events":
             for i, rec in _items(f.body, "events", where):
+                rec, _ = redact_event(rec)  # never a variable value in a frame, whatever the source
                 events.append(_event(rec, f.region or "", where, f"events[{i}]"))
             if f.app and _next_page(f.body):
                 more_pages.add((f.region or "", f.app))
@@ -97,9 +100,16 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
                 more_pages.discard((f.region or "", f.app))
         elif f.kind == "user" and not isinstance(f.body, Mapping):
             raise InputError("expected a JSON object with root key 'user'", file=where)
+        elif f.kind == "tfa":
+            own_tfa = snap.tfa_enabled(f.body)
+            if own_tfa is None:
+                raise InputError(
+                    "expected a JSON object 'tfa' with a boolean 'enabled'", file=where, field="tfa"
+                )
 
     apps_df = pd.DataFrame.from_records(apps, columns=_APP_COLUMNS)
     apps_df = apps_df.drop_duplicates(["region", "app_id"]).reset_index(drop=True)
+    mine = _collector(s.collected_by)
     owners = [
         {
             "region": a["region"],
@@ -110,10 +120,19 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
             "email": a["owner_email"],
             "username": a["owner_username"],
             "user_id": a["owner_id"],
-            "tfa": None,  # the API does not expose owners' 2FA
+            # the API exposes no owner's 2FA, except the collecting account's own
+            "tfa": own_tfa if mine(a["owner_id"], a["owner_email"]) else None,
         }
         for a in apps_df.to_dict("records")
     ]
+    if own_tfa is not None:  # the collecting account's memberships whose 2FA was not reported
+        for rec in memberships:
+            if (
+                rec["tfa"] is None
+                and rec["status"] == "accepted"
+                and mine(rec["user_id"], rec["email"])
+            ):
+                rec["tfa"] = own_tfa
     m = pd.DataFrame.from_records(owners + memberships)
     if m.empty:  # an account with no apps is a valid audit: empty frames, gaps shown
         m = empty("memberships")
@@ -155,6 +174,19 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
     return assemble(apps_df, m, pd.DataFrame(tokens), pd.DataFrame(events), info, policy)
 
 
+def _collector(collected_by: Mapping[str, Any]) -> Any:
+    """A test ``(user_id, email) -> bool``: is this the collecting account?"""
+    uid = collected_by.get("user_id")
+    email = str(collected_by.get("email") or "").strip().lower()
+
+    def mine(user_id: Any, mail: Any) -> bool:
+        if uid and isinstance(user_id, str) and user_id:
+            return user_id == uid
+        return bool(email) and isinstance(mail, str) and mail.strip().lower() == email
+
+    return mine
+
+
 def _events_days(value: Any, where: str) -> int | None:
     if value is None:
         return None
@@ -168,9 +200,16 @@ def _events_days(value: Any, where: str) -> int | None:
 
 
 def _next_page(body: Any) -> bool:
-    meta = body.get("meta") if isinstance(body, Mapping) else None
-    pagination = meta.get("pagination") if isinstance(meta, Mapping) else None
-    return isinstance(pagination, Mapping) and bool(pagination.get("next_page"))
+    """Does this stored page announce another one (the client's pagination rule)?"""
+    from .api import next_page  # the one rule, shared with the client
+    from .errors import ApiError
+
+    if not isinstance(body, Mapping):
+        return False
+    try:
+        return next_page(body) is not None
+    except ApiError:
+        return False
 
 
 def _events_since(

@@ -1,8 +1,9 @@
 """Small, readable tables for the notebooks, the explorer and the charts.
 
 Pure functions of the frames (:mod:`scalingo_audit.frames`) and the findings:
-no display, no I/O. Every list an auditor reads is aggregated or cut to
-``top`` rows, because an organisation may have thousands of apps.
+no display, no I/O. Lists are complete unless ``top`` asks for the first N rows (the
+report's tables are never capped: :mod:`scalingo_audit.htmltable` makes them sortable and
+filterable; only charts are capped, and say so).
 
 2FA has four states here, never collapsed: ``on``, ``off``, ``unknown`` (the
 API did not say; unknown is not off) and ``not exposed`` (owners: the API
@@ -12,10 +13,12 @@ never reports an owner's 2FA).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from .checks import CHECKS
+from .commands import render
 from .frames import ROLES, SEVERITIES, STATUSES
 from .model import AuditData, SourceInfo, derive_people
 from .policy import Policy
@@ -28,8 +31,9 @@ ROLE_LABELS = {
 TFA_STATES = ("on", "off", "unknown", "not exposed")
 """2FA states, in display order. ``not exposed`` is for owners only."""
 
-DOWNGRADE = "collaborators-update --limited=true"
-"""The CLI words of a downgrade to Limited Collaborator, as the checks write them."""
+MANUAL_CELL = "none: a name is unsafe in a shell, make the change on the dashboard"
+"""A table's ``command`` cell for a finding whose command is withheld (see
+:mod:`scalingo_audit.commands`)."""
 
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
@@ -143,12 +147,13 @@ def coverage_gaps(info: SourceInfo) -> pd.DataFrame:
 
 
 def tfa_state(memberships: pd.DataFrame) -> pd.Series:
-    """Each membership's 2FA state: ``on``, ``off``, ``unknown`` or ``not exposed`` (owners)."""
+    """Each membership's 2FA state: ``on``, ``off``, ``unknown`` or ``not exposed`` (owners,
+    except the collecting account, whose own 2FA the API gives)."""
     tfa = memberships["tfa"]
     state = pd.Series("unknown", index=memberships.index, dtype="string")
     state[(tfa == True).fillna(False)] = "on"  # noqa: E712
     state[(tfa == False).fillna(False)] = "off"  # noqa: E712
-    state[memberships["role"] == "owner"] = "not exposed"
+    state[(memberships["role"] == "owner") & tfa.isna()] = "not exposed"
     return state
 
 
@@ -191,7 +196,7 @@ def owner_kind(emails: pd.Series, policy: Policy) -> pd.Series:
     return emails.map(lambda e: "service account" if policy.is_service_account(e) else "personal")
 
 
-def owners(data: AuditData, *, top: int = 25) -> pd.DataFrame:
+def owners(data: AuditData, *, top: int | None = None) -> pd.DataFrame:
     """Owners with how many apps each owns, service accounts first, then by app count."""
     apps = data.apps
     g = apps.groupby(apps["owner_email"].fillna("(unknown)"))
@@ -205,7 +210,7 @@ def owners(data: AuditData, *, top: int = 25) -> pd.DataFrame:
     out.index.name = "owner"
     out.insert(0, "kind", owner_kind(pd.Series(out.index, index=out.index), data.policy))
     out = out.sort_values(["kind", "apps"], ascending=[False, False], kind="stable")
-    return out.head(top)
+    return out.head(top) if top else out
 
 
 # --- 2FA ---------------------------------------------------------------------------------
@@ -232,7 +237,7 @@ def tfa_counts(
     return out.head(top) if top else out
 
 
-def tfa_chase_list(data: AuditData, *, top: int = 25) -> pd.DataFrame:
+def tfa_chase_list(data: AuditData, *, top: int | None = None) -> pd.DataFrame:
     """Who to chase first for 2FA: people with an accepted collaborator membership whose 2FA
     is off or unknown. Full-role people first, then 2FA off before unknown, then the widest
     access first."""
@@ -261,13 +266,14 @@ def tfa_chase_list(data: AuditData, *, top: int = 25) -> pd.DataFrame:
         ascending=[False, False, False, False, True],
         kind="stable",
     )
-    return out.drop(columns=["_full", "_off"]).reset_index(drop=True).head(top)
+    out = out.drop(columns=["_full", "_off"]).reset_index(drop=True)
+    return out.head(top) if top else out
 
 
 # --- privilege ---------------------------------------------------------------------------
 
 
-def full_role_ranking(data: AuditData, *, top: int = 25) -> pd.DataFrame:
+def full_role_ranking(data: AuditData, *, top: int | None = None) -> pd.DataFrame:
     """People holding the full Collaborator role (accepted), ranked by how many apps they hold
     it on; with their 2FA state and whether they are internal."""
     p = data.people
@@ -275,10 +281,11 @@ def full_role_ranking(data: AuditData, *, top: int = 25) -> pd.DataFrame:
     p["2FA"] = tfa_state(p.assign(role="collaborator"))
     out = p.sort_values(["full_apps", "email_key"], ascending=[False, True], kind="stable")
     cols = ["email", "full_apps", "limited_apps", "owner_apps", "2FA", "internal", "regions"]
-    return out[cols].reset_index(drop=True).head(top)
+    out = out[cols].reset_index(drop=True)
+    return out.head(top) if top else out
 
 
-def external_full_role(data: AuditData, *, top: int = 25) -> pd.DataFrame:
+def external_full_role(data: AuditData, *, top: int | None = None) -> pd.DataFrame:
     """Memberships giving an external person the full Collaborator role (accepted or pending)."""
     m = data.memberships
     sel = m[
@@ -289,7 +296,7 @@ def external_full_role(data: AuditData, *, top: int = 25) -> pd.DataFrame:
     return _membership_list(sel, top)
 
 
-def full_role_without_tfa(data: AuditData, *, top: int = 25) -> pd.DataFrame:
+def full_role_without_tfa(data: AuditData, *, top: int | None = None) -> pd.DataFrame:
     """Accepted full Collaborator memberships whose 2FA is known to be off."""
     m = data.memberships
     sel = m[
@@ -301,33 +308,41 @@ def full_role_without_tfa(data: AuditData, *, top: int = 25) -> pd.DataFrame:
 
 
 def downgrade_commands(findings: pd.DataFrame, *, top: int | None = None) -> pd.DataFrame:
-    """What to downgrade: one row per (app, person) that an unmuted finding about that app says
-    to downgrade to Limited Collaborator, with the CLI command taken from the finding's
-    remediation and the checks that ask for it. Most severe first. (Findings about a person
-    across apps, such as ``full_collaborator_on_many_apps``, name no single app: see
-    :func:`full_role_ranking`.)"""
+    """What to downgrade: one row per (region, app, person) that an unmuted finding of a
+    check whose remediation is a downgrade to Limited Collaborator names, with the CLI
+    command of the finding (:func:`command_cells`) and the checks that ask for it. Most
+    severe first. (Findings about a person across apps, such as
+    ``full_collaborator_on_many_apps``, name no single app: see :func:`full_role_ranking`.)"""
+    cols = ["severity", "region", "app", "email", "checks", "command"]
     f = findings[~findings["muted"].fillna(False).astype(bool)]
-    f = f[f["app"].notna() & f["remediation"].fillna("").str.contains(DOWNGRADE, regex=False)]
+    downgrade = {c.id for c in CHECKS.values() if c.action == "downgrade"}
+    f = f[f["app"].notna() & f["check_id"].isin(downgrade)]
     if f.empty:
-        return pd.DataFrame(columns=["severity", "app", "email", "checks", "command"])
-    cmd = f["remediation"].str.extract(r"(scalingo --app \S+ " + DOWNGRADE + r" \S+)")[0]
-    f = f.assign(command=cmd, _rank=f["severity"].map(_SEVERITY_RANK))
-    g = f.groupby("command", sort=False)
+        return pd.DataFrame(columns=cols)
+    f = f.assign(command=command_cells(f["command"]), _rank=f["severity"].map(_SEVERITY_RANK))
+    g = f.groupby(["region", "app", "email"], sort=False, dropna=False)
     out = pd.DataFrame(
         {
             "_rank": g["_rank"].min(),
             "severity": g["_rank"].min().map(dict(enumerate(SEVERITIES))),
-            "app": g["app"].first(),
-            "email": g["email"].first(),
             "checks": g["check_id"].agg(lambda s: ", ".join(sorted(set(s)))),
+            "command": g["command"].first(),
         }
     ).reset_index()
-    out = out.sort_values(["_rank", "app", "email"], kind="stable").drop(columns="_rank")
-    out = out[["severity", "app", "email", "checks", "command"]].reset_index(drop=True)
+    out = out.sort_values(["_rank", "app", "region", "email"], kind="stable")
+    out = out[cols].reset_index(drop=True)
     return out.head(top) if top else out
 
 
-def unused_full_role(data: AuditData, findings: pd.DataFrame, *, top: int = 25) -> pd.DataFrame:
+def command_cells(commands: pd.Series) -> pd.Series:
+    """A findings ``command`` column as table cells: each command as one line to paste
+    (:func:`scalingo_audit.commands.render`), :data:`MANUAL_CELL` where there is none."""
+    return commands.map(lambda c: MANUAL_CELL if c is None else render(c)).astype("string")
+
+
+def unused_full_role(
+    data: AuditData, findings: pd.DataFrame, *, top: int | None = None
+) -> pd.DataFrame:
     """Full Collaborators who hold the role but did not use it (open
     ``unused_full_privileges`` findings): their last full-role action and their last
     activity of any kind on the app (restarts, review apps...), with the downgrade command.
@@ -354,10 +369,11 @@ def unused_full_role(data: AuditData, findings: pd.DataFrame, *, top: int = 25) 
             "app": rows["app"],
             "last full-role action": day(rows["last_full_action_at"]),
             "last activity": day(rows["last_activity_at"]),
-            "command": rows["remediation"].str.extract(r"(scalingo --app .*)$")[0],
+            "command": command_cells(rows["command"]),
         }
     )
-    return out.sort_values(["email", "app"]).reset_index(drop=True).head(top)
+    out = out.sort_values(["email", "app"]).reset_index(drop=True)
+    return out.head(top) if top else out
 
 
 def activity_summary(data: AuditData, findings: pd.DataFrame) -> str:
@@ -396,6 +412,51 @@ def findings_overview(findings: pd.DataFrame) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
+FINDING_COLUMNS = ("region", "app", "email", "token_name", "message", "remediation")
+"""What a finding says, in the order the findings page shows it (check and severity are the
+heading of its group)."""
+
+
+@dataclass(frozen=True)
+class CheckGroup:
+    """The findings of one check, with what the check is about (the findings page's unit)."""
+
+    check_id: str
+    severity: str
+    title: str
+    risk: str
+    guide: str
+    remediation: str
+    rows: pd.DataFrame
+
+
+def check_groups(findings: pd.DataFrame) -> list[CheckGroup]:
+    """Open (unmuted) findings grouped by check, most severe check first, every finding in
+    its group (nothing capped). Each group's rows keep :data:`FINDING_COLUMNS`, less the
+    subject columns no finding of the check fills (a token check names no app)."""
+    from .checks import CHECKS
+
+    f = findings[~findings["muted"].fillna(False).astype(bool)]
+    f = f.assign(_rank=f["severity"].map(_SEVERITY_RANK))
+    groups = []
+    for (_rank, check_id), rows in f.groupby(["_rank", "check_id"], sort=True):
+        check = CHECKS.get(str(check_id))
+        subject = [c for c in FINDING_COLUMNS[:4] if rows[c].notna().any()]
+        first = rows.iloc[0]
+        groups.append(
+            CheckGroup(
+                check_id=str(check_id),
+                severity=str(first["severity"]),
+                title=str(first["title"]),
+                risk=check.risk_alone if check else str(first["risk"]),
+                guide=check.guide if check else "",
+                remediation=check.remediation if check else "",
+                rows=rows[[*subject, "message", "remediation"]].reset_index(drop=True),
+            )
+        )
+    return groups
+
+
 def severity_counts(findings: pd.DataFrame) -> pd.Series:
     """Unmuted findings per severity, every severity present (zero when none)."""
     f = findings[~findings["muted"].fillna(False).astype(bool)]
@@ -407,7 +468,7 @@ def findings_list(
     *,
     muted: bool = False,
     severity: str | None = None,
-    top: int | None = 25,
+    top: int | None = None,
 ) -> pd.DataFrame:
     """Findings to read, most severe first: the unmuted ones (or, with ``muted=True``, those a
     policy exception mutes, with its reason and expiry). ``severity`` keeps one severity."""
@@ -466,10 +527,11 @@ def person_findings(findings: pd.DataFrame, email: str) -> pd.DataFrame:
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _membership_list(sel: pd.DataFrame, top: int) -> pd.DataFrame:
+def _membership_list(sel: pd.DataFrame, top: int | None) -> pd.DataFrame:
     cols = ["email", "region", "project_name", "app_name", "status"]
     out = sel.assign(**{"2FA": tfa_state(sel)}).sort_values(["email_key", "app_name"])
-    return out[[*cols, "2FA"]].reset_index(drop=True).head(top)
+    out = out[[*cols, "2FA"]].reset_index(drop=True)
+    return out.head(top) if top else out
 
 
 def _some(items: list[str], n: int) -> str:
@@ -479,11 +541,15 @@ def _some(items: list[str], n: int) -> str:
 
 
 __all__ = [
-    "DOWNGRADE",
+    "FINDING_COLUMNS",
+    "MANUAL_CELL",
     "ROLE_LABELS",
     "STATUSES",
     "TFA_STATES",
+    "CheckGroup",
     "activity_summary",
+    "check_groups",
+    "command_cells",
     "coverage_gaps",
     "downgrade_commands",
     "exceptions_status",

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             planned = fake.count()
             fake.reset_log()
             naive = naive_collect(fake)
-        bound = 2 * 2 + 40 + 4
+        bound = 2 * 2 + 40 + 5
         rows += [
             ("requests, collect (2 regions, 300 owned + 40 shared apps)", f"{planned} (bound {bound})"),
             ("requests, naive per-app collector", str(naive)),
@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             n_second = fake.count()
         rows += [
             ("events, first collection (500 apps, 30 days, 150 events/app)", str(n_first)),
-            ("events, incremental collection, nothing new (bound 2x2 + 40 + 4 + 500)",
-             f"{n_second} (bound {2 * 2 + 40 + 4 + 500})"),
+            ("events, incremental collection, nothing new (bound 2x2 + 40 + 5 + 500)",
+             f"{n_second} (bound {2 * 2 + 40 + 5 + 500})"),
             ("… at 60 requests/min, first vs incremental",
              f"{n_first / 60:.1f} min vs {n_second / 60:.1f} min"),
         ]  # fmt: skip

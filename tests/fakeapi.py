@@ -36,6 +36,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,10 @@ class World:
     events: dict[str, list[JSON]] = field(default_factory=dict)
     user_events: dict[str, list[JSON]] = field(default_factory=dict)
     projects: dict[str, list[JSON]] = field(default_factory=dict)
+    tfa: JSON = field(
+        default_factory=lambda: {"uuid": "tfa-0", "enabled": True, "provider": "totp"}
+    )
+    """The collecting account's own 2FA, as ``GET {auth}/v1/client/tfa`` returns it."""
 
     def owns(self, app: JSON) -> bool:
         return bool(app.get("owner", {}).get("id") == self.user["id"])
@@ -130,6 +135,7 @@ def make_world(
     seed: int = 1,
     now: datetime | None = None,
     api_token: str | None = None,
+    tfa_enabled: bool = True,
 ) -> World:
     """A deterministic organisation seen by the collecting user ``ops@acme.example``.
 
@@ -141,7 +147,9 @@ def make_world(
     some lack ``tfa_status`` or have it null, some are pending invitations and a few are
     deleted accounts. Events (``events_per_app`` per app, 7 hours apart, newest first)
     are dated back from ``now`` (default: the current time); everything else depends
-    only on the arguments.
+    only on the arguments. ``tfa_enabled`` is the collecting account's own 2FA
+    (``GET {auth}/v1/client/tfa``); one token was renewed (``issued_at`` after
+    ``created_at``).
     """
     if not regions:
         raise ValueError("at least one region is needed")
@@ -157,6 +165,7 @@ def make_world(
     }
     token = api_token or f"tk-us-fake-{_hex(rng, 40)}"
     world = World(user=user, api_token=token, regions=list(regions))
+    world.tfa = {"uuid": f"{_hex(rng, 8)}-tfa", "enabled": tfa_enabled, "provider": "totp"}
     for r in regions:
         world.apps[r] = []
         world.projects[r] = []
@@ -256,7 +265,7 @@ def make_world(
             user_id=me["id"],
             username=me["username"],
             invitation_link="",
-            tfa_status=True,
+            tfa_status=tfa_enabled,  # the same account as GET /v1/client/tfa
         )
         others = rng.sample(people, min(max(collaborators_per_app - 1, 0), len(people)))
         world.collaborators[app["id"]] = [mine, *(collaborator(app, p) for p in others)]
@@ -267,6 +276,10 @@ def make_world(
             "name": name,
             "created_at": _iso(base + timedelta(days=40 * k)),
             "last_used_at": None if name == "old-laptop" else _iso(now - timedelta(hours=k + 1)),
+            # "ci-deploy" was renewed (dashboard: Renew) a week ago
+            "issued_at": _iso(
+                now - timedelta(days=7) if name == "ci-deploy" else base + timedelta(days=40 * k)
+            ),
         }
         for k, name in enumerate(("audit", "ci-deploy", "old-laptop"))
     ]
@@ -277,21 +290,25 @@ def make_world(
 
 
 def _type_data(kind: str, app: JSON, actor: JSON, other: JSON, limited: Any) -> JSON:
+    """``type_data`` as documented: membership events nest the person under
+    ``collaborator``; variable events carry the variables' values."""
     if kind == "new_collaborator":
         return {"collaborator": {"email": other["email"], "is_limited": limited}}
     if kind == "accept_collaborator":
         return {
-            "id": other.get("user_id") or other.get("id"),
-            "email": other["email"],
-            "username": other.get("username"),
-            "inviter": {"email": actor["email"], "username": actor["username"]},
-            "is_limited": limited,
+            "collaborator": {
+                "id": other.get("user_id") or other.get("id"),
+                "email": other["email"],
+                "username": other.get("username"),
+                "inviter": {"email": actor["email"], "username": actor["username"]},
+                "is_limited": limited,
+            }
         }
     if kind in ("change_collaborator_role", "delete_collaborator"):
         data = {"id": other.get("user_id"), "email": other["email"], "username": other["username"]}
         if kind == "change_collaborator_role":
             data["is_limited"] = limited
-        return data
+        return {"collaborator": data}
     if kind == "deployment":
         return {
             "deployment_id": f"dep-{app['name']}",
@@ -303,12 +320,64 @@ def _type_data(kind: str, app: JSON, actor: JSON, other: JSON, limited: Any) -> 
     if kind == "run":
         return {"command": "bash", "audit_log_id": f"al-{app['name']}"}
     if kind == "edit_variable":
-        return {"name": "DATABASE_URL"}
+        return {
+            "name": "DATABASE_URL",
+            "value": f"postgres://app:pw-{app['id']}-new@db.example/{app['name']}",
+            "old_value": f"postgres://app:pw-{app['id']}-old@db.example/{app['name']}",
+        }
     if kind == "scale":
         return {"container_types": [{"name": "web", "amount": 2}]}
     if kind == "new_domain":
         return {"name": f"{app['name']}.acme.example"}
     return {}
+
+
+VARIABLE_EVENT_TYPES = ("new_variable", "edit_variable", "delete_variable", "edit_variables")
+
+
+def plant_variable_events(world: World, secret: str, *, now: datetime | None = None) -> list[str]:
+    """Add one event of each variable type to every app, each value holding ``secret``
+    (documented shapes, plus a nested ``value`` a future shape might carry). Returns
+    every value planted, so a test can look for each of them."""
+    now = now or datetime.now(UTC)
+    planted: list[str] = []
+
+    def v(tag: str) -> str:
+        planted.append(f"{secret}-{tag}")
+        return planted[-1]
+
+    for _region, app in world.all_apps():
+        actor = dict(app["owner"])
+        n = len(planted)
+        shapes: list[tuple[str, JSON]] = [
+            ("new_variable", {"name": "API_KEY", "value": v(f"{n}a")}),
+            ("edit_variable", {"name": "API_KEY", "value": v(f"{n}b"), "old_value": v(f"{n}c")}),
+            ("delete_variable", {"name": "API_KEY", "value": v(f"{n}d")}),
+            (
+                "edit_variables",
+                {
+                    "new_vars": [{"name": "S3_SECRET", "value": v(f"{n}e")}],
+                    "updated_vars": [
+                        {"name": "DATABASE_URL", "value": v(f"{n}f"), "old_value": v(f"{n}g")}
+                    ],
+                    "deleted_vars": [{"name": "OLD_TOKEN", "value": v(f"{n}h")}],
+                    "extra": {"nested": [{"value": v(f"{n}i")}]},
+                },
+            ),
+        ]
+        for k, (kind, data) in enumerate(shapes):
+            world.events.setdefault(app["id"], []).append(
+                {
+                    "id": f"ev-var-{app['id']}-{k}",
+                    "created_at": _iso(now - timedelta(minutes=30 + k)),
+                    "user": actor,
+                    "type": kind,
+                    "app_id": app["id"],
+                    "app_name": app["name"],
+                    "type_data": data,
+                }
+            )
+    return planted
 
 
 def _add_events(world: World, rng: random.Random, per_app: int, now: datetime) -> None:
@@ -498,6 +567,15 @@ class FakeScalingo:
             (Scalingo documents no pagination there; this tests the client follows
             ``meta.pagination`` wherever it appears).
         paginate_collaborators: the same for both collaborator lists.
+        paginate_tokens: the same for ``GET {auth}/v1/tokens``.
+        next_page_style: what ``meta.pagination.next_page`` says on the last page:
+            ``"null"`` (the API reference) or ``"repeat"`` (the last page number again, as
+            Scalingo's Go pagination helper does).
+        events_order: how event lists are sorted across pages: ``"newest"`` first (what
+            the fake assumed so far), ``"oldest"`` first, or ``"shuffled"`` (deterministic);
+            the order is not documented.
+        users_self_regional: also answer ``GET /v1/users/self`` on the regional APIs (the
+            API reference's host; Scalingo's clients use the auth API, the default here).
         bearer_ttl: how long (seconds) a bearer is accepted by the server.
         claimed_bearer_ttl: what the bearer's ``exp`` claim says (default: ``bearer_ttl``);
             e.g. ``bearer_ttl=1, claimed_bearer_ttl=3600`` makes a bearer expire mid-run
@@ -512,6 +590,10 @@ class FakeScalingo:
         max_per_page: int = 100,
         paginate_apps: int | None = None,
         paginate_collaborators: int | None = None,
+        paginate_tokens: int | None = None,
+        next_page_style: Literal["null", "repeat"] = "null",
+        events_order: Literal["newest", "oldest", "shuffled"] = "newest",
+        users_self_regional: bool = False,
         bearer_ttl: float = 3600.0,
         claimed_bearer_ttl: float | None = None,
     ) -> None:
@@ -520,6 +602,10 @@ class FakeScalingo:
         self.max_per_page = max_per_page
         self.paginate_apps = paginate_apps
         self.paginate_collaborators = paginate_collaborators
+        self.paginate_tokens = paginate_tokens
+        self.next_page_style = next_page_style
+        self.events_order = events_order
+        self.users_self_regional = users_self_regional
         self.bearer_ttl = bearer_ttl
         self.claimed_bearer_ttl = claimed_bearer_ttl
         self.host = "127.0.0.1"
@@ -922,7 +1008,10 @@ class FakeScalingo:
     # ----------------------------------------------------------------- routes
 
     def _route(self, request: Request, method: str, path: str) -> Response:
-        parts = [p for p in path.split("/") if p]
+        # Segments of the raw request path, each decoded alone: an app named "a/b" or ".."
+        # (sent as a%2Fb, %2E%2E) is one segment, as a real router sees it.
+        raw = str(request.environ.get("RAW_URI") or path).partition("?")[0]
+        parts = [urllib.parse.unquote(p, errors="surrogateescape") for p in raw.split("/") if p]
         if len(parts) < 2 or parts[1] != "v1":
             return _json({"error": "not found"}, 404)
         prefix, rest = parts[0], parts[2:]
@@ -962,7 +1051,11 @@ class FakeScalingo:
                 {"regions": [self._region_json(r, i) for i, r in enumerate(self.world.regions)]}
             )
         if rest == ["tokens"]:
-            return _json({"tokens": list(self.world.tokens)})
+            return self._list("tokens", list(self.world.tokens), request, self.paginate_tokens)
+        if rest == ["users", "self"]:
+            return _json({"user": dict(self.world.user)})
+        if rest == ["client", "tfa"]:
+            return _json({"tfa": dict(self.world.tfa)})
         return _json({"error": "not found"}, 404)
 
     def _region_json(self, name: str, index: int) -> JSON:
@@ -982,13 +1075,10 @@ class FakeScalingo:
         _only(method, "GET")
         self._require_bearer(request)
         w = self.world
-        if rest == ["users", "self"]:
+        if rest == ["users", "self"] and self.users_self_regional:
             return _json({"user": dict(w.user)})
         if rest == ["apps"]:
-            apps = list(w.apps.get(region, []))
-            if self.paginate_apps:
-                return self._paginated("apps", apps, request, self.paginate_apps)
-            return _json({"apps": apps})
+            return self._list("apps", list(w.apps.get(region, [])), request, self.paginate_apps)
         if rest == ["collaborators"]:
             rows = [c for a in w.owned_apps(region) for c in w.collaborators.get(a["id"], [])]
             return self._collaborators(rows, request)
@@ -1015,12 +1105,22 @@ class FakeScalingo:
         return _json({"error": "not found"}, 404)
 
     def _collaborators(self, rows: list[JSON], request: Request) -> Response:
-        if self.paginate_collaborators:
-            return self._paginated("collaborators", rows, request, self.paginate_collaborators)
-        return _json({"collaborators": rows})
+        return self._list("collaborators", rows, request, self.paginate_collaborators)
+
+    def _list(
+        self, key: str, items: list[JSON], request: Request, per_page: int | None
+    ) -> Response:
+        """A list Scalingo documents without pagination: paginated only when asked."""
+        if per_page:
+            return self._paginated(key, items, request, per_page)
+        return _json({key: items})
 
     def _events(self, events: list[JSON], request: Request) -> Response:
         events = sorted(events, key=lambda e: e["created_at"], reverse=True)
+        if self.events_order == "oldest":
+            events.reverse()
+        elif self.events_order == "shuffled":
+            random.Random(len(events)).shuffle(events)
         since = request.args.get("from")
         if since is not None:
             try:
@@ -1031,7 +1131,8 @@ class FakeScalingo:
                 return _json({"errors": {"from": ["must be between 1 and 72"]}}, 422)
             cutoff = datetime.now(UTC) - timedelta(hours=hours)
             recent = [e for e in events if _parse_time(e["created_at"]) >= cutoff]
-            return _json({"events": recent, "meta": {"pagination": _meta(1, 1, len(recent))}})
+            meta = _meta(1, 1, len(recent), self.next_page_style)
+            return _json({"events": recent, "meta": {"pagination": meta}})
         return self._paginated("events", events, request, self.per_page)
 
     def _paginated(self, key: str, items: list[JSON], request: Request, default: int) -> Response:
@@ -1042,16 +1143,17 @@ class FakeScalingo:
         return _json(
             {
                 key: items[start : start + per_page],
-                "meta": {"pagination": _meta(page, total_pages, len(items))},
+                "meta": {"pagination": _meta(page, total_pages, len(items), self.next_page_style)},
             }
         )
 
 
-def _meta(page: int, total_pages: int, total_count: int) -> JSON:
+def _meta(page: int, total_pages: int, total_count: int, style: str = "null") -> JSON:
+    last = page if style == "repeat" else None  # Go's helper repeats the last page number
     return {
         "current_page": page,
         "prev_page": page - 1 if page > 1 else None,
-        "next_page": page + 1 if page < total_pages else None,
+        "next_page": page + 1 if page < total_pages else last,
         "total_pages": total_pages,
         "total_count": total_count,
     }

@@ -18,11 +18,16 @@ COLLECTOR = "ops@acme.example"
 _ids = itertools.count(1)
 
 
+def app_id(name: str, region: str = "osc-fr1") -> str:
+    """The id the builders give app ``name`` in ``region`` (one name may be in two regions)."""
+    return f"ap-{name}" if region == "osc-fr1" else f"ap-{region}-{name}"
+
+
 def app(
     name: str, owner: str = COLLECTOR, *, region: str = "osc-fr1", project: str = "shop"
 ) -> dict[str, Any]:
     return {
-        "id": f"ap-{name}",
+        "id": app_id(name, region),
         "name": name,
         "region": region,
         "created_at": "2024-01-01T00:00:00Z",
@@ -40,13 +45,14 @@ def collab(
     status: str = "accepted",
     tfa: Any = True,
     omit_tfa: bool = False,
+    region: str | None = None,
 ) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "id": f"co-{next(_ids)}",
         "email": email,
         "status": status,
         "is_limited": limited,
-        "app_id": f"ap-{app_name}",
+        "app_id": app_id(app_name, region or "osc-fr1"),
         "app_name": app_name,
         "user_id": None if status == "pending" else f"us-{email}",
         "username": "n/a" if status == "pending" else email.split("@")[0],
@@ -78,20 +84,39 @@ def snapshot(
     collaborators: list[dict[str, Any]] = (),  # type: ignore[assignment]
     tokens: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> Snapshot:
-    """Apps owned by the collector go through GET /v1/collaborators, others per app."""
+    """Apps owned by the collector go through GET /v1/collaborators, others per app. A
+    collaborator belongs to the app whose id it names (``collab(..., region=R)``), else to
+    the one app of its name."""
     regions = sorted({a["region"] for a in apps})
-    by_app: dict[str, list[dict[str, Any]]] = {}
-    for c in collaborators:
-        by_app.setdefault(c["app_name"], []).append(c)
-    files = api_files(
-        user={"id": "us-ops", "email": COLLECTOR, "username": "ops"},
-        tokens=list(tokens),
-        apps={
-            r: [{k: v for k, v in a.items() if k != "region"} for a in apps if a["region"] == r]
-            for r in regions
-        },
-        collaborators=by_app,
-    )
+    region_of = {a["id"]: a["region"] for a in apps}
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for a in apps:
+        by_name.setdefault(a["name"], []).append(a)
+    collaborators = [
+        {**c, "app_id": by_name[c["app_name"]][0]["id"]}
+        if c["app_id"] not in region_of and len(by_name.get(c["app_name"], [])) == 1
+        else c
+        for c in collaborators
+    ]
+    files = []
+    for i, region in enumerate(regions or [""]):  # per region: a name may be in several
+        by_app: dict[str, list[dict[str, Any]]] = {}
+        for c in collaborators:
+            if region_of.get(c["app_id"], "osc-fr1") == region:
+                by_app.setdefault(c["app_name"], []).append(c)
+        here = [
+            {k: v for k, v in a.items() if k != "region"} for a in apps if a["region"] == region
+        ]
+        files += [
+            f
+            for f in api_files(
+                user={"id": "us-ops", "email": COLLECTOR, "username": "ops"},
+                tokens=list(tokens),
+                apps={region: here} if region else {},
+                collaborators=by_app,
+            )
+            if i == 0 or f.region is not None  # the auth API's tokens file once
+        ]
     return Snapshot(
         collected_at=COLLECTED_AT,
         collected_by={"email": COLLECTOR, "user_id": "us-ops"},

@@ -201,7 +201,10 @@ def test_the_three_checks_give_exactly_the_expected_findings(small):
         ("a", "old-inv@x.example"),  # sent 30 days ago
     ]
     rem = f[f["check_id"] == "unused_full_privileges"]["remediation"].iloc[0]
-    assert "scalingo --app a collaborators-update --limited=true restarter@acme.example" in rem
+    assert rem.endswith(
+        ": scalingo --region osc-fr1 --app a collaborators-update --limited=true "
+        "restarter@acme.example"
+    )
     downgrades = tables.downgrade_commands(f)
     assert "restarter@acme.example" in set(downgrades["email"])
     msg = f[(f["check_id"] == "pending_invitation_stale") & (f["email"] == "old-inv@x.example")]

@@ -182,3 +182,9 @@ def test_compare_in_python(tmp_path, empty):
     f = compare(run_checks(load(str(after))), base)
     new = f[(f["baseline_status"] == "new") & (f["severity"] != "info")]
     assert len(new) == (3 if empty else 2)
+
+
+def test_unknown_format_and_missing_baseline_are_usage_errors():
+    assert "invalid choice" in run("check", "demo", "--format", "sarif").stderr
+    line = _one_line_error(run("check", "demo", "--baseline", "/nonexistent/x"))
+    assert "/nonexistent/x" in line

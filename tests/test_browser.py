@@ -109,3 +109,36 @@ def test_index_shows_the_headline_figures(browser: Browser, report: Path) -> Non
         assert re.search(rf"(^|\s){re.escape(value)}(\s|$)", text), value
     for stem in (p.stem for p in report_notebooks()):
         assert (report.parent / f"{stem}.html").is_file()
+
+
+def test_findings_tables_sort_and_filter_offline(browser: Browser, report: Path) -> None:
+    """On the real findings page, with the network cut off: a click on a header sorts, typing
+    in a filter hides the other rows and says how many are shown."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.route(
+        "**/*", lambda r: r.continue_() if r.request.url.startswith(LOCAL_SCHEMES) else r.abort()
+    )
+    page = context.new_page()
+    page.goto((report.parent / "04_findings.html").as_uri(), wait_until="load")
+    table = "#check-collaborator_without_2fa table.sa-table"
+    shown = f"{table} tbody tr:not([style*='none'])"
+    emails = page.eval_on_selector_all(shown, "rows => rows.map(r => r.cells[2].innerText.trim())")
+    total = len(emails)
+    assert total > 3
+    page.click(f"{table} th[data-col=email]")
+    assert page.eval_on_selector_all(
+        shown, "rows => rows.map(r => r.cells[2].innerText.trim())"
+    ) == sorted(emails, key=str.lower)
+    page.click(f"{table} th[data-col=email]")
+    assert page.eval_on_selector_all(
+        shown, "rows => rows.map(r => r.cells[2].innerText.trim())"
+    ) == sorted(emails, key=str.lower, reverse=True)
+    target = emails[0]
+    box = page.locator("#check-collaborator_without_2fa input.sa-filter")
+    box.fill(target)
+    rows = page.eval_on_selector_all(shown, "rows => rows.map(r => r.innerText)")
+    assert rows and all(target in r for r in rows)
+    expected = sum(target in e for e in emails)
+    count = page.inner_text("#check-collaborator_without_2fa .sa-count")
+    assert count == f"showing {len(rows)} of {total} rows" and len(rows) >= expected
+    context.close()

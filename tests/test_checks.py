@@ -30,6 +30,7 @@ CONTRACT = {
     "inactive_collaborator": "medium",
     "unused_full_privileges": "medium",
     "pending_invitation_stale": "medium",
+    "owner_without_2fa": "high",
 }
 
 
@@ -39,6 +40,31 @@ def hits(findings: pd.DataFrame, check_id: str) -> list[tuple]:
         tuple("" if pd.isna(v) else v for v in row)
         for row in f[["app", "email", "token_name"]].itertuples(index=False)
     )
+
+
+def assert_not_evaluated(findings: pd.DataFrame, check_id: str) -> None:
+    """Without its policy key, a check yields one info finding saying so, and nothing else."""
+    f = findings[findings["check_id"] == check_id]
+    key = CHECKS[check_id].needs
+    assert key
+    assert f[["severity", "message"]].values.tolist() == [
+        ["info", f"not evaluated: set `{key}` in the policy."]
+    ]
+    assert f[["app", "email", "token_name"]].isna().all().all()
+    assert "init-policy" in f["remediation"].iloc[0]
+
+
+def test_policy_checks_without_their_key_say_not_evaluated():
+    data = org([app("a", owner="alice@acme.example")], [collab("a", "x@agency.example")])
+    f = run_checks(data)
+    needing = sorted(c.id for c in CHECKS.values() if c.needs)
+    assert needing == [
+        "external_full_collaborator",
+        "owner_not_service_account",
+        "token_account_on_many_apps",
+    ]
+    for check_id in needing:
+        assert_not_evaluated(f, check_id)
 
 
 def test_catalogue_is_the_contract():
@@ -101,7 +127,7 @@ def test_external_full_collaborator_needs_internal_domains():
         collab("shop-api", "sub@eu.acme.example"),
         collab("shop-api", "gone@agency.example", status="user account deleted"),
     ]
-    assert hits(run_checks(org(apps, collabs)), "external_full_collaborator") == []
+    assert_not_evaluated(run_checks(org(apps, collabs)), "external_full_collaborator")
     policy = parse_policy({"internal_domains": ["acme.example"]})
     f = run_checks(org(apps, collabs, policy=policy))
     assert hits(f, "external_full_collaborator") == [
@@ -125,12 +151,14 @@ def test_pending_and_deleted():
     assert hits(f, "pending_invitation") == [("a", "p1@x.example", ""), ("a", "p2@x.example", "")]
     assert hits(f, "deleted_account_collaborator") == [("a", "d@x.example", "")]
     remediation = f[f["check_id"] == "deleted_account_collaborator"]["remediation"].iloc[0]
-    assert remediation == "scalingo --app a collaborators-remove d@x.example"
+    assert remediation == (
+        "Remove the membership: scalingo --region osc-fr1 --app a collaborators-remove d@x.example"
+    )
 
 
 def test_owner_not_service_account_one_per_app_only_when_configured():
     apps = [app("a"), app("b", owner="Alice@Acme.example"), app("c", owner="alice@acme.example")]
-    assert hits(run_checks(org(apps)), "owner_not_service_account") == []
+    assert_not_evaluated(run_checks(org(apps)), "owner_not_service_account")
     policy = parse_policy({"service_accounts": ["OPS@acme.example"]})
     f = run_checks(org(apps, policy=policy))
     assert hits(f, "owner_not_service_account") == [
@@ -197,7 +225,8 @@ def test_token_checks_and_thresholds():
     assert [h[2] for h in hits(f, "token_never_used")] == ["never"]
     assert [h[2] for h in hits(f, "token_unused")] == ["idle"]
     assert [h[2] for h in hits(f, "token_too_old")] == ["old"]
-    assert set(f[f["check_id"].str.startswith("token_")]["email"]) == {"ops@acme.example"}
+    tok = f[f["check_id"].str.startswith("token_") & (f["severity"] != "info")]
+    assert set(tok["email"]) == {"ops@acme.example"}
     # as_of moves ages: a year later everything is old and idle.
     later = run_checks(org([app("a")], tokens=tokens), as_of="2027-10-02")
     assert len(hits(later, "token_too_old")) == 6

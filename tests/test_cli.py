@@ -12,6 +12,7 @@ import pytest
 from scalingo_audit.output import JSON_FIELDS
 
 from .orgs import app, collab, reseal, snapshot
+from .test_checks import CONTRACT
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -156,7 +157,7 @@ def test_usage_errors_and_help():
 def test_checks_lists_the_catalogue():
     r = run("checks")
     assert r.returncode == 0
-    assert len(r.stdout.splitlines()) == 15  # the catalogue (tests/test_checks.py CONTRACT)
+    assert len(r.stdout.splitlines()) == len(CONTRACT)  # the catalogue
     assert r.stdout.splitlines()[0].startswith("collaborator_without_2fa")
 
 

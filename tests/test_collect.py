@@ -74,10 +74,10 @@ def test_request_plan_is_minimal_at_scale(tmp_path):
     world = make_world(owned=300, collaborated=40)
     with FakeScalingo(world) as fake:
         path, log = run_collect(fake, tmp_path / "snap")
-        assert fake.count() <= 2 * 2 + 40 + 4
+        assert fake.count() <= 2 * 2 + 40 + 5  # + exchange, regions, tokens, users/self, tfa
         assert fake.count(r"/v1/apps/[^/]+/collaborators$") == 40
         assert fake.count(r"/v1/collaborators$") == 2
-    assert json.loads((path / "manifest.json").read_text())["requests"] <= 48
+    assert json.loads((path / "manifest.json").read_text())["requests"] <= 49
     assert len(load(path).apps) == 340
     assert "osc-fr1: 170 apps (150 owned, 20 shared)" in log
     assert "requests/min" in log
@@ -233,7 +233,7 @@ def test_token_revoked_mid_run_keeps_what_was_collected(fake_scalingo, tmp_path)
     # through collect: an incomplete snapshot beside the target, never the target itself
     fake.revoke_api_token(fake.api_token)  # valid again
     fake.fail(r"/osc-secnum-fr1/v1/apps$", 401, times=None)
-    with pytest.raises(AuthError, match="rejected twice"):
+    with pytest.raises(AuthError, match="rejected the bearer twice"):
         run_collect(fake, tmp_path / "snap")
     assert not (tmp_path / "snap").exists()
     kept = tmp_path / "snap.incomplete"
@@ -335,7 +335,7 @@ def test_incremental_event_collection_fetches_only_new_events(tmp_path):
         fake.reset_log()
         second, _ = run_collect(fake, tmp_path / "w2", since=first, per_page=5)
         # no new events: one events page per app, plus the usual plan
-        assert fake.count() <= 2 * 2 + 4 + 4 + apps
+        assert fake.count() <= 2 * 2 + 4 + 5 + apps
         assert fake.count(r"/events$") == apps
         assert sorted(load(second).events["event_id"]) == sorted(first_events["event_id"])
         # a new event on one app is picked up; nothing is duplicated or lost
@@ -354,3 +354,111 @@ def test_since_needs_a_snapshot_with_events(fake_scalingo, tmp_path):
     first, _ = run_collect(fake_scalingo, tmp_path / "a")
     with pytest.raises(InputError, match="--since needs a snapshot collected with --events-days"):
         run_collect(fake_scalingo, tmp_path / "b", since=first)
+
+
+# --- hosts: users/self and the collecting account's own 2FA on the auth API -------------
+
+
+def _owner_2fa_findings(path: Path) -> pd.DataFrame:
+    f = run_checks(load(path))
+    return f[f["check_id"] == "owner_without_2fa"]
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_users_self_and_tfa_come_from_the_auth_api(tmp_path, enabled):
+    world = make_world(owned=3, collaborated=2, tfa_enabled=enabled)
+    with FakeScalingo(world) as fake:  # users/self answers on auth only
+        path, _ = run_collect(fake, tmp_path / "snap")
+        assert fake.count(r"^/auth/v1/users/self$", status=200) == 1
+        assert fake.count(r"^/auth/v1/client/tfa$", status=200) == 1
+        assert fake.count(r"^/osc-[a-z0-9-]+/v1/users/self$") == 0
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["gaps"] == []
+    assert manifest["collected_by"]["tfa"] is enabled
+    assert {f["path"] for f in manifest["files"]} >= {
+        "raw/auth/users_self.json",
+        "raw/auth/tfa.json",
+    }
+    data = load(path)
+    m = data.memberships
+    owned = m[(m["role"] == "owner") & (m["email"] == "ops@acme.example")]
+    assert len(owned) == 3 and (owned["tfa"] == enabled).all()
+    others = m[(m["role"] == "owner") & (m["email"] != "ops@acme.example")]
+    assert len(others) == 2 and others["tfa"].isna().all()  # other owners: not exposed
+    person = data.people.set_index("email_key").loc["ops@acme.example"]
+    assert bool(person["tfa"]) is enabled
+    found = _owner_2fa_findings(path)
+    if enabled:
+        assert found.empty
+    else:
+        (row,) = found.to_dict("records")  # one finding per account, not per app
+        assert row["email"] == "ops@acme.example" and row["severity"] == "high"
+        assert pd.isna(row["app"]) and pd.isna(row["region"])
+        assert "User settings → Authentication" in row["remediation"]
+
+
+def test_owner_without_2fa_needs_an_owned_app(tmp_path):
+    world = make_world(owned=0, collaborated=3, tfa_enabled=False)
+    with FakeScalingo(world) as fake:
+        path, _ = run_collect(fake, tmp_path / "snap")
+    assert _owner_2fa_findings(path).empty  # 2FA off, but owns nothing: near miss
+    assert bool(load(path).people.set_index("email_key").loc["ops@acme.example", "tfa"]) is False
+
+
+def test_users_self_falls_back_to_the_regional_api_on_404(tmp_path):
+    world = make_world(owned=2, collaborated=1)
+    with FakeScalingo(world, users_self_regional=True) as fake:
+        fake.fail(r"^/auth/v1/users/self$", 404, times=None)
+        path, _ = run_collect(fake, tmp_path / "snap")
+        assert fake.count(r"^/osc-fr1/v1/users/self$", status=200) == 1
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["gaps"] == []
+    assert manifest["collected_by"]["email"] == "ops@acme.example"
+    assert "raw/osc-fr1/users_self.json" in {f["path"] for f in manifest["files"]}
+    # another failure than 404 is not papered over by the fallback
+    with FakeScalingo(world, users_self_regional=True) as fake:
+        fake.fail(r"^/auth/v1/users/self$", 403, times=None)
+        with pytest.raises(ApiError, match="403"):
+            run_collect(fake, tmp_path / "other")
+
+
+@pytest.mark.parametrize("fault", [404, 500, "garbage"])
+def test_unreadable_tfa_is_a_coverage_gap(tmp_path, fault):
+    # collaborates nowhere: no collaborator row tells its 2FA either
+    world = make_world(owned=2, collaborated=0, tfa_enabled=False)
+    with FakeScalingo(world) as fake:
+        if fault == "garbage":
+            fake.fail(r"/v1/client/tfa$", 200, times=None, body={"tfa": {"enabled": "maybe"}})
+        else:
+            fake.fail(r"/v1/client/tfa$", int(fault), times=None)
+        path, log = run_collect(fake, tmp_path / "snap")
+    manifest = json.loads((path / "manifest.json").read_text())
+    (gap,) = manifest["gaps"]
+    assert gap["request"] == "GET /v1/client/tfa" and gap["app"] is None
+    assert manifest["collected_by"]["tfa"] is None
+    assert "not audited: GET /v1/client/tfa" in log
+    data = load(path)
+    assert data.memberships.loc[data.memberships["role"] == "owner", "tfa"].isna().all()
+    assert _owner_2fa_findings(path).empty
+
+
+def test_api_url_alone_is_named_by_the_region_list(fake_scalingo, tmp_path):
+    fake = fake_scalingo
+    env = {**fake.env("osc-secnum-fr1")}
+    del env["SCALINGO_REGION"]  # only SCALINGO_API_URL: the region list names it
+    path = collect(tmp_path / "one", env=env, stream=io.StringIO(), **FAST)
+    assert load(path).info.regions == ("osc-secnum-fr1",)
+    assert set(load(path).apps["region"]) == {"osc-secnum-fr1"}
+    assert fake.count(r"^/osc-fr1/") == 0  # only that API is used
+    manifest_text = (path / "manifest.json").read_text()
+    assert "custom" not in manifest_text
+    env["SCALINGO_API_URL"] = fake.base_url + "/elsewhere"
+    with pytest.raises(InputError, match="set SCALINGO_REGION") as exc:
+        collect(tmp_path / "two", env=env, stream=io.StringIO(), **FAST)
+    assert "custom" not in str(exc.value)
+    r = subprocess.run(
+        [sys.executable, "-m", "scalingo_audit", "collect", "--out", str(tmp_path / "three")],
+        capture_output=True, text=True, timeout=120,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}, **env},
+    )  # fmt: skip
+    assert r.returncode == 2 and "SCALINGO_REGION" in r.stderr and "Traceback" not in r.stderr

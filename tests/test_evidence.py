@@ -26,7 +26,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # A spread of raw files: auth-level, per region, per app (collaborators of a personal app).
 RAW_FILES = [
     "raw/auth/tokens.json",
-    "raw/osc-fr1/users_self.json",
+    "raw/auth/users_self.json",
     "raw/osc-fr1/apps.json",
     "raw/osc-fr1/collaborators.json",
     "raw/osc-secnum-fr1/collaborators.json",

@@ -108,7 +108,7 @@ def test_bearer_is_required(fake_scalingo: FakeScalingo):
 def test_expire_bearers_and_short_ttl():
     with FakeScalingo(make_world(owned=1, collaborated=0), bearer_ttl=0.3) as fake:
         s = _session(fake)
-        url = f"{fake.api_url('osc-fr1')}/v1/users/self"
+        url = f"{fake.auth_url}/v1/users/self"
         assert _get(s, url).status_code == 200
         time.sleep(0.35)
         assert _get(s, url).status_code == 401
@@ -170,8 +170,14 @@ def test_regions_and_tokens(fake_scalingo: FakeScalingo):
         assert set(r) >= {"name", "display_name", "api", "dashboard", "database_api", "ssh"}
         assert r["api"] == fake_scalingo.region_urls[r["name"]]
         assert r["api"].startswith("http://127.0.0.1:")
+    me = _get(s, f"{fake_scalingo.auth_url}/v1/users/self").json()["user"]
+    assert me["email"] == "ops@acme.example"
+    tfa = _get(s, f"{fake_scalingo.auth_url}/v1/client/tfa").json()["tfa"]
+    assert tfa["enabled"] is True and tfa["provider"] == "totp" and tfa["uuid"]
     tokens = _get(s, f"{fake_scalingo.auth_url}/v1/tokens").json()["tokens"]
-    assert tokens and all(set(t) == {"id", "name", "created_at", "last_used_at"} for t in tokens)
+    keys = {"id", "name", "created_at", "last_used_at", "issued_at"}
+    assert tokens and all(set(t) == keys for t in tokens)
+    assert any(t["issued_at"] > t["created_at"] for t in tokens)  # one was renewed
     assert any(t["last_used_at"] is None for t in tokens)
 
 
@@ -179,7 +185,8 @@ def test_regional_endpoints(fake_scalingo: FakeScalingo):
     s = _session(fake_scalingo)
     w = fake_scalingo.world
     for region, api in fake_scalingo.region_urls.items():
-        assert _get(s, f"{api}/v1/users/self").json()["user"]["email"] == "ops@acme.example"
+        # users/self is served by the auth API, as in all of Scalingo's clients
+        assert _get(s, f"{api}/v1/users/self").status_code == 404
         apps = _get(s, f"{api}/v1/apps").json()
         assert set(apps) == {"apps"}  # no pagination unless paginate_apps
         assert [a["id"] for a in apps["apps"]] == [a["id"] for a in w.apps[region]]
@@ -346,7 +353,7 @@ def test_429_with_and_without_retry_after(fake_scalingo: FakeScalingo):
 
 def test_delay_past_timeout(fake_scalingo: FakeScalingo):
     s = _session(fake_scalingo)
-    url = f"{fake_scalingo.region_urls['osc-fr1']}/v1/users/self"
+    url = f"{fake_scalingo.auth_url}/v1/users/self"
     rule = fake_scalingo.delay(r"/users/self$", 0.5)
     with pytest.raises(requests.Timeout):
         s.get(url, timeout=0.1)

@@ -19,7 +19,7 @@ PARAMETERS = {
 }
 
 
-def test_there_are_seven_notebooks():
+def test_there_are_eight_notebooks():
     assert [p.name for p in NOTEBOOKS] == [
         "01_roles.ipynb",
         "02_2fa.ipynb",
@@ -28,6 +28,7 @@ def test_there_are_seven_notebooks():
         "05_explorer.ipynb",
         "06_changes.ipynb",
         "07_trends.ipynb",
+        "08_compliance.ipynb",
     ]
 
 

@@ -114,7 +114,7 @@ def test_access_overview_counts_every_membership(audit):
     m = audit.data.memberships
     totals = _totals(plots.access_overview(m))
     assert sum(totals.values()) == len(m)
-    assert totals["not exposed"] == int((m["role"] == "owner").sum())
+    assert totals["not exposed"] == int(((m["role"] == "owner") & m["tfa"].isna()).sum())
 
 
 def test_figures_are_json_serialisable(audit):
@@ -138,7 +138,8 @@ def test_tfa_state_never_turns_unknown_into_off(audit):
     m = audit.data.memberships
     state = tables.tfa_state(m)
     assert set(state[m["tfa"].isna() & (m["role"] != "owner")]) == {"unknown"}
-    assert set(state[m["role"] == "owner"]) == {"not exposed"}
+    assert set(state[(m["role"] == "owner") & m["tfa"].isna()]) == {"not exposed"}
+    assert set(state[(m["role"] == "owner") & m["tfa"].notna()]) == {"off"}  # the collector's own
     assert (state == "off").sum() == (m["tfa"] == False).sum()  # noqa: E712
 
 
@@ -162,7 +163,9 @@ def test_downgrade_commands_reuse_the_remediation(audit):
     assert len(down) > 0
     assert down["command"].is_unique
     for r in down.itertuples():
-        assert r.command.startswith(f"scalingo --app {r.app} collaborators-update --limited=true ")
+        assert r.command.startswith(
+            f"scalingo --region {r.region} --app {r.app} collaborators-update --limited=true "
+        )
         assert any(r.command in rem for rem in f["remediation"].dropna())
     # the muted exception (lea.martin on shop-api) is not asked to be downgraded there
     assert not (

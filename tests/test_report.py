@@ -18,9 +18,11 @@ import pytest
 from scalingo_audit import snapshot
 from scalingo_audit.demo import demo_snapshot
 from scalingo_audit.errors import InputError, PolicyError, ReportError
+from scalingo_audit.htmltable import assets
 from scalingo_audit.model import with_info
 from scalingo_audit.notebook import open_audit
 from scalingo_audit.report import (
+    DATA_FILES,
     NOTEBOOKS_DIR,
     Page,
     build_report,
@@ -132,7 +134,8 @@ def test_index_escapes_user_controlled_strings() -> None:
         [Page(Path("01_x.ipynb"), evil, evil, "01_x.html")],
         policy=evil,
     )
-    assert "<script" not in html
+    assert html.count(assets()) == 1  # the table script, our own, embedded once
+    assert "<script" not in html.replace(assets(), "")
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5
 
 
@@ -204,7 +207,9 @@ def test_report_on_a_snapshot_with_relative_paths(
     index = build_report("acme-snap", policy="policy.yaml", as_of="2026-12-01", notebooks_dir=nbs)
 
     assert index == Path("reports/acme-snap/index.html")
-    assert sorted(p.name for p in index.parent.iterdir()) == ["01_params.html", "index.html"]
+    assert sorted(p.name for p in index.parent.iterdir()) == sorted(
+        ["01_params.html", "index.html", *(name for name, _ in DATA_FILES)]
+    )
     page = (index.parent / "01_params.html").read_text()
     assert f"{tmp_path / 'acme-snap'}|{policy}" in page  # absolute paths reached the kernel
     assert_no_code(page)
@@ -229,11 +234,13 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_report(demo_report: Path) -> None:
     out = demo_report.parent
     pages = [p.stem for p in report_notebooks()]
+    data_files = [name for name, _ in DATA_FILES]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["index.html", *(f"{stem}.html" for stem in pages)]
+        ["index.html", *(f"{stem}.html" for stem in pages), *data_files]
     )
     html = demo_report.read_text()
     assert [h for h in links(html) if h.endswith(".html")] == [f"{s}.html" for s in pages]
+    assert [h for h in links(html) if h in data_files] == data_files
     for href in links(html):
         assert (out / href).is_file(), href
     for stem in pages:
@@ -257,3 +264,48 @@ def test_demo_report(demo_report: Path) -> None:
         assert figure(html, f"findings_{sev}") == str(len(live))
     assert figure(html, "findings_muted") == str(int(findings["muted"].astype(bool).sum()))
     assert "Expired policy exceptions" in html  # the demo policy has one
+
+
+def table_rows(html: str) -> list[list[str]]:
+    """The cell texts of every table row of ``html`` (markup stripped, entities decoded)."""
+    from .test_htmltable import parse
+
+    return parse(html).rows
+
+
+def assert_every_finding_shown(html: str, findings: list[dict]) -> None:
+    """Each finding of ``check --format json`` is a table row naming its app, person, token
+    and message; no cell is cut with "...", shows <NA> or is an index."""
+    rows = table_rows(html)
+    by_message: dict[str, list[list[str]]] = {}
+    for row in rows:
+        for text in row:
+            by_message.setdefault(text, []).append(row)
+    for f in findings:
+        candidates = by_message.get(" ".join(f["message"].split()), [])
+        assert candidates, f"finding not in the report: {f['check_id']}: {f['message']}"
+        want = [f[k] for k in ("app", "email", "token_name") if f[k]]
+        assert any(all(w in row for w in want) for row in candidates), (f, candidates)
+    cells = [c for row in rows for c in row]
+    assert not [c for c in cells if c.endswith(("...", "…"))], "a cell is cut"
+    assert "<NA>" not in html and "&lt;NA&gt;" not in html
+    assert "<th></th>" not in html  # pandas' index header
+    assert 'class="dataframe"' not in html  # every table goes through htmltable
+
+
+@pytest.mark.slow
+def test_demo_report_shows_every_finding_and_its_data_files(demo_report: Path) -> None:
+    import json
+
+    out = demo_report.parent
+    findings = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    from scalingo_audit import output
+
+    assert [dict(f, source=None) for f in findings] == [
+        dict(f, source=None) for f in output.records(open_audit("demo").findings)
+    ]
+    html = "".join(p.read_text(encoding="utf-8") for p in sorted(out.glob("0*.html")))
+    assert_every_finding_shown(html, findings)
+    header = (out / "findings.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("check_id,severity,")
+    assert (out / "review.xlsx").read_bytes()[:2] == b"PK"

@@ -174,15 +174,19 @@ def test_round_trip(data, snap_dir, tmp_path, suffix):
     assert len(back) == len(sheet)
     assert [r["person"] for r in back] == sheet["person"].tolist()
     assert [r["app"] for r in back] == sheet["app"].tolist()  # formula quotes removed
-    assert review.apply_decisions(path, data, record=False) == []  # nothing decided yet
+    nothing = review.apply_decisions(path, data, record=False)  # nothing decided yet
+    assert (nothing.decisions, nothing.commands, nothing.record) == ([], [], None)
 
     (fill_xlsx if suffix == ".xlsx" else fill_csv)(path, DECIDED)
     before = sorted(p.relative_to(snap_dir) for p in snap_dir.rglob("*"))
-    commands = review.apply_decisions(path, data, now=NOW)
+    applied = review.apply_decisions(path, data, now=NOW)
+    commands = applied.commands
     assert sorted(commands) == sorted(EXPECTED_COMMANDS)
+    assert applied.manual == []
     # evidence beside the snapshot, never inside it (its manifest lists its files)
     assert sorted(p.relative_to(snap_dir) for p in snap_dir.rglob("*")) == before
     folder = snap_dir.with_name("2026-10-01.decisions")
+    assert applied.record == folder / "20261002T093000Z.json"
     record = json.loads((folder / "20261002T093000Z.json").read_text())
     assert record["commands"] == commands
     assert record["source"]["location"] == str(snap_dir)
@@ -206,7 +210,7 @@ def test_decisions_beside_the_sheet_when_not_from_a_snapshot(tmp_path):
     sheet = review.review_sheet(data, run_checks(data)).head(3)
     path = review.write_review(sheet, tmp_path / "demo.csv")
     fill_csv(path, {(sheet["person"][0], sheet["app"][0]): "keep"})
-    assert review.apply_decisions(path, data, now=NOW) == []
+    assert review.apply_decisions(path, data, now=NOW).commands == []
     assert (tmp_path / "demo.csv.decisions" / "20261002T093000Z.json").is_file()
 
 

@@ -34,7 +34,10 @@ def test_demo_source_is_realistic_and_typed():
     # every app has exactly one owner membership, taken from the app's owner field
     owners = m[m["role"] == "owner"]
     assert sorted(owners["app_id"]) == sorted(data.apps["app_id"])
-    assert owners["tfa"].isna().all()
+    # owners' 2FA is unknown, except the collecting account's own (GET /v1/client/tfa: off)
+    mine = owners["email"] == data.info.collected_by
+    assert mine.any() and (owners.loc[mine, "tfa"] == False).all()  # noqa: E712
+    assert owners.loc[~mine, "tfa"].isna().all()
     assert set(m["role"]) == set(frames.ROLES)
     assert set(m["status"]) == set(frames.STATUSES)
     assert m["tfa"].isna().any() and (m["tfa"] == False).any()  # noqa: E712

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 import pandas as pd
 
 from .. import activity
-from .registry import Context, Finding, app_cli, check
+from ..commands import argv, phrase
+from .registry import Context, Finding, check
 
 _COLLECT = (
     "Collect a snapshot with app events covering at least {days} days: "
@@ -94,6 +95,7 @@ def _since(when: object, window: int | None) -> str:
     "watched, and a stolen password on it goes unnoticed. Scalingo asks for regular reviews "
     "that find inactive accounts.",
     remediation="Remove the collaborator from the app if they no longer need it.",
+    action="revoke",
 )
 def inactive_collaborator(ctx: Context) -> Iterator[Finding]:
     days = ctx.policy.thresholds.inactive_days
@@ -112,14 +114,15 @@ def inactive_collaborator(ctx: Context) -> Iterator[Finding]:
     ]
     window = ctx.data.info.events_days
     for r in sel.to_dict("records"):
+        cmd = argv("revoke", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],
             "app": r["app_name"],
             "email": r["email"],
             "message": f"{r['email']} has done nothing on {r['app_name']} for more than "
             f"{days} days (last activity: {_since(r['last_activity_at'], window)}).",
-            "remediation": "If the access is no longer needed, remove it: "
-            + app_cli(r["app_name"], "collaborators-remove", r["email"]),
+            "remediation": "If the access is no longer needed, remove it: " + phrase(cmd),
+            "command": cmd,
         }
     yield from _skipped(skipped, days)
 
@@ -132,6 +135,7 @@ def inactive_collaborator(ctx: Context) -> Iterator[Finding]:
     "management; someone who only restarts the app or reads its logs needs no more than "
     "Limited Collaborator, which Scalingo recommends by default.",
     remediation="Downgrade to Limited Collaborator.",
+    action="downgrade",
 )
 def unused_full_privileges(ctx: Context) -> Iterator[Finding]:
     days = ctx.policy.thresholds.inactive_days
@@ -150,6 +154,7 @@ def unused_full_privileges(ctx: Context) -> Iterator[Finding]:
     ]
     window = ctx.data.info.events_days
     for r in sel.to_dict("records"):
+        cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],
             "app": r["app_name"],
@@ -158,8 +163,8 @@ def unused_full_privileges(ctx: Context) -> Iterator[Finding]:
             f"action needing the full role in the last {days} days (last one: "
             f"{_since(r['last_full_action_at'], window)}; last activity of any kind: "
             f"{_since(r['last_activity_at'], window)}).",
-            "remediation": "Downgrade to Limited Collaborator: "
-            + app_cli(r["app_name"], "collaborators-update", "--limited=true", r["email"]),
+            "remediation": "Downgrade to Limited Collaborator: " + phrase(cmd),
+            "command": cmd,
         }
     yield from _skipped(skipped, days)
 
@@ -172,6 +177,7 @@ def unused_full_privileges(ctx: Context) -> Iterator[Finding]:
     "accept it and get the role. The longer it stays open, the more places the link may "
     "have reached.",
     remediation="Revoke the invitation; invite the person again if they still need access.",
+    action="revoke",
 )
 def pending_invitation_stale(ctx: Context) -> Iterator[Finding]:
     days = ctx.policy.thresholds.pending_invitation_days
@@ -190,13 +196,14 @@ def pending_invitation_stale(ctx: Context) -> Iterator[Finding]:
             if age <= days:
                 continue
             when = f"{age:.0f} days ago"
+        cmd = argv("revoke", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],
             "app": r["app_name"],
             "email": r["email"],
             "message": f"The invitation of {r['email']} to {r['app_name']} was sent {when} "
             f"and is still pending (more than {days} days).",
-            "remediation": "Revoke it, and invite again if still needed: "
-            + app_cli(r["app_name"], "collaborators-remove", r["email"]),
+            "remediation": "Revoke it, and invite again if still needed: " + phrase(cmd),
+            "command": cmd,
         }
     yield from _skipped(skipped, days)

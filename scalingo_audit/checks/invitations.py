@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .registry import Context, Finding, app_cli, check
+from ..commands import argv, phrase
+from .registry import Context, Finding, check
 
 
 @check(
@@ -14,18 +15,20 @@ from .registry import Context, Finding, app_cli, check
     risk="An invitation link is not bound to the invited email: whoever holds the link can accept "
     "it and get the role. Unused invitations should not linger.",
     remediation="Revoke invitations that are no longer expected to be accepted.",
+    action="revoke",
 )
 def pending_invitation(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
     for r in m[m["status"] == "pending"].to_dict("records"):
         role = "full Collaborator" if r["role"] == "collaborator" else "Limited Collaborator"
+        cmd = argv("revoke", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],
             "app": r["app_name"],
             "email": r["email"],
             "message": f"{r['email']} has a pending invitation as {role} on {r['app_name']}.",
-            "remediation": "If it is no longer expected, revoke it: "
-            + app_cli(r["app_name"], "collaborators-remove", r["email"]),
+            "remediation": "If it is no longer expected, revoke it: " + phrase(cmd),
+            "command": cmd,
         }
 
 
@@ -36,14 +39,17 @@ def pending_invitation(ctx: Context) -> Iterator[Finding]:
     risk="The membership outlived its account; it clutters access reviews and hides who really "
     "has access.",
     remediation="Remove the membership.",
+    action="revoke",
 )
 def deleted_account_collaborator(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
     for r in m[m["status"] == "user account deleted"].to_dict("records"):
+        cmd = argv("revoke", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],
             "app": r["app_name"],
             "email": r["email"],
             "message": f"{r['email']} is still listed on {r['app_name']} but the account was deleted.",
-            "remediation": app_cli(r["app_name"], "collaborators-remove", r["email"]),
+            "remediation": "Remove the membership: " + phrase(cmd),
+            "command": cmd,
         }

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .registry import GUIDE, Context, Finding, app_cli, check
+from ..commands import argv, phrase
+from .registry import GUIDE, Context, Finding, check
 
-_ENABLE = "Ask {email} to enable two-factor authentication (dashboard: Profile → Security)"
+_ENABLE = (
+    "Ask {email} to enable two-factor authentication (dashboard: User settings → Authentication)"
+)
 
 
 def _collaborators(ctx: Context, role: str, tfa_known: bool) -> Iterator[dict]:
@@ -23,9 +26,11 @@ def _collaborators(ctx: Context, role: str, tfa_known: bool) -> Iterator[dict]:
     risk=f"A full Collaborator can read secrets, deploy and manage collaborators; a stolen password "
     f"alone is enough to take the app over. {GUIDE} asks owners to check every collaborator's 2FA.",
     remediation="Have the person enable 2FA, or downgrade them to Limited Collaborator until they do.",
+    action="downgrade",
 )
 def collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
     for r in _collaborators(ctx, "collaborator", tfa_known=True):
+        cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],
             "app": r["app_name"],
@@ -33,7 +38,8 @@ def collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
             "message": f"{r['email']} is a full Collaborator on {r['app_name']} without 2FA.",
             "remediation": _ENABLE.format(email=r["email"])
             + "; until then downgrade: "
-            + app_cli(r["app_name"], "collaborators-update", "--limited=true", r["email"]),
+            + phrase(cmd),
+            "command": cmd,
         }
 
 
@@ -44,9 +50,11 @@ def collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
     risk=f"A Limited Collaborator can still restart the app, read logs and metrics; a stolen "
     f"password exposes them. {GUIDE} recommends 2FA for every collaborator.",
     remediation="Have the person enable 2FA, or remove them if they no longer need access.",
+    action="revoke",
 )
 def limited_collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
     for r in _collaborators(ctx, "limited_collaborator", tfa_known=True):
+        cmd = argv("revoke", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],
             "app": r["app_name"],
@@ -54,7 +62,8 @@ def limited_collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
             "message": f"{r['email']} is a Limited Collaborator on {r['app_name']} without 2FA.",
             "remediation": _ENABLE.format(email=r["email"])
             + "; or remove the access: "
-            + app_cli(r["app_name"], "collaborators-remove", r["email"]),
+            + phrase(cmd),
+            "command": cmd,
         }
 
 
@@ -77,3 +86,27 @@ def tfa_status_unknown(ctx: Context) -> Iterator[Finding]:
                 "remediation": "Check 2FA for this person on https://dashboard.scalingo.com/collaborators "
                 "and ask them to enable it if it is off.",
             }
+
+
+@check(
+    "owner_without_2fa",
+    severity="high",
+    title="App owner without 2FA",
+    risk="The Owner can delete, rename or transfer its apps and do everything a Collaborator "
+    "can; a stolen password alone gives all of that away. The API exposes only the collecting "
+    "account's own 2FA, so only that owner can be known to lack it.",
+    remediation="Enable 2FA on the owner account (dashboard: User settings → Authentication).",
+)
+def owner_without_2fa(ctx: Context) -> Iterator[Finding]:
+    p = ctx.data.people
+    sel = p[(p["owner_apps"].fillna(0) >= 1) & p["tfa"].notna() & (p["tfa"] == False)]  # noqa: E712
+    for r in sel.to_dict("records"):
+        n = int(r["owner_apps"])
+        yield {
+            "region": None,
+            "app": None,
+            "email": r["email"],
+            "message": f"{r['email']} owns {n} app(s) and has two-factor authentication off.",
+            "remediation": f"Sign in as {r['email']} and enable two-factor authentication "
+            "(dashboard: User settings → Authentication).",
+        }

@@ -15,10 +15,9 @@ from .registry import GUIDE, Context, Finding, check
     f"it leaves with them. {GUIDE} recommends a dedicated service account as Owner, especially "
     f"for production apps.",
     remediation="Transfer the app to a service account listed in the policy.",
+    needs="service_accounts",
 )
 def owner_not_service_account(ctx: Context) -> Iterator[Finding]:
-    if not ctx.policy.service_accounts:
-        return
     apps = ctx.data.apps
     for r in apps[apps["owner_email"].notna()].to_dict("records"):
         if ctx.policy.is_service_account(r["owner_email"]):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .registry import GUIDE, Context, Finding, app_cli, check
+from ..commands import argv, example, phrase
+from .registry import GUIDE, Context, Finding, check
 
 
 @check(
@@ -14,10 +15,10 @@ from .registry import GUIDE, Context, Finding, app_cli, check
     risk=f"Someone outside the organisation can read environment variables and secrets, deploy, "
     f"and invite others. {GUIDE} recommends Limited Collaborator by default.",
     remediation="Downgrade to Limited Collaborator, or record an exception with an expiry date.",
+    needs="internal_domains",
+    action="downgrade",
 )
 def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
-    if not ctx.policy.internal_domains:
-        return
     m = ctx.data.memberships
     sel = m[
         (m["role"] == "collaborator")
@@ -26,14 +27,15 @@ def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
     ]
     for r in sel.to_dict("records"):
         pending = " (invitation pending)" if r["status"] == "pending" else ""
+        cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],
             "app": r["app_name"],
             "email": r["email"],
             "message": f"{r['email']} ({r['domain']}, external) is a full Collaborator on "
             f"{r['app_name']}{pending}.",
-            "remediation": "Downgrade to Limited Collaborator: "
-            + app_cli(r["app_name"], "collaborators-update", "--limited=true", r["email"]),
+            "remediation": "Downgrade to Limited Collaborator: " + phrase(cmd),
+            "command": cmd,
         }
 
 
@@ -54,6 +56,7 @@ def full_collaborator_on_many_apps(ctx: Context) -> Iterator[Finding]:
         if n > limit:
             email = group["email"].iloc[0]
             apps = sorted(group["app_name"])
+            region, app = min(zip(group["app_name"], group["region"], strict=True))[::-1]
             yield {
                 "region": ", ".join(sorted(set(group["region"]))),
                 "app": None,
@@ -61,6 +64,6 @@ def full_collaborator_on_many_apps(ctx: Context) -> Iterator[Finding]:
                 "message": f"{email} is a full Collaborator on {n} apps (more than {limit}): "
                 + ", ".join(apps)
                 + ".",
-                "remediation": "Downgrade where the full role is not needed, app by app, e.g. "
-                + app_cli(apps[0], "collaborators-update", "--limited=true", email),
+                "remediation": "Downgrade where the full role is not needed, app by app; "
+                + example(argv("downgrade", region, app, email)),
             }

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from .registry import GUIDE, Context, Finding, app_cli, check
+from ..commands import argv, example
+from .registry import GUIDE, Context, Finding, check
 
-_REVOKE = "Revoke it in the dashboard (Profile → API tokens) if nothing uses it"
+_REVOKE = "Revoke it in the dashboard (User settings → API Tokens) if nothing uses it"
 
 
 @check(
@@ -18,6 +19,7 @@ _REVOKE = "Revoke it in the dashboard (Profile → API tokens) if nothing uses i
     risk=f"API tokens inherit all the permissions of their account. {GUIDE} recommends a dedicated "
     f"service account per application, added to that one app only, so a token cannot reach others.",
     remediation="Keep the token account on one app; use one dedicated account per app.",
+    needs="api_token_accounts",
 )
 def token_account_on_many_apps(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
@@ -27,15 +29,15 @@ def token_account_on_many_apps(ctx: Context) -> Iterator[Finding]:
         n = rows["app_id"].nunique()
         if n > 1:
             apps = sorted(rows["app_name"])
+            region, app = max(zip(rows["app_name"], rows["region"], strict=True))[::-1]
             email = rows["email"].iloc[0]
             yield {
                 "region": ", ".join(sorted(set(rows["region"]))),
                 "app": None,
                 "email": email,
                 "message": f"API-token account {email} has access to {n} apps: {', '.join(apps)}.",
-                "remediation": "Remove it from all but one app, e.g. "
-                + app_cli(apps[-1], "collaborators-remove", email)
-                + ", and use a separate account for each other app.",
+                "remediation": "Use a separate account for each other app and remove this one "
+                "from all but one app; " + example(argv("revoke", region, app, email)),
             }
 
 
@@ -106,5 +108,5 @@ def token_too_old(ctx: Context) -> Iterator[Finding]:
                 "message": f"Token '{t['name']}' of {t['account_email']} is {age:.0f} days old "
                 f"(more than {limit}).",
                 "remediation": "Rotate it: create a new token, update what uses it, then revoke "
-                f"'{t['name']}' in the dashboard (Profile → API tokens).",
+                f"'{t['name']}' in the dashboard (User settings → API Tokens).",
             }

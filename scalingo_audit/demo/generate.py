@@ -304,9 +304,10 @@ def generate() -> Snapshot:
     by_project = {p: names for _, p, names in PROJECTS}
     all_apps = [a["name"] for a in org.apps]
 
-    # The service account collaborates (full role) on the apps staff own personally.
+    # The service account collaborates (full role) on the apps staff own personally. Its
+    # 2FA is off (GET /v1/client/tfa): owner_without_2fa, and the full role without 2FA.
     for app in PERSONAL_OWNERS:
-        org.add(app, COLLECTOR, limited=False, tfa=True)
+        org.add(app, COLLECTOR, limited=False, tfa=False)
 
     # --- the cast: each line is a true positive or a true negative of some check ------
     org.user("hugo.lefebvre@acme.example")  # lead on 14 apps: full_collaborator_on_many_apps
@@ -632,10 +633,11 @@ def _snapshot(org: _Org, ops: dict[str, Any], events: dict[str, list[dict[str, A
         },
         collaborators=org.collabs,
         event_pages={a["name"]: list(_event_pages(events[a["name"]])) for a in org.apps},
+        tfa={"uuid": org.hexid("tfa"), "enabled": False, "provider": "totp"},
     )
     return Snapshot(
         collected_at=COLLECTED_AT.isoformat(),
-        collected_by={"email": ops["email"], "user_id": ops["id"]},
+        collected_by={"email": ops["email"], "user_id": ops["id"], "tfa": False},
         regions=[REGION_FR, REGION_SECNUM],
         files=files,
         origin="demo",

@@ -230,6 +230,7 @@ def _snapshot(
             for region in REGIONS
         },
         collaborators={rec["name"]: collabs[a] for a, rec in enumerate(app_recs)},
+        tfa={"uuid": "tfa-bigcorp-ops", "enabled": True, "provider": "totp"},
     )
     return Snapshot(
         collected_at=COLLECTED_AT.isoformat(),

@@ -1,0 +1,137 @@
+"""Machine formats: OCSF Detection Findings (validated with py-ocsf-models) and JUnit XML
+(parsed with junitparser), through the CLI, on the demo, a baseline and a hostile org."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from junitparser import Failure as JFailure
+from junitparser import JUnitXml, Skipped
+from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+
+from scalingo_audit.checks import CHECKS
+from scalingo_audit.compliance import controls_for
+from scalingo_audit.snapshot import write
+
+from .hostile import APPS, TOKENS, write_hostile
+from .orgs import app, collab, snapshot, token
+from .test_cli import run
+
+
+def _check(*args: str) -> str:
+    r = run("check", *args)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_json() -> list[dict]:
+    return json.loads(_check("demo", "--format", "json"))
+
+
+def test_ocsf_validates_and_maps_every_field(demo_json):
+    events = json.loads(_check("demo", "--format", "ocsf"))
+    assert len(events) == len(demo_json)
+    apps_ids = {}
+    for ev, f in zip(events, demo_json, strict=True):
+        model = DetectionFinding.model_validate(ev)  # raises on any invalid field
+        assert model.class_uid == 2004 and ev["category_uid"] == 2
+        assert ev["finding_info"]["uid"] == f["finding_id"] == ev["metadata"]["uid"]
+        assert ev["metadata"]["event_code"] == f["check_id"]
+        assert ev["finding_info"]["title"] == f["title"]
+        assert ev["message"] == f["message"]
+        assert ev["remediation"]["desc"] == f["remediation"]
+        assert ev["severity_id"] == {"high": 4, "medium": 3, "low": 2, "info": 1}[f["severity"]]
+        assert ev["status_id"] == (3 if f["muted"] else 1)
+        assert ev["type_uid"] == 200401
+        assert ev["unmapped"]["compliance"] == controls_for(f["check_id"]) == f["compliance"]
+        res = ev["resources"]
+        assert len(res) == 1
+        if f["app"]:
+            assert res[0]["type"] == "scalingo_app" and res[0]["name"] == f["app"]
+            assert res[0]["uid"].startswith("ap-") and res[0]["region"] == f["region"]
+            apps_ids[f["app"]] = res[0]["uid"]
+        elif f["token_name"]:
+            assert res[0]["type"] == "scalingo_api_token" and res[0]["name"] == f["token_name"]
+        else:
+            assert res[0]["type"] == "scalingo_account"
+    muted = [e for e in events if e["status_id"] == 3]
+    assert len(muted) == 1 and "agency contract" in muted[0]["status_detail"]
+    assert len(apps_ids) > 10
+
+
+def test_ocsf_marks_fixed_findings_resolved(tmp_path):
+    before = write(snapshot([app("a")], [collab("a", "x@acme.example", tfa=False)]), tmp_path / "b")
+    after = write(snapshot([app("a")], [collab("a", "x@acme.example", tfa=True)]), tmp_path / "a")
+    events = json.loads(_check(str(after), "--baseline", str(before), "--format", "ocsf"))
+    fixed = [e for e in events if e["unmapped"]["baseline_status"] == "fixed"]
+    assert [(e["status_id"], e["activity_id"], e["type_uid"]) for e in fixed] == [(4, 3, 200403)]
+    for e in events:
+        DetectionFinding.model_validate(e)
+
+
+def test_junit_parses_and_counts_one_failure_per_unmuted_finding(demo_json, tmp_path):
+    out = tmp_path / "junit.xml"
+    assert _check("demo", "--format", "junit", "--output-file", str(out)) == ""
+    xml = JUnitXml.fromfile(str(out))
+    failures = skipped = passed = 0
+    suites = {}
+    for suite in xml:
+        suites[suite.name] = suite
+        for case in suite:
+            kinds = {type(r) for r in case.result}
+            failures += JFailure in kinds
+            skipped += Skipped in kinds
+            passed += not kinds
+    assert failures == sum(not f["muted"] for f in demo_json)
+    assert skipped == sum(f["muted"] for f in demo_json) == 1
+    assert set(suites) == set(CHECKS)
+    assert xml.failures == failures and xml.tests == failures + skipped + passed
+
+
+def test_junit_passing_cases_for_clean_checks_and_fixed_findings(tmp_path):
+    clean = write(
+        snapshot([app("a")], [collab("a", "x@acme.example", tfa=True)]), tmp_path / "clean"
+    )
+    xml = JUnitXml.fromstring(_check(str(clean), "--format", "junit"))
+    by_name = {s.name: s for s in xml}
+    case = next(iter(by_name["collaborator_without_2fa"]))
+    assert case.name == "all audited scopes" and case.is_passed
+    # a baseline's fixed finding is a passing case named after its scope
+    before = write(snapshot([app("a")], [collab("a", "x@acme.example", tfa=False)]), tmp_path / "b")
+    xml = JUnitXml.fromstring(_check(str(clean), "--baseline", str(before), "--format", "junit"))
+    cases = list({s.name: s for s in xml}["collaborator_without_2fa"])
+    assert [(c.name, c.is_passed) for c in cases] == [
+        ("all audited scopes", True),
+        ("osc-fr1/a: x@acme.example", True),
+    ]
+
+
+def test_hostile_names_stay_text_in_junit_and_ocsf(tmp_path):
+    snap, policy = write_hostile(tmp_path / "h")
+    text = _check(str(snap), "--policy", str(policy), "--format", "junit")
+    xml = JUnitXml.fromstring(text.encode())
+    names = [c.name for s in xml for c in s]
+    assert "<script" not in text  # escaped in the XML text
+    for name in APPS.values():  # parsed back exactly
+        assert any(n.startswith(f"osc-fr1/{name}: ") for n in names), name
+    for name in TOKENS.values():
+        assert any(n.startswith(f"token {name} (") for n in names), name
+    events = json.loads(_check(str(snap), "--policy", str(policy), "--format", "ocsf"))
+    for e in events:
+        DetectionFinding.model_validate(e)
+
+
+def test_control_characters_do_not_break_the_xml(tmp_path):
+    name = "ctl-\x1b[31m-\x00-\x07"
+    s = snapshot(
+        [app(name)],
+        [collab(name, "x@acme.example", tfa=False)],
+        [token("tok\x0bname", 800, None)],
+    )
+    snap = write(s, tmp_path / "ctl")
+    xml = JUnitXml.fromstring(_check(str(snap), "--format", "junit").encode())
+    names = [c.name for s in xml for c in s]
+    assert "osc-fr1/ctl-\ufffd[31m-\ufffd-\ufffd: x@acme.example" in names
+    assert any(n.startswith("token tok\ufffdname") for n in names)
