@@ -49,7 +49,7 @@ import pandas as pd
 
 from . import frames
 from . import snapshot as snap
-from .errors import InputError
+from .errors import InputError, excerpt
 from .model import AuditData
 from .output import safe_cell, terminal_text, write_csv_rows
 
@@ -511,7 +511,7 @@ def snapshots(directory: str | Path) -> list[Path]:
                 t = dt.datetime.fromisoformat(str(when))
             except ValueError:
                 raise InputError(
-                    f"not an ISO 8601 date: {when!r}",
+                    f"not an ISO 8601 date: {excerpt(when)}",
                     file=p / "manifest.json",
                     field="collected_at",
                 ) from None

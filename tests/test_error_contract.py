@@ -355,3 +355,39 @@ def test_an_account_with_no_apps_gets_a_report_showing_its_gaps(
     assert r.returncode == 0, r.stderr[-3000:]
     index = (out / "index.html").read_text()
     assert "Coverage gaps" in index and "service unavailable" in index
+
+
+EXPORTS: list[tuple[str, str, bytes, str]] = [
+    ("deep-json", "export.json", b'{"collaborators": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+     "nested too deeply"),
+    ("deep-record", "export.json", b'{"collaborators": [' + b'{"a":' * 5000 + b"1" + b"}" * 5000
+     + b"]}", "nested too deeply"),
+    ("many-keys", "export.json", json.dumps({f"k{i}": 1 for i in range(100_000)}).encode(),
+     "found keys"),
+    ("bad-role", "export.csv", b"App,Email,Role\nshop,a@acme.example," + b"\x1b[2J" * 3000 + b"\n",
+     "unknown role"),
+    ("not-utf8", "export.csv", b"App,Email,Role\nshop,\xff@acme.example,owner\n", "export.csv"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "filename", "data", "expected"), EXPORTS, ids=[e[0] for e in EXPORTS]
+)
+def test_every_bad_export_is_one_line_and_exit_2_for_every_command(
+    tmp_path: Path,
+    name: str,
+    filename: str,
+    data: bytes,
+    expected: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    export = tmp_path / filename
+    export.write_bytes(data)
+    for args in (
+        ["check", str(export)],
+        ["report", str(export), "--out", str(tmp_path / "report")],
+        ["review", str(export), "--out", str(tmp_path / "r.xlsx")],
+        ["diff", str(export), "demo"],
+    ):
+        line = assert_one_line(main(capsys, *args), contains=expected)
+        assert "internal error" not in line
