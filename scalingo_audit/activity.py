@@ -9,8 +9,11 @@ email (case-insensitive), else by username. Who an event is about depends on its
 - ``deployment``: ``type_data.pusher`` (a username or an email) pushed the code; when
   the pusher is a member of the app the deployment is theirs, else the event's ``user``'s;
 - ``new_collaborator``: ``type_data.collaborator`` was invited (``invited_at``);
-- ``accept_collaborator``: ``type_data`` (``id``, ``email``, ``username``) accepted
-  (``member_since``); without those fields, the event's ``user``.
+- ``accept_collaborator``: ``type_data.collaborator`` (``id``, ``email``, ``username``)
+  accepted (``member_since``); without those fields, the event's ``user``.
+
+Membership events nest the person under ``type_data.collaborator`` (Scalingo's API); a
+flat ``type_data`` (``email``... at the top level) is read as a fallback.
 
 What the events cannot say is never guessed: a column is empty (``NaT``) when no event in
 the window says it. The checks (:mod:`scalingo_audit.checks.activity`) decide what an empty
@@ -32,8 +35,11 @@ from .policy import Thresholds
 
 FULL_ROLE_EVENTS = frozenset(
     {
-        # Actions the API documentation lists as needing the full Collaborator role.
-        "deployment",
+        # Scalingo's permission matrix ("Understanding Roles"), mapped to event types: what
+        # only the full Collaborator role (or the owner) may do. A Limited Collaborator may
+        # restart, use review apps, reset the deployment cache, grant data access to support
+        # (create_data_access_consent) and redeploy the default branch: none of those is here.
+        "deployment",  # events don't say the branch, so a deployment counts as full-role
         "run",
         "new_variable",
         "edit_variable",
@@ -42,18 +48,33 @@ FULL_ROLE_EVENTS = frozenset(
         "new_addon",
         "upgrade_addon",
         "delete_addon",
+        "upgrade_database",
+        "database/add_feature",
+        "database/remove_feature",
         "scale",
+        "stop_app",
         "stack_changed",
+        "edit_app",
+        "new_autoscaler",
+        "edit_autoscaler",
+        "delete_autoscaler",
         "new_log_drain",
         "delete_log_drain",
+        "new_addon_log_drain",
+        "delete_addon_log_drain",
         "link_scm",
         "update_scm",
         "unlink_scm",
+        "link_github",
+        "unlink_github",
         "new_domain",
         "edit_domain",
         "delete_domain",
-        # Collaborator management: Scalingo's roles table gives it to Owner and Collaborator
-        # only, so someone who manages the team needs the full role even without deploying.
+        "new_notifier",
+        "edit_notifier",
+        "delete_notifier",
+        "new_alert",
+        "delete_alert",
         "new_collaborator",
         "change_collaborator_role",
         "delete_collaborator",
@@ -166,7 +187,9 @@ def _apply(e: Any, ix: _AppIndex, found: dict[str, dict[int, pd.Timestamp]]) -> 
         if e.type in FULL_ROLE_EVENTS:
             _latest(found["last_full_action_at"], actor, when)
     if e.type in _SUBJECT_EVENTS:
-        subject_data = data.get("collaborator") if e.type == "new_collaborator" else data
+        # documented: the person is nested under type_data.collaborator; flat as a fallback
+        nested = data.get("collaborator")
+        subject_data = nested if isinstance(nested, Mapping) else data
         subject = None
         if isinstance(subject_data, Mapping):
             subject = ix.find(

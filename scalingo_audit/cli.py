@@ -206,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SNAPSHOT",
         help="a previous snapshot with events: fetch only newer events, carry older ones forward",
     )
+    p.add_argument(
+        "--deadline",
+        metavar="WHEN",
+        help="stop requesting after this long (90s, 45m, 2h) or at this time "
+        "(2026-12-01T06:00+01:00): calls left become coverage gaps",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = _command(sub, "demo", help="write the demo organisation as a snapshot directory")
@@ -407,7 +413,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Report written to {index}")
         return 0
     if args.command == "collect":
-        from .collect import collect
+        from .collect import collect, parse_deadline
 
         if args.rate_limit < 1:
             raise AuditError("--rate-limit must be at least 1 request per minute")
@@ -418,6 +424,7 @@ def _run(args: argparse.Namespace) -> int:
             rate_limit=args.rate_limit,
             progress=not args.quiet,
             since=args.since,
+            deadline=None if args.deadline is None else parse_deadline(args.deadline),
         )
         print(f"Snapshot written to {path}")
         return 0

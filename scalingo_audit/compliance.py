@@ -24,8 +24,10 @@ import yaml
 FRAMEWORKS = ("iso27001", "soc2", "cis")
 """Framework keys, as ``checks --framework`` and the ``compliance`` field name them."""
 
-NOT_EVALUATED_PREFIX = "Could not be evaluated"
-"""How a check says, in an ``info`` finding with no app, that it could not run."""
+NOT_EVALUATED = r"(?i)(could )?not (be )?evaluated:"
+"""How a check says, in an ``info`` finding with no app, that it could not run: "Could not
+be evaluated: ..." (activity checks without events) or "not evaluated: set `KEY` in the
+policy" (checks needing a policy key)."""
 
 STATUSES = ("open findings", "muted findings only", "no finding", "not evaluated")
 
@@ -92,15 +94,18 @@ def controls_text(check_id: str) -> str:
     return "; ".join(f"{f}: {', '.join(got[f])}" for f in FRAMEWORKS if got[f])
 
 
+def not_evaluated_mask(findings: pd.DataFrame, *, partly: bool = False) -> pd.Series:
+    """True for the findings that only say their check could not be evaluated at all (with
+    ``partly``, also "Could not be evaluated on N app(s)..." notices)."""
+    f = findings
+    pattern = NOT_EVALUATED.removesuffix(":") + r"\b" if partly else NOT_EVALUATED
+    said = f["message"].fillna("").astype(str).str.match(pattern)
+    return ((f["severity"] == "info") & f["app"].isna() & said).astype(bool)
+
+
 def not_evaluated_checks(findings: pd.DataFrame) -> set[str]:
     """Checks that said, for the whole audit, that they could not be evaluated."""
-    f = findings
-    sel = (
-        (f["severity"] == "info")
-        & f["app"].isna()
-        & f["message"].fillna("").str.startswith(NOT_EVALUATED_PREFIX + ":")
-    )
-    return set(f.loc[sel, "check_id"])
+    return set(findings.loc[not_evaluated_mask(findings), "check_id"])
 
 
 def control_status(
@@ -117,7 +122,7 @@ def control_status(
     f = open_findings(findings)
     skipped = not_evaluated_checks(f)
     ran = set(CHECKS) if checks is None else set(checks)
-    real = f[~f["check_id"].isin(skipped) | f["app"].notna()]
+    real = f[~not_evaluated_mask(f, partly=True)]
     muted = real["muted"].fillna(False).astype(bool)
     n_open = real[~muted].groupby("check_id").size().to_dict()
     n_muted = real[muted].groupby("check_id").size().to_dict()

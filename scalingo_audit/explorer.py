@@ -103,7 +103,7 @@ class Explorer:
             widget.add_class(f"sa-{name}")  # stable CSS selectors (tests/test_jupyterlab.py)
         self.reset_button.add_class("sa-reset")
         self.summary.add_class("sa-summary")
-        self.table.add_class("sa-table")
+        self.table.add_class("sa-explorer-table")
         self.person.add_class("sa-person-panel")
         self.chart.add_class("sa-chart")
         self.reset_button.on_click(lambda _b: self.reset())

@@ -5,9 +5,11 @@ One ``<testsuite>`` per check (``name`` = the check id) and in it one ``<testcas
 membership, ``REGION/APP`` for an app, ``token NAME (EMAIL)`` for an API token, ``account
 EMAIL`` for an account, ``organisation`` for the whole audit. Each unmuted open finding is
 a ``<failure>`` (type = its severity, message = the finding, text = the remediation); a
-muted one is ``<skipped>`` with the exception's reason and expiry; a finding a baseline
-marks fixed is a passing case. A check without any finding has one passing case,
-``all audited scopes``. So the number of failures is the number of unmuted findings.
+muted one is ``<skipped>`` with the exception's reason and expiry, and so is a check's
+notice that it could not be evaluated (no events, a policy key not set: a test that did
+not run); a finding a baseline marks fixed is a passing case. A check without any finding
+has one passing case, ``all audited scopes``. So the number of failures is the number of
+unmuted findings the checks could evaluate.
 
 Text from the API (names, emails) is written through :mod:`xml.etree.ElementTree`, which
 escapes markup; characters XML 1.0 cannot carry (control characters) become U+FFFD.
@@ -22,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from .baseline import FIXED, _text
+from .compliance import not_evaluated_mask
 
 _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 ALL_CLEAR = "all audited scopes"
@@ -45,7 +48,8 @@ def to_junit(findings: pd.DataFrame, *, checks: list[str], name: str = "scalingo
     order), each with its cases."""
     root = ET.Element("testsuites", name=_clean(name))
     totals = {"tests": 0, "failures": 0, "skipped": 0}
-    by_check = {c: g for c, g in findings.groupby("check_id", sort=False)}
+    marked = findings.assign(_not_evaluated=not_evaluated_mask(findings, partly=True))
+    by_check = {c: g for c, g in marked.groupby("check_id", sort=False)}
     for check_id in checks:
         group = by_check.get(check_id)
         suite = ET.SubElement(root, "testsuite", name=_clean(check_id))
@@ -62,6 +66,9 @@ def to_junit(findings: pd.DataFrame, *, checks: list[str], name: str = "scalingo
                 ET.SubElement(case, "system-out").text = _clean(
                     "Fixed since the baseline: " + _text(r["message"])
                 )
+            elif r["_not_evaluated"] is True:
+                counts["skipped"] += 1
+                ET.SubElement(case, "skipped", message=_clean(_text(r["message"])))
             elif r.get("muted") is True:
                 counts["skipped"] += 1
                 ET.SubElement(

@@ -109,7 +109,7 @@ def assemble(
     """Complete the frames for ``policy``, derive ``people`` and the activity columns."""
     m = memberships.copy()
     m["email_key"] = m["email"].str.strip().str.lower()
-    m["domain"] = m["email_key"].str.split("@").str[-1]  # (rpartition fails on no rows)
+    m["domain"] = m["email_key"].str.rpartition("@")[2] if not m.empty else m["email_key"]
     m["internal"] = pd.array([policy.is_internal(d) for d in m["domain"]], dtype="boolean")
     m = frames.build("memberships", m)
     events = frames.build("events", events)

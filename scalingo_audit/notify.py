@@ -15,7 +15,8 @@ Payloads:
   with ``summary``, the ``new`` and ``fixed`` findings as ``check --format json`` writes
   them, and the ``source`` provenance.
 
-Only *new unmuted* findings count as new; nothing is posted when there is none, unless
+Only *new unmuted* findings count as new (not a check's notice that it could not be
+evaluated); nothing is posted when there is none, unless
 ``always``. :func:`post` retries 429 and 5xx answers, timeouts and connection failures with
 exponential backoff (honouring ``Retry-After``), and never follows redirects.
 """
@@ -77,8 +78,12 @@ def webhook_from_env(environ: Mapping[str, str] | None = None) -> Webhook:
 
 
 def new_findings(findings: pd.DataFrame) -> pd.DataFrame:
-    """New (since the baseline) unmuted findings."""
+    """New (since the baseline) unmuted findings; a check's notice that it could not be
+    evaluated is not news."""
+    from .compliance import not_evaluated_mask
+
     f = open_findings(findings)
+    f = f[~not_evaluated_mask(f, partly=True)]
     return f[(f["baseline_status"] == NEW) & ~f["muted"].fillna(False).astype(bool)]
 
 

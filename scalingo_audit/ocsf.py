@@ -16,6 +16,7 @@ scalingo-audit                     OCSF
 ``muted`` (policy exception)       ``status_id`` 3 Suppressed, ``status_detail`` the reason
                                    and expiry
 ``baseline_status`` fixed          ``status_id`` 4 Resolved, ``activity_id`` 3 Close
+``baseline_status`` existing       ``activity_id`` 2 Update (reported by an earlier run)
 otherwise                          ``status_id`` 1 New, ``activity_id`` 1 Create
 ``remediation``                    ``remediation.desc``
 app (with region)                  ``resources[0]``: type ``scalingo_app``, ``uid`` the app
@@ -43,7 +44,7 @@ from typing import Any
 
 import pandas as pd
 
-from .baseline import FIXED, _text
+from .baseline import EXISTING, FIXED, _text
 
 _SEVERITY = {"high": 4, "medium": 3, "low": 2, "info": 1}
 PROVIDER = "Scalingo"
@@ -107,13 +108,14 @@ def _event(
         )
     else:
         status = (1, "New", None)
-    activity = 3 if fixed else 1
+    activity = 3 if fixed else 2 if r.get("baseline_status") == EXISTING else 1
+    verb = {1: "Create", 2: "Update", 3: "Close"}[activity]
     collector = _text(prov.get("collected_by"))
     event: dict[str, Any] = {
         "activity_id": activity,
-        "activity_name": "Close" if fixed else "Create",
+        "activity_name": verb,
         "type_uid": 200400 + activity,
-        "type_name": f"Detection Finding: {'Close' if fixed else 'Create'}",
+        "type_name": f"Detection Finding: {verb}",
         "severity_id": _SEVERITY.get(severity, 0),
         "severity": {4: "High", 3: "Medium", 2: "Low", 1: "Informational"}.get(
             _SEVERITY.get(severity, 0), "Unknown"

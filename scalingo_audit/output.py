@@ -153,7 +153,8 @@ def provenance_line(provenance: dict[str, Any]) -> str:
 
 
 def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
-    """A plain-text listing grouped by severity, muted findings last."""
+    """A plain-text listing grouped by severity, muted findings last; each finding ends
+    with its ``finding_id`` in parentheses."""
     fixed = fixed_findings(findings)
     findings = open_findings(findings)
     lines: list[str] = []
@@ -168,7 +169,7 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
         lines.append(f"{severity.upper()} ({len(group)})")
         for r in group.to_dict("records"):
             new = " NEW" if r["baseline_status"] == NEW else ""
-            lines.append(f"  [{r['check_id']}]{new} {r['message']}")
+            lines.append(f"  [{r['check_id']}]{new} {r['message']}{_id(r)}")
             # the command goes on a line of its own, never wrapped, so it can be pasted
             run = render(r["command"]) if isinstance(r.get("command"), tuple) else None
             fix = str(r["remediation"])
@@ -184,14 +185,20 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
         for r in muted.to_dict("records"):
             lines.append(
                 f"  [{r['check_id']}] {r['message']} — accepted until "
-                f"{r['exception_expires']}: {r['exception_reason']}"
+                f"{r['exception_expires']}: {r['exception_reason']}{_id(r)}"
             )
         lines.append("")
     if not fixed.empty:
         lines.append(f"FIXED SINCE THE BASELINE ({len(fixed)})")
-        lines.extend(f"  [{r['check_id']}] {r['message']}" for r in fixed.to_dict("records"))
+        lines.extend(
+            f"  [{r['check_id']}] {r['message']}{_id(r)}" for r in fixed.to_dict("records")
+        )
         lines.append("")
     return terminal_text("\n".join(lines).rstrip())
+
+
+def _id(r: dict[str, Any]) -> str:
+    return f" (id {r['finding_id']})" if isinstance(r.get("finding_id"), str) else ""
 
 
 def summary_line(findings: pd.DataFrame, audit: Any) -> str:

@@ -14,6 +14,8 @@ A snapshot is a directory::
       raw/<region>/apps/<app>/collaborators.json   GET /v1/apps/<app>/collaborators
       raw/<region>/apps/<app>/events.page-<n>.json GET /v1/apps/<app>/events (optional)
 
+<region> and <app> are the names encoded by :func:`name_segment` (``..`` is ``%2E%2E``).
+
 Each raw file is the response body exactly as Scalingo returned it (one root
 key, e.g. ``{"apps": [...]}``). ``manifest.json`` (format version 1)::
 
@@ -58,7 +60,7 @@ import shutil
 import stat
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -151,7 +153,7 @@ class Snapshot:
 
     def manifest_bytes(self) -> bytes:
         """``manifest.json`` exactly as :func:`write` writes it."""
-        return (json.dumps(self.manifest(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+        return _dump(self.manifest())
 
     def digest(self) -> str:
         """The snapshot's hash: SHA-256 of ``manifest.json``'s bytes (as read from disk, or
@@ -189,11 +191,12 @@ def api_files(
         files.append(RawFile("raw/auth/tfa.json", "tfa", None, "GET /v1/client/tfa",
                              {"tfa": dict(tfa)}))  # fmt: skip
     for region, region_apps in apps.items():
-        files.append(RawFile(f"raw/{region}/apps.json", "apps", region, "GET /v1/apps",
+        files.append(RawFile(region_file(region, "apps.json"), "apps", region, "GET /v1/apps",
                              {"apps": region_apps}))  # fmt: skip
         owned = {a["name"] for a in region_apps if str(a["owner"].get("email", "")).lower() == me}
         files.append(RawFile(
-            f"raw/{region}/collaborators.json", "collaborators", region, "GET /v1/collaborators",
+            region_file(region, "collaborators.json"), "collaborators", region,
+            "GET /v1/collaborators",
             {"collaborators": [c for a in region_apps if a["name"] in owned
                                for c in collaborators.get(a["name"], [])]},
         ))  # fmt: skip
@@ -202,7 +205,7 @@ def api_files(
                 continue
             name = a["name"]
             files.append(RawFile(
-                f"raw/{region}/apps/{name}/collaborators.json", "app_collaborators", region,
+                app_file(region, name, "collaborators.json"), "app_collaborators", region,
                 f"GET /v1/apps/{name}/collaborators",
                 {"collaborators": collaborators.get(name, [])}, app=name,
             ))  # fmt: skip
@@ -210,7 +213,7 @@ def api_files(
             name = a["name"]
             for page, body in enumerate((event_pages or {}).get(name, []), 1):
                 files.append(RawFile(
-                    f"raw/{region}/apps/{name}/events.page-{page}.json", "app_events", region,
+                    app_file(region, name, f"events.page-{page}.json"), "app_events", region,
                     f"GET /v1/apps/{name}/events?page={page}", body, app=name,
                 ))  # fmt: skip
     return files
@@ -223,7 +226,149 @@ def _tool_version() -> str:
 
 
 def _dump(body: Any) -> bytes:
-    return (json.dumps(body, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    """JSON as written to disk. Text that is not valid Unicode (a lone surrogate, which
+    JSON allows as ``\\udc80``) is written as that same escape, never a crash."""
+    return (json.dumps(body, indent=1, ensure_ascii=False) + "\n").encode(
+        "utf-8", "backslashreplace"
+    )
+
+
+_KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
+_RESERVED = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(10))}
+MAX_SEGMENT = 100  # characters of an encoded name before it is cut and hashed
+
+
+def name_segment(name: object) -> str:
+    """The file or directory name that stands for an API name (a region or an app).
+
+    Lowercase ASCII letters, digits, ``-`` and ``_`` are kept; every other byte of the
+    name's UTF-8 becomes ``%XX``. So ``.``, ``..``, ``/``, NUL, newlines and control
+    characters are never path syntax, two names that differ only in case stay two files
+    on a case-insensitive disk, and Windows device names (``con``, ``nul``) are escaped.
+    An encoding longer than :data:`MAX_SEGMENT` is cut and ends with ``~`` and a hash of
+    the whole name (``~`` appears in no other encoding), so it stays under every file
+    system's name limit. The name itself is kept in the manifest (``app``, ``region``).
+    """
+    raw = str(name).encode("utf-8", "surrogatepass")
+    text = "".join(chr(b) if b in _KEEP else f"%{b:02X}" for b in raw)
+    if text in _RESERVED:
+        text = f"%{ord(text[0]):02X}{text[1:]}"
+    if len(text) > MAX_SEGMENT or not text:
+        cut = text[: MAX_SEGMENT - 18]
+        cut = cut[: cut.rfind("%")] if "%" in cut[-2:] else cut  # never half an escape
+        text = f"{cut}~{hashlib.sha256(raw).hexdigest()[:16]}"
+    return text
+
+
+def region_file(region: str, leaf: str) -> str:
+    """``raw/<region>/<leaf>``, the region's name encoded by :func:`name_segment`."""
+    return f"raw/{name_segment(region)}/{leaf}"
+
+
+def app_file(region: str, app: str, leaf: str) -> str:
+    """``raw/<region>/apps/<app>/<leaf>``, both names encoded by :func:`name_segment`."""
+    return f"raw/{name_segment(region)}/apps/{name_segment(app)}/{leaf}"
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "xb") as fh:
+        fh.write(data)
+
+
+RESERVE = 1 << 20  # bytes a live collection sets aside to be able to write its manifest
+
+
+class Writer:
+    """Writes a snapshot file by file into a hidden temporary sibling of ``target``.
+
+    Raw files are written as they arrive (a collection that stops keeps them); the
+    manifest comes last, then :meth:`finish` renames the directory to ``target``, or
+    :meth:`keep` to another name (``SNAPSHOT.incomplete``). Paths are made unique (two
+    apps of one name get ``collaborators.json`` and ``collaborators~2.json``) and must
+    stay inside the directory. ``reserve`` bytes are set aside in a placeholder file at
+    the start and released just before the manifest is written, so a disk that fills up
+    during a collection still has room for the manifest of what was collected.
+    ``write_file(path, data)`` is the one place bytes reach the disk (injectable, e.g. to
+    simulate a full disk).
+    """
+
+    def __init__(
+        self,
+        target: str | Path,
+        *,
+        reserve: int = 0,
+        write_file: Callable[[Path, bytes], None] | None = None,
+    ) -> None:
+        self.target = Path(target)
+        self.files: list[RawFile] = []
+        self._write = write_file or _write_file
+        self._used: set[str] = set()
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(
+            tempfile.mkdtemp(prefix=f".{self.target.name[:100]}.partial-", dir=self.target.parent)
+        )
+        self._reserve: Path | None = None
+        try:
+            if reserve:
+                self._reserve = self.tmp / ".reserve"
+                self._write(self._reserve, bytes(reserve))
+        except BaseException:
+            self.discard()
+            raise
+
+    def add(self, f: RawFile) -> RawFile:
+        """Write one raw file now; returns it with the (unique) path it was given."""
+        path = f.path
+        stem, dot, ext = path.rpartition(".")
+        n = 1
+        while path.casefold() in self._used:
+            n += 1
+            path = f"{stem}~{n}{dot}{ext}"
+        dest = self.tmp / path
+        if ".." in Path(path).parts or not dest.resolve().is_relative_to(self.tmp.resolve()):
+            raise ValueError(f"raw file path outside the snapshot: {path!r}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._write(dest, _dump(f.body))
+        kept = f if path == f.path else dataclasses.replace(f, path=path)
+        self._used.add(path.casefold())
+        self.files.append(kept)
+        return kept
+
+    def _manifest(self, snapshot: Snapshot) -> None:
+        if self._reserve is not None:
+            self._reserve.unlink(missing_ok=True)
+            self._reserve = None
+        manifest = self.tmp / "manifest.json"
+        manifest.unlink(missing_ok=True)
+        self._write(manifest, dataclasses.replace(snapshot, files=self.files).manifest_bytes())
+
+    def finish(self, snapshot: Snapshot) -> Path:
+        """Write the manifest (of ``snapshot``'s fields and the files added) and rename the
+        directory to ``target``, which must not exist."""
+        if self.target.exists():
+            raise InputError("already exists; choose another directory", file=self.target)
+        self._manifest(snapshot)
+        self.tmp.rename(self.target)
+        return self.target
+
+    def keep(self, snapshot: Snapshot, dest: Path) -> Path:
+        """Write the manifest and rename the directory to ``dest``, replacing an older one
+        there. If the manifest cannot be written, the raw files still move to ``dest``
+        and the error is raised."""
+        try:
+            self._manifest(snapshot)
+        finally:
+            if dest.exists():
+                old = dest.with_name(f".{dest.name[:100]}.old-{os.getpid()}")
+                dest.rename(old)
+                self.tmp.rename(dest)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                self.tmp.rename(dest)
+        return dest
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def write(snapshot: Snapshot, directory: str | Path, *, overwrite: bool = False) -> Path:
@@ -231,25 +376,16 @@ def write(snapshot: Snapshot, directory: str | Path, *, overwrite: bool = False)
     target = Path(directory)
     if target.exists() and not overwrite:
         raise InputError("already exists; choose another directory or remove it", file=target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    writer = Writer(target)
     try:
         for f in snapshot.files:
-            path = tmp / f.path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(_dump(f.body))
-        (tmp / "manifest.json").write_bytes(snapshot.manifest_bytes())
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(target)
+            writer.add(f)
+        if overwrite and target.exists():
+            return writer.keep(snapshot, target)
+        return writer.finish(snapshot)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        writer.discard()
         raise
-    return target
 
 
 def is_snapshot(path: str | Path) -> bool:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import snapshot as snap
 from .errors import InputError, excerpt, short
-from .frames import STATUSES, empty
+from .frames import STATUSES
 from .model import AuditData, SourceInfo, assemble
 from .policy import Policy
 from .redact import redact_event
@@ -76,36 +76,20 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
     own_tfa: bool | None = None  # the collecting account's own 2FA (GET /v1/client/tfa)
     where_root = Path(s.location) if s.location != "<memory>" else Path("<demo>")
 
+    buckets = {"apps": apps, "collaborators": memberships, "app_collaborators": memberships,
+               "tokens": tokens, "app_events": events}  # fmt: skip
+    account = s.collected_by.get("email")
     for f in s.files:
-        where = str(where_root / f.path)
-        if f.kind == "apps":
-            for i, rec in _items(f.body, "apps", where):
-                apps.append(_app(rec, f.region or "", where, f"apps[{i}]"))
-        elif f.kind in ("collaborators", "app_collaborators"):
-            for i, rec in _items(f.body, "collaborators", where):
-                memberships.append(
-                    _collaborator(rec, f.region or "", where, f"collaborators[{i}]", app_name=f.app)
-                )
-        elif f.kind == "tokens":
-            account = s.collected_by.get("email")
-            for i, rec in _items(f.body, "tokens", where):
-                tokens.append(_token(rec, account, where, f"tokens[{i}]"))
-        elif f.kind == "app_events":
-            for i, rec in _items(f.body, "events", where):
-                rec, _ = redact_event(rec)  # never a variable value in a frame, whatever the source
-                events.append(_event(rec, f.region or "", where, f"events[{i}]"))
-            if f.app and _next_page(f.body):
+        rows = records(f, str(where_root / f.path), account=account)
+        if f.kind in buckets:
+            buckets[f.kind].extend(rows)
+        if f.kind == "app_events" and f.app:
+            if _next_page(f.body):
                 more_pages.add((f.region or "", f.app))
-            elif f.app:
+            else:
                 more_pages.discard((f.region or "", f.app))
-        elif f.kind == "user" and not isinstance(f.body, Mapping):
-            raise InputError("expected a JSON object with root key 'user'", file=where)
-        elif f.kind == "tfa":
+        if f.kind == "tfa":
             own_tfa = snap.tfa_enabled(f.body)
-            if own_tfa is None:
-                raise InputError(
-                    "expected a JSON object 'tfa' with a boolean 'enabled'", file=where, field="tfa"
-                )
 
     apps_df = pd.DataFrame.from_records(apps, columns=_APP_COLUMNS)
     apps_df = apps_df.drop_duplicates(["region", "app_id"]).reset_index(drop=True)
@@ -133,10 +117,8 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
                 and mine(rec["user_id"], rec["email"])
             ):
                 rec["tfa"] = own_tfa
-    m = pd.DataFrame.from_records(owners + memberships)
-    if m.empty:  # an account with no apps is a valid audit: empty frames, gaps shown
-        m = empty("memberships")
-    else:
+    m = pd.DataFrame.from_records(owners + memberships, columns=_MEMBERSHIP_COLUMNS)
+    if not m.empty:
         # An app's id is authoritative; fill app names and projects from the apps list.
         known = {
             (r, i): (n, p)
@@ -172,6 +154,40 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         verified=s.verified,
     )
     return assemble(apps_df, m, pd.DataFrame(tokens), pd.DataFrame(events), info, policy)
+
+
+def records(f: snap.RawFile, where: str, *, account: str | None = None) -> list[dict[str, Any]]:
+    """The frame rows of one raw file; :class:`InputError` naming the file, record and
+    field if ``load`` cannot read it. ``collect`` calls it on every response before it
+    keeps it, so a body the loader would refuse is a coverage gap, never a snapshot that
+    does not load."""
+    region = f.region or ""
+    if f.kind == "apps":
+        return [_app(rec, region, where, f"apps[{i}]") for i, rec in _items(f.body, "apps", where)]
+    if f.kind in ("collaborators", "app_collaborators"):
+        return [
+            _collaborator(rec, region, where, f"collaborators[{i}]", app_name=f.app)
+            for i, rec in _items(f.body, "collaborators", where)
+        ]
+    if f.kind == "tokens":
+        return [
+            _token(rec, account, where, f"tokens[{i}]")
+            for i, rec in _items(f.body, "tokens", where)
+        ]
+    if f.kind == "app_events":
+        # never a variable value in a frame, whatever the source
+        rows = [
+            _event(redact_event(rec)[0], region, where, f"events[{i}]")
+            for i, rec in _items(f.body, "events", where)
+        ]
+        return rows
+    if f.kind == "user" and not isinstance(f.body, Mapping):
+        raise InputError("expected a JSON object with root key 'user'", file=where)
+    if f.kind == "tfa" and snap.tfa_enabled(f.body) is None:
+        raise InputError(
+            "expected a JSON object 'tfa' with a boolean 'enabled'", file=where, field="tfa"
+        )
+    return []
 
 
 def _collector(collected_by: Mapping[str, Any]) -> Any:
@@ -266,6 +282,12 @@ _APP_COLUMNS = [
     "hds_resource",
     "url",
 ]
+
+
+_MEMBERSHIP_COLUMNS = [
+    "region", "app_id", "app_name", "role", "status", "email", "username", "user_id", "tfa",
+    "collaboration_id",
+]  # fmt: skip
 
 
 def _items(body: Any, key: str, where: str) -> list[tuple[int, Mapping[str, Any]]]:

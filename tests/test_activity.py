@@ -92,7 +92,9 @@ def hits(findings: pd.DataFrame, check_id: str, severity: str = "medium") -> lis
 
 
 def infos(findings: pd.DataFrame) -> dict[str, str]:
-    f = findings[findings["severity"] == "info"]
+    """The activity checks' "could not be evaluated" findings (policy-dependent checks have
+    their own, which these tests do not look at)."""
+    f = findings[(findings["severity"] == "info") & findings["check_id"].isin(ACTIVITY)]
     return dict(zip(f["check_id"], f["message"], strict=True))
 
 
@@ -421,3 +423,113 @@ def test_collected_from_the_fake_api_with_known_activity(tmp_path):
     with FakeScalingo(world) as fake:
         path, _ = run_collect(fake, tmp_path / "no-events")
     assert set(infos(run_checks(load(path)))) == set(ACTIVITY)
+
+
+# --- the full-role list and the documented event shapes -----------------------------------
+
+# Scalingo's permission matrix mapped to event types (../shared/scalingo-api.md)
+NOTES_FULL_ROLE = [
+    "deployment",
+    "run",
+    "new_variable",
+    "edit_variable",
+    "edit_variables",
+    "delete_variable",
+    "new_addon",
+    "upgrade_addon",
+    "delete_addon",
+    "upgrade_database",
+    "database/add_feature",
+    "database/remove_feature",
+    "scale",
+    "stop_app",
+    "stack_changed",
+    "edit_app",
+    "new_autoscaler",
+    "edit_autoscaler",
+    "delete_autoscaler",
+    "new_log_drain",
+    "delete_log_drain",
+    "new_addon_log_drain",
+    "delete_addon_log_drain",
+    "link_scm",
+    "update_scm",
+    "unlink_scm",
+    "link_github",
+    "unlink_github",
+    "new_domain",
+    "edit_domain",
+    "delete_domain",
+    "new_notifier",
+    "edit_notifier",
+    "delete_notifier",
+    "new_alert",
+    "delete_alert",
+    "new_collaborator",
+    "change_collaborator_role",
+    "delete_collaborator",
+]
+LIMITED_ACTIONS = ("restart", "create_review_app", "close_review_app", "create_data_access_consent")
+
+
+def test_the_full_role_list_is_exactly_the_documented_one():
+    from scalingo_audit.activity import FULL_ROLE_EVENTS
+
+    assert sorted(FULL_ROLE_EVENTS) == sorted(NOTES_FULL_ROLE)
+    assert not set(LIMITED_ACTIONS) & FULL_ROLE_EVENTS
+
+
+@pytest.mark.parametrize("kind", ["stop_app", "database/add_feature", "new_notifier",
+                                  "new_autoscaler", "new_addon_log_drain", "edit_app",
+                                  "upgrade_database", "new_alert"])  # fmt: skip
+def test_full_role_only_actions_keep_the_full_role(kind):
+    apps = [app("a")]
+    collabs = [collab("a", "doer@acme.example"), collab("a", "light@acme.example")]
+    events = [
+        ev("a", kind, 5, **me("doer@acme.example")),  # true negative: needed the full role
+        *(ev("a", k, 4, **me("light@acme.example")) for k in LIMITED_ACTIONS),  # near miss
+    ]
+    f = run_checks(org_with_events(apps, collabs, events))
+    assert hits(f, "unused_full_privileges") == [("a", "light@acme.example")]
+    assert hits(f, "inactive_collaborator") == []
+
+
+def test_a_deployment_counts_and_the_check_says_why():
+    from scalingo_audit.checks import CHECKS
+
+    apps = [app("a")]
+    collabs = [collab("a", "deployer@acme.example")]
+    f = run_checks(org_with_events(apps, collabs, [
+        ev("a", "deployment", 5, **me("deployer@acme.example"), data={"pusher": "deployer"})
+    ]))  # fmt: skip
+    assert hits(f, "unused_full_privileges") == []
+    assert "branch" in CHECKS["unused_full_privileges"].risk
+
+
+def test_membership_events_are_read_nested_with_a_flat_fallback():
+    apps = [app("a")]
+    collabs = [
+        collab("a", "nested@acme.example"),
+        collab("a", "flat@acme.example"),
+        collab("a", "invited@x.example", status="pending"),
+    ]
+    events = [
+        # the documented shape: the person under type_data.collaborator; the event's user
+        # is someone else (the owner), so only type_data can name the person
+        ev("a", "accept_collaborator", 40, **me(COLLECTOR), data={"collaborator": {
+            "id": "us-nested@acme.example", "email": "nested@acme.example", "username": "nested",
+            "inviter": {"email": COLLECTOR, "username": "ops"}, "is_limited": False}}),
+        ev("a", "accept_collaborator", 50, **me(COLLECTOR),
+           data={"email": "flat@acme.example"}),  # an older, flat shape
+        ev("a", "new_collaborator", 6, **me(COLLECTOR),
+           data={"collaborator": {"email": "invited@x.example", "is_limited": True}}),
+        # near miss: an inviter named in type_data is not the one who accepted
+        ev("a", "accept_collaborator", 2, **me(COLLECTOR), data={"collaborator": {
+            "email": "someone-else@acme.example", "inviter": {"email": "flat@acme.example"}}}),
+    ]  # fmt: skip
+    m = org_with_events(apps, collabs, events).memberships.set_index("email")
+    day = pd.Timedelta(days=1)
+    assert round((pd.Timestamp(AT) - m.loc["nested@acme.example", "member_since"]) / day) == 40
+    assert round((pd.Timestamp(AT) - m.loc["flat@acme.example", "member_since"]) / day) == 50
+    assert round((pd.Timestamp(AT) - m.loc["invited@x.example", "invited_at"]) / day) == 6
+    assert pd.isna(m.loc["invited@x.example", "member_since"])

@@ -136,6 +136,9 @@ def test_finding_id_and_baseline_status_in_csv_and_table(tmp_path):
     rows = [row for row in csv.DictReader(io.StringIO(r.stdout)) if row["severity"] != "info"]
     assert all(len(row["finding_id"]) == 16 for row in rows)
     assert sorted(row["baseline_status"] for row in rows) == ["existing", "fixed", "new", "new"]
+    table = run("check", str(after), "--baseline", str(before)).stdout
+    for row in rows:  # every finding's id in the table too, fixed ones included
+        assert f"(id {row['finding_id']})" in table
     plain = run("check", str(after), "--format", "csv")
     assert {row["baseline_status"] for row in csv.DictReader(io.StringIO(plain.stdout))} == {""}
 

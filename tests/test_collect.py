@@ -16,7 +16,7 @@ import pytest
 from scalingo_audit import AuditError, InputError, load
 from scalingo_audit.api import Client, Settings
 from scalingo_audit.checks import run_checks
-from scalingo_audit.collect import collect
+from scalingo_audit.collect import CollectionStopped, collect
 from scalingo_audit.errors import ApiError, AuthError
 from scalingo_audit.policy import Policy
 from scalingo_audit.snapshot import Snapshot, api_files
@@ -233,8 +233,9 @@ def test_token_revoked_mid_run_keeps_what_was_collected(fake_scalingo, tmp_path)
     # through collect: an incomplete snapshot beside the target, never the target itself
     fake.revoke_api_token(fake.api_token)  # valid again
     fake.fail(r"/osc-secnum-fr1/v1/apps$", 401, times=None)
-    with pytest.raises(AuthError, match="rejected the bearer twice"):
+    with pytest.raises(CollectionStopped, match=r"rejected the bearer twice.*incomplete") as exc:
         run_collect(fake, tmp_path / "snap")
+    assert isinstance(exc.value.__cause__, AuthError)
     assert not (tmp_path / "snap").exists()
     kept = tmp_path / "snap.incomplete"
     manifest = json.loads((kept / "manifest.json").read_text())
@@ -418,8 +419,9 @@ def test_users_self_falls_back_to_the_regional_api_on_404(tmp_path):
     # another failure than 404 is not papered over by the fallback
     with FakeScalingo(world, users_self_regional=True) as fake:
         fake.fail(r"^/auth/v1/users/self$", 403, times=None)
-        with pytest.raises(ApiError, match="403"):
+        with pytest.raises(CollectionStopped, match="403") as exc:
             run_collect(fake, tmp_path / "other")
+        assert isinstance(exc.value.__cause__, ApiError)  # kept as other.incomplete
 
 
 @pytest.mark.parametrize("fault", [404, 500, "garbage"])

@@ -364,3 +364,44 @@ def test_readme_catalogue_shows_each_check_command_with_its_region():
             assert f"`scalingo --region R --app APP {words} EMAIL`" in row, row
         else:
             assert "scalingo " not in row, row
+
+
+def test_collected_from_the_fake_api_every_command_names_its_region_and_app(tmp_path):
+    """Through the real client: one app name in both regions, a hostile email."""
+    from scalingo_audit.collect import collect
+
+    from .fakeapi import FakeScalingo, make_world
+
+    world = make_world(owned=4, collaborated=0, collaborators_per_app=4)
+    fr1, secnum = world.apps["osc-fr1"][0], world.apps[SECNUM][0]
+    secnum["name"] = fr1["name"]  # the same name in both regions
+    for app_ in (fr1, secnum):
+        rows = world.collaborators[app_["id"]]
+        for rec in rows:
+            rec["app_name"] = app_["name"]
+    hostile = world.collaborators[secnum["id"]][0]
+    hostile.update(email="-rf@evil.example", status="accepted", is_limited=False)
+    with FakeScalingo(world) as fake:
+        snap = collect(tmp_path / "snap", env=fake.env(), progress=False, stream=io.StringIO())
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("internal_domains: [acme.example]\n")
+    r = cli("check", str(snap), "--policy", str(policy), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    items = json.loads(r.stdout)
+    same = [f for f in items if f["app"] == fr1["name"] and f["command"]]
+    assert {f["command"][2] for f in same} == {"osc-fr1", SECNUM}
+    with_command = 0
+    for f in items:
+        action = CHECKS[f["check_id"]].action
+        if f["email"] == "-rf@evil.example":
+            assert f["command"] is None
+            if action and f["app"]:
+                assert commands.MANUAL in f["remediation"]
+        elif f["app"] and action:
+            with_command += 1
+            assert f["command"][:5] == ["scalingo", "--region", f["region"], "--app", f["app"]]
+            assert f["command"][5:] == [*commands.ACTIONS[action], f["email"]]
+        else:
+            assert f["command"] is None
+    assert with_command > 3
+    assert any(f["email"] == "-rf@evil.example" and f["app"] for f in items)

@@ -62,11 +62,29 @@ def test_ocsf_validates_and_maps_every_field(demo_json):
 
 
 def test_ocsf_marks_fixed_findings_resolved(tmp_path):
-    before = write(snapshot([app("a")], [collab("a", "x@acme.example", tfa=False)]), tmp_path / "b")
-    after = write(snapshot([app("a")], [collab("a", "x@acme.example", tfa=True)]), tmp_path / "a")
+    pending = collab("a", "p@acme.example", status="pending", limited=True)
+    before = write(
+        snapshot([app("a")], [collab("a", "x@acme.example", tfa=False), pending]), tmp_path / "b"
+    )
+    after = write(
+        snapshot(
+            [app("a")],
+            [collab("a", "x@acme.example", tfa=True), pending, collab("a", "y@acme.example",
+                                                                      tfa=False)],
+        ),
+        tmp_path / "a",
+    )  # fmt: skip
     events = json.loads(_check(str(after), "--baseline", str(before), "--format", "ocsf"))
-    fixed = [e for e in events if e["unmapped"]["baseline_status"] == "fixed"]
-    assert [(e["status_id"], e["activity_id"], e["type_uid"]) for e in fixed] == [(4, 3, 200403)]
+    by_status = {
+        e["unmapped"]["baseline_status"]: (e["status_id"], e["activity_id"], e["type_uid"])
+        for e in events
+        if e["severity_id"] != 1  # "could not be evaluated" (no events) findings
+    }
+    assert by_status == {
+        "fixed": (4, 3, 200403),
+        "new": (1, 1, 200401),
+        "existing": (1, 2, 200402),
+    }
     for e in events:
         DetectionFinding.model_validate(e)
 
@@ -84,6 +102,7 @@ def test_junit_parses_and_counts_one_failure_per_unmuted_finding(demo_json, tmp_
             failures += JFailure in kinds
             skipped += Skipped in kinds
             passed += not kinds
+    assert not any("evaluated" in f["message"] for f in demo_json if f["severity"] == "info")
     assert failures == sum(not f["muted"] for f in demo_json)
     assert skipped == sum(f["muted"] for f in demo_json) == 1
     assert set(suites) == set(CHECKS)
@@ -121,6 +140,19 @@ def test_hostile_names_stay_text_in_junit_and_ocsf(tmp_path):
     events = json.loads(_check(str(snap), "--policy", str(policy), "--format", "ocsf"))
     for e in events:
         DetectionFinding.model_validate(e)
+
+
+def test_junit_skips_checks_that_could_not_be_evaluated(tmp_path):
+    # no events, no policy: activity and policy-dependent checks could not be evaluated
+    snap = write(snapshot([app("a")], [collab("a", "x@acme.example", tfa=False)]), tmp_path / "s")
+    findings = json.loads(_check(str(snap), "--format", "json"))
+    notices = [f for f in findings if f["severity"] == "info"]
+    assert len(notices) >= 4 and all("evaluated" in f["message"] for f in notices)
+    xml = JUnitXml.fromstring(_check(str(snap), "--format", "junit").encode())
+    skipped = {s.name: [c for c in s if not c.is_passed and c.is_skipped] for s in xml}
+    assert {f["check_id"] for f in notices} == {k for k, v in skipped.items() if v}
+    failed = [(s.name, c.name) for s in xml for c in s if not c.is_passed and not c.is_skipped]
+    assert failed == [("collaborator_without_2fa", "osc-fr1/a: x@acme.example")]
 
 
 def test_control_characters_do_not_break_the_xml(tmp_path):

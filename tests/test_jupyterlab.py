@@ -50,7 +50,7 @@ CHANGE_TIMEOUT = 20_000  # ms, table and chart redrawn after a filter change
 # What the page shows: the table's "<b>N memberships</b>" header, its rows, the summary
 # line and the chart's traces as plotly.js holds them (``gd.data``).
 READ_EXPLORER_JS = """() => {
-  const table = document.querySelector('.sa-explorer .sa-table');
+  const table = document.querySelector('.sa-explorer .sa-explorer-table');
   const plot = document.querySelector('.sa-explorer .sa-chart .js-plotly-plot');
   const columns = table ? [...table.querySelectorAll('thead th')].map(th => th.textContent) : [];
   return {
@@ -289,7 +289,7 @@ def open_explorer(page: Page, lab: Lab, name: str, timeout: float = UI_TIMEOUT) 
     page.goto(url, wait_until="load")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout)
     run_all_cells(page, timeout)
-    page.locator(".sa-explorer .sa-table table").wait_for(timeout=timeout)
+    page.locator(".sa-explorer .sa-explorer-table table").wait_for(timeout=timeout)
     page.wait_for_function(
         "document.querySelector('.sa-explorer .sa-chart .js-plotly-plot .main-svg')",
         timeout=timeout,
@@ -334,8 +334,8 @@ def test_explorer_in_jupyterlab(lab: Lab, lab_page: tuple[Page, Visit], tmp_path
 
     # everything, unfiltered: as many memberships as the demo has, in table and chart
     assert before["header"] == f"{len(m)} memberships", before["header"]
-    assert "role" in before["columns"] and len(before["rows"]) == 50  # the table's cap
-    roles_before = {row[before["columns"].index("role")] for row in before["rows"]}
+    assert "Role" in before["columns"] and len(before["rows"]) == 50  # the table's cap
+    roles_before = {row[before["columns"].index("Role")] for row in before["rows"]}
     assert before["drawn"] and before["traces"], "the chart did not draw"
     assert sum(sum(t["x"]) for t in before["traces"]) == len(m)
     assert f"{len(m)} memberships" in (before["summary"] or "")
@@ -350,7 +350,7 @@ def test_explorer_in_jupyterlab(lab: Lab, lab_page: tuple[Page, Visit], tmp_path
 
     assert after["header"] == f"{limited} memberships"
     assert len(after["rows"]) == min(limited, 50)
-    roles_after = {row[after["columns"].index("role")] for row in after["rows"]}
+    roles_after = {row[after["columns"].index("Role")] for row in after["rows"]}
     assert roles_after == {"limited_collaborator"}, roles_after
     assert roles_before - {"limited_collaborator"}, "the first rows were all limited already"
     assert after["traces"] != before["traces"]
@@ -392,7 +392,7 @@ def test_explorer_on_hostile_names_runs_no_payload(
     p.screenshot(path=str(tmp_path / "hostile-explorer.png"), full_page=True)
     assert p.evaluate("typeof window.__pwned") == "undefined"
     assert dialogs == []
-    table = p.locator(".sa-explorer .sa-table").inner_text()
+    table = p.locator(".sa-explorer .sa-explorer-table").inner_text()
     assert SCRIPT in table, "the payload should be shown as text"
     hrefs = p.evaluate("[...document.querySelectorAll('.sa-explorer a')].map(a => a.href)")
     assert not [h for h in hrefs if h.lower().startswith("javascript:")]

@@ -16,7 +16,14 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from scalingo_audit.notify import Webhook, post, slack_escape, slack_payload, webhook_from_env
+from scalingo_audit.notify import (
+    Webhook,
+    post,
+    slack_escape,
+    slack_payload,
+    summary,
+    webhook_from_env,
+)
 from scalingo_audit.snapshot import write
 
 from .orgs import app, collab, snapshot
@@ -230,3 +237,8 @@ def test_slack_payload_escapes_and_bounds(tmp_path):
     text = "\n".join(b["text"]["text"] for b in body["blocks"])
     assert "…and 40 more" in text
     assert all(len(b["text"]["text"]) <= 3000 for b in body["blocks"])
+    # against an empty baseline, "could not be evaluated" notices are not news
+    (tmp_path / "none.json").write_text("[]")
+    fresh = compare(run_checks(load(str(many))), load_baseline(str(tmp_path / "none.json")))
+    assert (fresh["severity"] == "info").sum() >= 4
+    assert summary(fresh)["new"] == 60

@@ -133,7 +133,8 @@ def inactive_collaborator(ctx: Context) -> Iterator[Finding]:
     title="Full Collaborator who never uses the full role",
     risk="The full role gives environment variables, deployments, add-ons and collaborator "
     "management; someone who only restarts the app or reads its logs needs no more than "
-    "Limited Collaborator, which Scalingo recommends by default.",
+    "Limited Collaborator, which Scalingo recommends by default. Any deployment counts as a "
+    "full-role action: events do not say which branch was deployed.",
     remediation="Downgrade to Limited Collaborator.",
     action="downgrade",
 )
