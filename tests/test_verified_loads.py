@@ -303,3 +303,19 @@ def test_since_refuses_a_snapshot_that_records_no_endpoints(tmp_path: Path) -> N
         (first / "manifest.json").write_text(json.dumps(manifest))
         with pytest.raises(InputError, match="does not record the API endpoints"):
             _collect(fake, tmp_path / "b", since=first)
+
+
+def test_every_report_notebook_takes_the_evidence_and_key_parameters() -> None:
+    """A report page loads the source itself: it must honour --no-verify and use the one
+    key file the command resolved (report.notebook_parameters passes both)."""
+    import nbformat
+
+    from scalingo_audit.report import report_notebooks
+
+    for path in report_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        assert "verify: bool = True" in params.source, path.name
+        assert 'pseudonym_key: str = ""' in params.source, path.name
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "pseudonym_key=pseudonym_key" in code and "verify=verify" in code, path.name
