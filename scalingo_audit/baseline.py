@@ -37,31 +37,46 @@ def finding_id(
     check_id: Any, region: Any, app: Any, email: Any, token_name: Any
 ) -> str:  # fmt: skip
     """The stable id of a finding: ``app`` is the app id where known, else its name."""
-    parts = [_text(check_id), _text(region), _text(app), _text(email).lower(), _text(token_name)]
-    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
-    return digest[:ID_LENGTH]
+    return _digest(
+        (_text(check_id), _text(region), _text(app), _text(email).lower(), _text(token_name))
+    )
+
+
+def _digest(parts: tuple[str, ...]) -> str:
+    # Each part length-prefixed: no two different tuples encode to the same text.
+    key = "".join(f"{len(p)}:{p}" for p in parts)
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:ID_LENGTH]
 
 
 def assign_ids(findings: pd.DataFrame, apps: pd.DataFrame) -> pd.Series:
     """The ``finding_id`` of every row of a findings frame; app names are resolved to app
     ids through ``apps`` (by region and name)."""
     ids = {
-        (_text(r), _text(n)): _text(i)
-        for r, n, i in zip(apps["region"], apps["app_name"], apps["app_id"], strict=True)
-        if _text(i)
+        (r, n): i
+        for r, n, i in zip(
+            _texts(apps["region"]), _texts(apps["app_name"]), _texts(apps["app_id"]), strict=True
+        )
+        if i
     }
+    regions, names = _texts(findings["region"]), _texts(findings["app"])
     out = [
-        finding_id(c, r, ids.get((_text(r), _text(a)), a), e, t)
+        _digest((c, r, ids.get((r, a), a), e.lower(), t))
         for c, r, a, e, t in zip(
-            findings["check_id"],
-            findings["region"],
-            findings["app"],
-            findings["email"],
-            findings["token_name"],
+            _texts(findings["check_id"]),
+            regions,
+            names,
+            _texts(findings["email"]),
+            _texts(findings["token_name"]),
             strict=True,
         )
     ]
     return pd.Series(out, index=findings.index, dtype=frames.TEXT)
+
+
+def _texts(column: pd.Series) -> list[str]:
+    """A column as plain strings, missing values as ``""``."""
+    values = column.astype(object)
+    return ["" if v is None or v is pd.NA or v != v else str(v) for v in values.tolist()]
 
 
 def load_baseline(path: str, *, policy: str = "", pseudonymise: bool = False) -> pd.DataFrame:

@@ -164,8 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "report", help="build the HTML report (runs the notebooks)")
     _common(p)
     p.add_argument("--out", metavar="DIR", help="output directory (default: reports/<source name>)")
+    p.add_argument("--pdf", action="store_true", help="also write report.pdf (needs Chromium)")
     p.add_argument(
-        "--pdf", action="store_true", help="also write a PDF of each page (needs Chromium)"
+        "--pages",
+        action="store_true",
+        help="also write one HTML page per notebook (report.html always has them all)",
     )
     p.add_argument(
         "--top",
@@ -408,6 +411,7 @@ def _run(args: argparse.Namespace) -> int:
             pdf=args.pdf,
             pseudonymise=args.pseudonymise,
             top=args.top,
+            per_notebook=args.pages,
             verify=args.verify,
         )
         print(f"Report written to {index}")

@@ -332,6 +332,7 @@ def collect(
                 with client:
                     _collect(client, settings, run, opts, bar, err)
                 bar.close()
+                guard.defer()  # everything is collected: a signal now must not lose it
                 path = writer.finish(_snapshot(run, started, client, events_days))
             except BaseException as exc:
                 guard.defer()  # a second signal must not interrupt saving what we have

@@ -260,7 +260,13 @@ class Explorer:
         parts = ", ".join(
             f"{plots.TFA_LABELS[s]}: {int(state.get(s, 0))}" for s in tables.TFA_STATES
         )
-        return html.escape(f"{len(rows)} memberships, {people} people, {apps} apps. {parts}.")
+        accepted = rows[(rows["status"] == "accepted") & (rows["role"] != "owner")]
+        unknown = int((accepted["2FA"] == "unknown").sum())
+        return html.escape(
+            f"{len(rows)} memberships (every role and status), {people} people, {apps} apps. "
+            f"{parts}. Of these, {len(accepted)} accepted collaborator memberships, "
+            f"{unknown} with 2FA unknown (what the report's index counts)."
+        )
 
     def _person_html(self) -> str:
         key = self.selected_person()

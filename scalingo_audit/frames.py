@@ -71,7 +71,12 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("app_name", TEXT, "app name"),
         Column("project_name", TEXT, "the app's project, when known"),
         Column("role", TEXT, "owner | collaborator | limited_collaborator"),
-        Column("status", TEXT, "accepted | pending | user account deleted"),
+        Column(
+            "status",
+            TEXT,
+            "accepted | pending | user account deleted; another value is kept as given (no "
+            "check looks at it)",
+        ),
         Column("email", TEXT, "email as Scalingo returned it"),
         Column("email_key", TEXT, "lower-cased email: the person's key everywhere"),
         Column("username", TEXT, "username, empty while an invitation is pending"),
@@ -122,7 +127,11 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("pending_invitations", COUNT, "invitations not yet accepted"),
         Column("deleted_memberships", COUNT, "memberships whose account was deleted"),
         Column("apps", COUNT, "apps with any accepted access (owner included)"),
-        Column("highest_role", TEXT, "most privileged accepted role, or pending/deleted"),
+        Column(
+            "highest_role",
+            TEXT,
+            "most privileged accepted role, or pending/deleted; other when only unknown statuses",
+        ),
         Column("regions", TEXT, "regions where the person has access, comma-separated"),
     ),
     "tokens": (
@@ -131,6 +140,12 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("account_email", TEXT, "account that holds the token (the collecting account)"),
         Column("created_at", TIME, "creation time"),
         Column("last_used_at", TIME, "last use; empty when never used"),
+        Column(
+            "issued_at",
+            TIME,
+            "when its current secret was issued: later than created_at once renewed (Renew in "
+            "the dashboard); empty when not reported",
+        ),
     ),
     "events": (
         Column("region", TEXT, "Scalingo region"),

@@ -71,6 +71,9 @@ LABELS: dict[str, str] = {
 }
 """Header labels of the frame columns; any other column gets its name in sentence case."""
 
+WIDE_COLUMNS = 5
+"""A table with this many columns or more is wide: the PDF prints it on landscape pages."""
+
 COMMAND_COLUMNS = frozenset({"command", "remediation"})
 """Columns whose value is, or ends with, a command: shown in full in a monospace block."""
 
@@ -111,12 +114,12 @@ def cell(value: Any, column: Any = "") -> str:
         return f"<time>{stamp.strftime('%Y-%m-%d')}</time>"
     if isinstance(value, dt.date):
         return f"<time>{value.isoformat()}</time>"
-    text = str(value)
-    if name == "severity" and text in SEVERITIES:
-        return badge(text)
+    plain = str(value)
+    if name == "severity" and plain in SEVERITIES:
+        return badge(plain)
     if name in COMMAND_COLUMNS:
-        return command_cell(text)
-    return html.escape(text)
+        return command_cell(plain)
+    return text(plain)
 
 
 def badge(severity: str) -> str:
@@ -125,18 +128,33 @@ def badge(severity: str) -> str:
     return f'<span class="sa-badge sa-{sev}">{html.escape(severity)}</span>'
 
 
+_IDENTIFIER = re.compile(r"[^\s<>]*[-@._/][^\s<>]*")
+
+
+def _unbroken(escaped: str) -> str:
+    """Identifiers (a token with ``-``, ``@``, ``.``, ``_`` or ``/``: emails, app names,
+    flags) of an escaped text, each in a span that never breaks across lines, on screen as
+    on paper: a line breaks between words, never inside ``data-dashboards``."""
+    return _IDENTIFIER.sub(lambda m: f'<span class="sa-id">{m.group(0)}</span>', escaped)
+
+
+def text(value: str) -> str:
+    """Plain text as HTML: escaped, identifiers kept whole (:func:`_unbroken`)."""
+    return _unbroken(html.escape(value))
+
+
 def command_block(command: str) -> str:
-    """A command in full, in a monospace block that wraps and can be copied."""
-    return f'<pre class="sa-cmd"><code>{html.escape(command)}</code></pre>'
+    """A command in full, in a monospace block that wraps (between words) and can be copied."""
+    return f'<pre class="sa-cmd"><code>{text(command)}</code></pre>'
 
 
-def command_cell(text: str) -> str:
+def command_cell(remediation: str) -> str:
     """A remediation: its words, then the command it ends with (if any) in a block."""
-    found = _COMMAND.search(text)
+    found = _COMMAND.search(remediation)
     if not found:
-        return html.escape(text)
-    words = text[: found.start()].strip()
-    return (f"{html.escape(words)}" if words else "") + command_block(found.group(1))
+        return text(remediation)
+    words = remediation[: found.start()].strip()
+    return (text(words) if words else "") + command_block(found.group(1))
 
 
 def table(
@@ -186,8 +204,9 @@ def table(
     attrs = ' class="sa-table"' + (' data-sortable="1"' if sortable else "")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     foot = f'<p class="sa-note">{html.escape(note)}</p>' if note else ""
+    wide = " sa-wide" if len(columns) >= WIDE_COLUMNS else ""  # printed on landscape pages
     return HTML(
-        f'<div class="sa-wrap"><table{attrs} data-total="{total}">{cap}<thead><tr>{head}'
+        f'<div class="sa-wrap{wide}"><table{attrs} data-total="{total}">{cap}<thead><tr>{head}'
         f"</tr></thead><tbody>{body}</tbody></table>{foot}</div>"
     )
 
@@ -219,7 +238,7 @@ def findings_by_check(findings: pd.DataFrame) -> HTML:
     for g in groups:
         n = len(g.rows)
         parts.append(
-            f'<section class="sa-check" id="check-{html.escape(g.check_id)}">'
+            f'<section class="sa-check sa-wide" id="check-{html.escape(g.check_id)}">'
             f"<h3>{badge(g.severity)} {html.escape(g.title)} "
             f"<code>{html.escape(g.check_id)}</code> · {n} finding{'s' if n != 1 else ''}</h3>"
             + (f"<p><b>Risk.</b> {html.escape(g.risk)}</p>" if g.risk else "")
@@ -266,6 +285,7 @@ table.sa-table thead th[aria-sort=ascending]::after{content:" \\25B2";font-size:
 table.sa-table thead th[aria-sort=descending]::after{content:" \\25BC";font-size:.7em}
 table.sa-kv th{width:14rem;background:#f5f7fa}
 .sa-unknown{color:#7b8794;font-style:italic}
+.sa-id{white-space:nowrap}
 .sa-badge{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:12px;
  font-weight:600;color:#fff;white-space:nowrap}
 .sa-high{background:#b42318}.sa-medium{background:#b54708}.sa-low{background:#175cd3}
@@ -336,4 +356,5 @@ __all__ = [
     "key_values",
     "label",
     "table",
+    "text",
 ]

@@ -166,11 +166,14 @@ def derive_people(memberships: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         else "pending"
         if p
         else "user account deleted"
-        for o, f, lim, p in zip(
+        if d
+        else "other"  # only memberships whose status this version does not know
+        for o, f, lim, p, d in zip(
             people["owner_apps"],
             people["full_apps"],
             people["limited_apps"],
             people["pending_invitations"],
+            people["deleted_memberships"],
             strict=True,
         )
     ]

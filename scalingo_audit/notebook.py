@@ -25,6 +25,77 @@ class Audit:
     expired: list[PolicyException]
 
 
+CACHE_ENV = "SCALINGO_AUDIT_CACHE"
+"""While ``report`` runs its notebooks: the private directory (created by ``report``, mode
+0700) holding the audit it computed, so each kernel reads the result instead of loading and
+checking the source again. Unset anywhere else."""
+
+
+def cache_key(
+    source: str,
+    policy: str,
+    as_of: str,
+    *,
+    pseudonymise: bool = False,
+    pseudonym_key: str = "",
+    verify: bool = True,
+) -> str:
+    """What an audit is computed from, hashed: the tool version, the source (a path made
+    absolute, with the SHA-256 of its manifest or file, so an edited source misses), the
+    policy file's path and content, ``as_of``, ``pseudonymise`` with the key file's path,
+    and ``verify``. Never a secret."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from . import __version__
+
+    def digest(path: Path) -> str:
+        target = path / "manifest.json" if path.is_dir() else path
+        try:
+            return hashlib.sha256(target.read_bytes()).hexdigest()
+        except OSError:
+            return "unreadable"
+
+    parts: list[str | bool] = [__version__, as_of, pseudonymise, pseudonym_key, verify]
+    if source == "demo":
+        parts += ["demo"]
+    else:
+        path = Path(source).resolve()
+        parts += [str(path), digest(path)]
+    if policy:
+        path = Path(policy).resolve()
+        parts += [str(path), digest(path)]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def save_cached(audit: Audit, key: str, directory: str) -> None:
+    """Keep ``audit`` under ``key`` in ``directory`` (see :data:`CACHE_ENV`)."""
+    import pickle
+    from pathlib import Path
+
+    (Path(directory) / f"{key}.pickle").write_bytes(
+        pickle.dumps(audit, protocol=pickle.HIGHEST_PROTOCOL)
+    )
+
+
+def _cached(key: str) -> Audit | None:
+    import os
+    import pickle
+    from pathlib import Path
+
+    directory = os.environ.get(CACHE_ENV)
+    if not directory:
+        return None
+    path = Path(directory) / f"{key}.pickle"
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    found = pickle.loads(blob)  # written by this report's own process, in its private dir
+    return found if isinstance(found, Audit) else None
+
+
 def open_audit(
     source: str = "demo",
     policy: str = "",
@@ -40,7 +111,17 @@ def open_audit(
     (the key: :func:`scalingo_audit.pseudonymise.load_or_create_key` of ``pseudonym_key``,
     the key file's path, resolved once by the caller; empty: the default key file). With
     ``verify=False`` a snapshot whose raw files do not match its manifest is loaded anyway,
-    marked UNVERIFIED."""
+    marked UNVERIFIED.
+    Inside a report's kernels, the audit the report computed is read back instead
+    (:data:`CACHE_ENV`, keyed by :func:`cache_key`)."""
+    cached = _cached(
+        cache_key(
+            source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=pseudonym_key,
+            verify=verify,
+        )
+    )  # fmt: skip
+    if cached is not None:
+        return cached
     data = load(source, policy=load_policy(policy) if policy else None, verify=verify)
     if pseudonymise:
         from .pseudonymise import load_or_create_key

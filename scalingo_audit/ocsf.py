@@ -80,10 +80,13 @@ def to_ocsf(
     as_of: dt.datetime,
     provenance: dict[str, Any] | None = None,
 ) -> str:
-    """A JSON array of OCSF Detection Finding objects (absent attributes left out)."""
+    """A JSON array of OCSF Detection Finding objects (absent attributes left out), one
+    object per line (greppable, and encoded by the C JSON encoder: fast on large orgs)."""
     events = detection_findings(findings, apps=apps, as_of=as_of, provenance=provenance)
-    body = [e.model_dump(mode="json", exclude_none=True) for e in events]
-    return json.dumps(body, indent=2, ensure_ascii=False)
+    lines = [
+        json.dumps(e.model_dump(mode="json", exclude_none=True), ensure_ascii=False) for e in events
+    ]
+    return "[\n" + ",\n".join(lines) + "\n]" if lines else "[]"
 
 
 def _event(

@@ -81,9 +81,15 @@ def find_chromium(chromium: str | None = None) -> str:
 
 
 def html_to_pdf(
-    html: str | Path, pdf: str | Path, *, chromium: str | None = None, timeout: float = 120
+    html: str | Path,
+    pdf: str | Path,
+    *,
+    chromium: str | None = None,
+    timeout: float = 120,
+    css: str = "",
 ) -> Path:
     """Print the HTML file ``html`` to ``pdf`` with headless Chromium; returns ``pdf``.
+    ``css`` (a ``<style>`` or ``<script>`` element) is added after :data:`PRINT_CSS`.
 
     Raises :class:`ReportError` if Chromium is missing, fails, times out or writes no PDF.
     """
@@ -97,7 +103,7 @@ def html_to_pdf(
     copy = Path(name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(_with_print_css(source.read_text(encoding="utf-8")))
+            f.write(_with_print_css(source.read_text(encoding="utf-8"), css))
         with (
             tempfile.TemporaryDirectory(prefix="scalingo-audit-chromium-") as profile,
             atomic.replacing(target) as partial,
@@ -162,9 +168,10 @@ def pdf_path(html: str | Path) -> Path:
     return Path(html).with_suffix(".pdf")
 
 
-def _with_print_css(text: str) -> str:
+def _with_print_css(text: str, css: str = "") -> str:
     at = text.lower().find("</head>")
-    return text[:at] + PRINT_CSS + text[at:] if at >= 0 else PRINT_CSS + text
+    extra = PRINT_CSS + css
+    return text[:at] + extra + text[at:] if at >= 0 else extra + text
 
 
 def _is_pdf(path: Path) -> bool:

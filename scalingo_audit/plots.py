@@ -44,6 +44,21 @@ TFA_LABELS = {
 }
 SEVERITY_COLORS = {"high": "#d63031", "medium": "#e17055", "low": "#fdcb6e", "info": "#b2bec3"}
 OWNER_COLORS = {"service account": "#00b894", "personal": "#e17055"}
+CHECK_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+    "#e6550d", "#31a354", "#756bb1", "#636363", "#9c9ede", "#cedb9c", "#e7ba52", "#e7969c",
+)  # fmt: skip
+"""Distinct colours for the findings chart: each check its own (in catalogue order)."""
+
+
+def check_colors() -> dict[str, str]:
+    """One colour per check id of the catalogue, never two checks alike while the palette
+    lasts (then it cycles)."""
+    from .checks import CHECKS
+
+    return {cid: CHECK_PALETTE[i % len(CHECK_PALETTE)] for i, cid in enumerate(CHECKS)}
+
 
 _BY_LABELS = {
     "region": "Region",
@@ -194,6 +209,7 @@ def findings_by_severity(findings: pd.DataFrame) -> go.Figure:
     counts = pd.crosstab(open_["check_id"], open_["severity"]).reindex(
         columns=list(SEVERITIES), fill_value=0
     )
+    colors = check_colors()
     fig = go.Figure(
         [
             go.Bar(
@@ -201,6 +217,7 @@ def findings_by_severity(findings: pd.DataFrame) -> go.Figure:
                 y=[int(v) for v in counts.loc[check]],
                 name=check,
                 meta=check,
+                marker_color=colors.get(str(check), "#7f7f7f"),
                 hovertemplate=f"{check}: %{{y}}<extra></extra>",
             )
             for check in counts.index

@@ -15,13 +15,16 @@ Nothing is written to ``out_dir`` until every notebook has run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from . import __version__, atomic
 from .errors import InputError, ReportError
 from .frames import SEVERITIES
 from .htmltable import assets
-from .notebook import Audit, open_audit
+from .notebook import CACHE_ENV, Audit, cache_key, open_audit, save_cached
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 """The repository's notebooks, next to the package."""
@@ -123,6 +126,8 @@ def execute(
     """Run ``notebook`` with papermill into ``output``; a failure raises ``ReportError``."""
     import papermill as pm
 
+    from .kernel import manager_class
+
     try:
         pm.execute_notebook(
             str(notebook),
@@ -133,6 +138,10 @@ def execute(
             progress_bar=False,
             execution_timeout=CELL_TIMEOUT,
             extra_arguments=list(KERNEL_ARGS),
+            # written once at the end, not rewritten (5 MB) before and after every cell
+            request_save_on_cell_execute=False,
+            shutdown_kernel="immediate",  # nothing to flush: the notebook is already saved
+            kernel_manager_class=manager_class(),  # no rfc3987_syntax import (kernel.py)
         )
     except pm.PapermillExecutionError as e:
         raise ReportError(
@@ -145,10 +154,10 @@ def execute(
         ) from e
 
 
-def export_html(executed: Path, title: str) -> str:
-    """Executed notebook → self-contained HTML with outputs only (no code, no prompts),
-    loading nothing from the internet (no require.js, MathJax or mermaid from a CDN)."""
-    import nbformat
+def _exporter() -> Any:
+    """nbconvert's HTML exporter: outputs only (no code, no prompts), tagged cells removed,
+    nothing loaded from the internet (no require.js, MathJax or mermaid from a CDN), the
+    table style embedded once in the ``<head>``."""
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
@@ -156,7 +165,7 @@ def export_html(executed: Path, title: str) -> str:
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = {"remove-cell"}
     config.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
-    exporter = HTMLExporter(
+    return HTMLExporter(
         config=config,
         extra_loaders=[jinja2.DictLoader({"offline.html.j2": _OFFLINE_TEMPLATE})],
         template_file="offline.html.j2",
@@ -164,19 +173,104 @@ def export_html(executed: Path, title: str) -> str:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    nb = nbformat.read(executed, as_version=4)
-    # Code cells without output would only leave blank space once their input is hidden.
+
+
+def _outputs_only(nb: Any) -> Any:
+    """``nb`` without code cells that show nothing (blank space once their input is hidden)
+    and without plotly's request for MathJax from a CDN."""
     nb.cells = [c for c in nb.cells if c.cell_type != "code" or c.get("outputs")]
-    for cell in nb.cells:  # plotly's HTML output asks for MathJax from a CDN: drop it
+    for cell in nb.cells:
         for output in cell.get("outputs", []):
             html = output.get("data", {}).get("text/html")
             if isinstance(html, str):
                 output["data"]["text/html"] = _EXTERNAL_SCRIPT.sub("", html)
+    return nb
+
+
+def _export(nb: Any, title: str, *, css: str = "") -> str:
     nb.metadata["title"] = f"{title} · scalingo-audit"
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell("[← Report index](index.html)"))
-    resources = {"metadata": {"name": title}, "table_assets": assets()}
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    resources = {"metadata": {"name": title}, "table_assets": assets() + css}
+    body, _ = _exporter().from_notebook_node(nb, resources=resources)
     return str(body)
+
+
+def export_html(executed: Path, title: str) -> str:
+    """One executed notebook → one self-contained HTML page (the per-notebook pages)."""
+    import nbformat
+
+    nb = _outputs_only(nbformat.read(executed, as_version=4))
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("[← Report index](index.html)"))
+    return _export(nb, title)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One notebook's part of ``report.html``: its anchor, title and ``##`` headings."""
+
+    anchor: str
+    title: str
+    headings: list[tuple[str, str]]
+
+
+def merge_notebooks(executed: list[Path]) -> tuple[Any, list[Section]]:
+    """The executed notebooks as one notebook, in order, each a section with an anchor (and
+    each of its ``##`` headings one, for the table of contents). plotly.js, which every
+    kernel embeds with its first chart, is kept once: the first copy serves all charts.
+    The title page goes in front with :func:`with_front`."""
+    import nbformat
+
+    merged = nbformat.v4.new_notebook()
+    merged.metadata = nbformat.read(executed[0], as_version=4).metadata if executed else {}
+    sections: list[Section] = []
+    bundle_kept = False
+    for n, path in enumerate(executed, 1):
+        nb = _outputs_only(nbformat.read(path, as_version=4))
+        title, _ = describe_notebook(path)
+        anchor = f"section-{n}"
+        headings: list[tuple[str, str]] = []
+        start = nbformat.v4.new_markdown_cell(f'<div id="{anchor}" class="sa-section"></div>')
+        merged.cells.append(start)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                lines = []
+                for line in cell.source.split("\n"):
+                    if line.startswith("## "):
+                        hid = f"{anchor}-{len(headings) + 1}"
+                        headings.append((hid, _heading_text(line[3:])))
+                        lines += [f'<div id="{hid}"></div>', ""]
+                    lines.append(line)
+                cell.source = "\n".join(lines)
+            else:
+                kept = []
+                for output in cell.get("outputs", []):
+                    html = output.get("data", {}).get("text/html")
+                    if isinstance(html, str) and _PLOTLY_BUNDLE in html:
+                        if bundle_kept:
+                            continue
+                        bundle_kept = True
+                    kept.append(output)
+                cell.outputs = kept
+            merged.cells.append(cell)
+        sections.append(Section(anchor=anchor, title=title, headings=headings))
+    return merged, sections
+
+
+def with_front(nb: Any, front: str) -> Any:
+    """``nb`` with the HTML ``front`` (the title page) as its first output."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": front})]
+    nb.cells.insert(0, cell)
+    return nb
+
+
+def _heading_text(text: str) -> str:
+    """A Markdown heading as plain text for the table of contents."""
+    return re.sub(r"[*_`]", "", text).strip()
+
+
+_PLOTLY_BUNDLE = "* plotly.js v"
 
 
 _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -222,6 +316,8 @@ def build_report(
     pseudonymise: bool = False,
     pdf: bool = False,
     top: int | None = None,
+    per_notebook: bool = False,
+    timings: dict[str, float] | None = None,
     verify: bool = True,
 ) -> Path:
     """Execute the report notebooks on ``source`` and write the HTML report.
@@ -229,13 +325,18 @@ def build_report(
     With ``pseudonymise``, every page shows keyed pseudonyms instead of emails, usernames
     and user ids (see :mod:`scalingo_audit.pseudonymise`; the key file is created before
     any notebook runs, and the notebooks read it themselves).
-    With ``verify=False`` (``--no-verify``), a snapshot whose raw files do not match its
-    manifest is reported anyway, and every page says UNVERIFIED.
-    With ``pdf``, every page (``index.html`` included) also gets a PDF beside it, printed by
-    the system Chromium (:mod:`scalingo_audit.pdf`; missing Chromium fails before any run).
+    The report is one self-contained ``report.html`` (title page, table of contents, every
+    notebook's section in order, plotly.js once), built by merging the executed notebooks and
+    exporting them once; ``index.html`` links it and the data files. With ``per_notebook``,
+    each notebook also gets its own page. With ``pdf``, ``report.pdf`` is printed from
+    ``report.html`` by the system Chromium (:mod:`scalingo_audit.pdf`; missing Chromium fails
+    before any run). With ``verify=False`` (``--no-verify``), a snapshot whose raw files do
+    not match its manifest is reported anyway, and every page says UNVERIFIED.
     ``top`` caps the bars of each chart (the notebooks' default: 25); tables are never capped.
     The report directory also holds the complete data: ``findings.csv``, ``findings.json``
     and the access review sheet ``review.xlsx`` (see :data:`DATA_FILES`).
+    ``timings``, when given, receives the seconds each phase took (``load + checks``,
+    ``notebooks``, ``merge + export``, ``data files``, ``pdf``), for the benchmark.
     Returns the path of ``index.html``. Raises ``InputError``/``PolicyError`` for
     bad input (before any notebook runs) and ``ReportError`` if a notebook fails.
     """
@@ -246,56 +347,186 @@ def build_report(
         from .pdf import find_chromium
 
         find_chromium()
-    key = ""
+    clock = _Clock(timings)
+    key_file = ""
     if pseudonymise:  # one key file for this process and every notebook: decided here, once
         from .pseudonymise import key_path
 
-        key = str(key_path())
+        key_file = str(key_path())
     audit = open_audit(
-        source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=key, verify=verify
+        source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=key_file, verify=verify
     )
+    clock.lap("load + checks")
     notebooks = report_notebooks(notebooks_dir)
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
     if out.exists() and not out.is_dir():  # fail now, not after every notebook has run
         raise ReportError(f"{out}: exists and is not a directory; --out names the report directory")
     params = notebook_parameters(
-        source, policy, as_of, pseudonymise=pseudonymise, top=top, pseudonym_key=key, verify=verify
-    )
+        source, policy, as_of, pseudonymise=pseudonymise, top=top, pseudonym_key=key_file,
+        verify=verify,
+    )  # fmt: skip
     pages: list[Page] = []
     with tempfile.TemporaryDirectory(prefix="scalingo-audit-report-") as tmp:
         staging = Path(tmp)
-        for i, nb in enumerate(notebooks, 1):
-            _say(progress, f"[{i}/{len(notebooks)}] {nb.stem} … ")
-            start = time.perf_counter()
-            executed = staging / nb.name
-            try:
-                execute(nb, executed, params, cwd=nb.parent)
-            except ReportError:
-                _say(progress, "failed\n")
-                if executed.exists():
-                    (out / "_failed").mkdir(parents=True, exist_ok=True)
-                    shutil.copy(executed, out / "_failed" / nb.name)
-                raise
-            title, summary = describe_notebook(nb)
-            page = Page(notebook=nb, title=title, summary=summary, html=f"{nb.stem}.html")
-            (staging / page.html).write_text(export_html(executed, title), encoding="utf-8")
-            pages.append(page)
-            _say(progress, f"done in {time.perf_counter() - start:.1f} s\n")
+        # the audit computed above, handed to every kernel (notebook.CACHE_ENV), never a secret
+        key = cache_key(
+            source, policy, as_of, pseudonymise=pseudonymise,
+            pseudonym_key=str(params.get("pseudonym_key", "")), verify=verify,
+        )  # fmt: skip
+        save_cached(audit, key, tmp)
+        with _environ(CACHE_ENV, tmp):
+            executed = run_notebooks(notebooks, staging, params, out=out, progress=progress)
+        clock.lap("notebooks")
+        _say(progress, f"{REPORT_HTML} … ")
+        nb, sections = merge_notebooks(executed)
+        front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
+        html = _export(with_front(nb, front), "Scalingo access audit", css=REPORT_CSS)
+        (staging / REPORT_HTML).write_text(html, encoding="utf-8")
+        _say(progress, "done\n")
+        if per_notebook:
+            for nb_path, done in zip(notebooks, executed, strict=True):
+                title, summary = describe_notebook(nb_path)
+                page = Page(
+                    notebook=nb_path, title=title, summary=summary, html=f"{nb_path.stem}.html"
+                )
+                (staging / page.html).write_text(export_html(done, title), encoding="utf-8")
+                pages.append(page)
         out.mkdir(parents=True, exist_ok=True)
-        for page in pages:  # each page whole or not at all (a full disk leaves no half page)
-            atomic.write_bytes(out / page.html, (staging / page.html).read_bytes())
+        for name in [REPORT_HTML, *(p.html for p in pages)]:  # each whole or not at all
+            atomic.write_bytes(out / name, (staging / name).read_bytes())
+    clock.lap("merge + export")
     shutil.rmtree(out / "_failed", ignore_errors=True)
     write_data_files(audit, out)
-    index = out / "index.html"
-    atomic.write_text(index, render_index(audit, pages, policy=policy))
+    clock.lap("data files")
+    report_pdf = ""
     if pdf:
         from .pdf import html_to_pdf, pdf_path
 
-        for html in [index, *(out / p.html for p in pages)]:
-            _say(progress, f"PDF {pdf_path(html).name} … ")
-            html_to_pdf(html, pdf_path(html))
-            _say(progress, "done\n")
+        report_pdf = pdf_path(out / REPORT_HTML).name
+        _say(progress, f"PDF {report_pdf} … ")
+        html_to_pdf(out / REPORT_HTML, out / report_pdf, css=report_print_css(audit))
+        _say(progress, "done\n")
+        clock.lap("pdf")
+    index = out / "index.html"
+    atomic.write_text(
+        index,
+        render_index(audit, pages, policy=policy, report=REPORT_HTML, report_pdf=report_pdf),
+    )
     return index
+
+
+REPORT_HTML = "report.html"
+"""The whole report in one self-contained file, next to ``index.html``."""
+
+REPORT_CSS = """<style>
+.sa-section { border-top: 3px solid #d9e2ec; margin-top: 2.5rem; }
+</style>"""
+"""What ``report.html`` adds to the pages' style: a rule between sections."""
+
+
+def report_print_css(audit: Audit) -> str:
+    """The print style of ``report.pdf``: A4, landscape pages for wide tables (the findings),
+    identifiers never broken across lines, page numbers, the audit date and the snapshot
+    hash in every footer; and a script leaving only internal links (``#...``): a relative
+    link would become an absolute local path in the PDF."""
+    when = audit.as_of.astimezone(dt.UTC).strftime("%Y-%m-%d")
+    digest = re.sub(r"[^0-9a-f]", "", (audit.data.info.source_sha256 or "").lower())
+    footer = f"Scalingo access audit as of {when}" + (
+        f" · snapshot SHA-256 {digest}" if digest else " · snapshot hash unknown"
+    )
+    return (
+        '<style media="print">\n'
+        "@page { size: A4 portrait; margin: 12mm 12mm 16mm;"
+        f' @bottom-left {{ content: "{footer}"; width: 82%; white-space: nowrap;'
+        " font: 6.5pt sans-serif; color: #52606d; }"
+        ' @bottom-right { content: "page " counter(page) " of " counter(pages); width: 18%;'
+        " white-space: nowrap; font: 7pt sans-serif; color: #52606d; } }\n"
+        "@page wide { size: A4 landscape; }\n"
+        ".sa-wide { page: wide; }\n"
+        ".sa-section { break-before: page; border: 0; margin: 0; }\n"
+        ".jp-RenderedHTMLCommon table.sa-table :is(td, th) {"
+        " overflow-wrap: normal !important; word-break: normal !important; }\n"
+        ".sa-id { white-space: nowrap; }\n"
+        "pre.sa-cmd { font-size: 6.5pt; }\n"
+        ".sa-tools { display: none; }\n"
+        "table.sa-table thead th { position: static; }\n"
+        "</style>\n<script>\n"
+        "function saInternalLinks(){document.querySelectorAll('a[href]').forEach(function(a){"
+        "if(a.getAttribute('href').charAt(0)!=='#'){a.removeAttribute('href');}});}\n"
+        "document.addEventListener('DOMContentLoaded',saInternalLinks);"
+        "window.addEventListener('load',saInternalLinks);\n</script>"
+    )
+
+
+def run_notebooks(
+    notebooks: list[Path],
+    staging: Path,
+    params: dict[str, str | bool | int],
+    *,
+    out: Path,
+    progress: bool = True,
+    workers: int | None = None,
+) -> list[Path]:
+    """Execute ``notebooks`` into ``staging``, :func:`workers` at a time (one kernel each);
+    returns the executed copies, in order. A failure keeps the failed copy in
+    ``out/_failed/`` and raises its ``ReportError`` (the first one, in notebook order)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    targets = [staging / nb.name for nb in notebooks]
+
+    def run(i: int) -> None:
+        nb, target = notebooks[i], targets[i]
+        start = time.perf_counter()
+        try:
+            execute(nb, target, params, cwd=nb.parent)
+        except ReportError:
+            _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … failed\n")
+            if target.exists():
+                (out / "_failed").mkdir(parents=True, exist_ok=True)
+                shutil.copy(target, out / "_failed" / nb.name)
+            raise
+        took = time.perf_counter() - start
+        _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s\n")
+
+    n = workers or default_workers(len(notebooks))
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(run, i) for i in range(len(notebooks))]
+        for future in futures:
+            future.result()  # the first failure, in notebook order
+    return targets
+
+
+def default_workers(notebooks: int) -> int:
+    """Kernels run at once: one per core, at most one per notebook (each kernel is one
+    Python process, mostly busy with its own imports and cells)."""
+    return max(1, min(notebooks, os.cpu_count() or 1))
+
+
+class _Clock:
+    """Seconds per phase of a build, into ``timings`` (nothing when it is ``None``)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings, self.last = timings, time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[phase] = now - self.last
+        self.last = now
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` for the block (kernels inherit it), then as before."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 DATA_FILES = (
@@ -320,8 +551,20 @@ def write_data_files(audit: Audit, out: Path) -> list[Path]:
     return [csv_file, json_file, sheet_file]
 
 
-def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
-    """The report's front page: headline figures, provenance, gaps, expired exceptions, links."""
+def render_index(
+    audit: Audit,
+    pages: list[Page],
+    *,
+    policy: str = "",
+    report: str = "",
+    report_pdf: str = "",
+    toc: list[Section] | None = None,
+    fragment: bool = False,
+) -> str:
+    """The report's front page: headline figures, provenance, gaps, expired exceptions, links
+    to ``report`` (``report.html``), its PDF and the per-notebook ``pages``. With
+    ``fragment``, the same as the title page of ``report.html``: no ``<html>`` around it,
+    no links to pages, the table of contents ``toc`` instead."""
     s = audit.data.summary()
     info = audit.data.info
     source = "built-in demo organisation" if info.kind == "demo" else f"{info.kind} {info.location}"
@@ -394,6 +637,10 @@ def render_index(audit: Audit, pages: list[Page], *, policy: str = "") -> str:
         data_files=[(name, re.sub(r"`([^`]*)`", r"\1", what)) for name, what in DATA_FILES],
         follow=_follow_through(audit),
         assets=Markup(assets()),
+        fragment=fragment,
+        toc=toc or [],
+        report=report,
+        report_pdf=report_pdf,
         unverified=UNVERIFIED_NOTE if info.verified is False else "",
     )
 
@@ -435,14 +682,20 @@ def _say(enabled: bool, text: str) -> None:
 
 
 _TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
-    """<!DOCTYPE html>
+    """{% if not fragment %}<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Scalingo access audit · scalingo-audit</title>
 <style>
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;
  max-width:64rem;margin:2rem auto;padding:0 1rem}
-h1{margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #d9e2ec}
+a{color:#175cd3}
+</style>
+{{ assets }}
+</head><body>{% endif %}
+<div class="sa-front">
+<style>
+.sa-front h1{margin-bottom:.2rem}.sa-front h2{margin-top:2rem;border-bottom:1px solid #d9e2ec}
 .sub{color:#52606d;margin-top:0}
 .cards{display:flex;flex-wrap:wrap;gap:.8rem}
 .card{border:1px solid #d9e2ec;border-radius:8px;padding:.7rem 1rem;min-width:9rem;flex:1}
@@ -451,10 +704,8 @@ h1{margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #d9e2ec}
 .sev-high .value{color:#b42318}.sev-medium .value{color:#b54708}
 .sev-low .value{color:#175cd3}.sev-info .value{color:#52606d}
 .warn{background:#fffaeb;border:1px solid #fedf89;border-radius:8px;padding:.6rem 1rem}
-a{color:#175cd3}li{margin:.4rem 0}
+.sa-front li{margin:.4rem 0}.sa-toc li li{margin:.1rem 0}
 </style>
-{{ assets }}
-</head><body>
 <h1>Scalingo access audit</h1>
 <p class="sub">Who can do what on these apps, and what should be fixed.
  Data: {{ source }}, collected {{ collected }}; findings as of {{ as_of }}.</p>
@@ -471,10 +722,18 @@ a{color:#175cd3}li{margin:.4rem 0}
 <div class="card" data-figure="findings_muted"><div class="value">{{ muted }}</div>
 <div class="label">muted</div><div class="note">accepted risks (policy exceptions), not counted above</div></div>
 </div>
-<h2>Pages</h2>
-<ul>{% for p in pages %}
+{% if toc %}<h2>Contents</h2>
+<ol class="sa-toc">{% for s in toc %}
+<li><a href="#{{ s.anchor }}">{{ s.title }}</a>{% if s.headings %}<ul>{% for hid, text in s.headings %}
+<li><a href="#{{ hid }}">{{ text }}</a></li>{% endfor %}</ul>{% endif %}</li>{% endfor %}
+</ol>{% endif %}
+{% if not fragment %}<h2>The report</h2>
+<ul>{% if report %}<li><a href="{{ report }}" data-file="{{ report }}">{{ report }}</a>: the whole report in one file
+(every section, every finding; works offline){% if report_pdf %}, and its PDF
+<a href="{{ report_pdf }}" data-file="{{ report_pdf }}">{{ report_pdf }}</a>{% endif %}</li>{% endif %}
+{% for p in pages %}
 <li><a href="{{ p.html }}">{{ p.title }}</a>{% if p.summary %}: {{ p.summary }}{% endif %}</li>{% endfor %}
-</ul>
+</ul>{% endif %}
 <h2>Data files</h2>
 <p>The complete data of this report, for spreadsheets and scripts:</p>
 <ul>{% for name, what in data_files %}
@@ -499,6 +758,7 @@ a{color:#175cd3}li{margin:.4rem 0}
 <h2>Provenance</h2>
 <table class="sa-table sa-kv">{% for k, v in provenance %}<tr><th scope="row">{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
 {% for n in notes %}<p class="sub">{{ n }}</p>{% endfor %}
-</body></html>
+</div>
+{% if not fragment %}</body></html>{% endif %}
 """
 )

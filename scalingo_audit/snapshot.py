@@ -56,6 +56,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -628,13 +629,19 @@ def parse_json(raw: bytes, path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", file=path) from None
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path
         ) from None
     except RecursionError:
         raise InputError("JSON nested too deeply to be read", file=path) from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            data = _valid_unicode(data)
+        except RecursionError:
+            raise InputError("JSON nested too deeply to be read", file=path) from None
+    return data
 
 
 def read_json(path: Path) -> Any:
@@ -646,3 +653,19 @@ def read_json(path: Path) -> Any:
     except OSError as exc:
         raise InputError(f"cannot read ({exc.strerror})", file=path) from None
     return parse_json(raw, path)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _valid_unicode(value: Any) -> Any:
+    """``value`` with every lone surrogate (JSON allows ``"\\udc80"``, which is no
+    character) replaced by U+FFFD, so that names read from a raw file can be written to
+    any output as UTF-8. The raw file itself keeps the exact original."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    return value

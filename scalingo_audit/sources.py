@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from . import snapshot as snap
-from .errors import InputError, excerpt, short
+from .errors import DataWarning, InputError, excerpt, short
 from .frames import STATUSES
 from .model import AuditData, SourceInfo, assemble
 from .policy import Policy
@@ -91,6 +92,7 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         if f.kind == "tfa":
             own_tfa = snap.tfa_enabled(f.body)
 
+    _warn_assumptions(memberships, where_root)
     apps_df = pd.DataFrame.from_records(apps, columns=_APP_COLUMNS)
     apps_df = apps_df.drop_duplicates(["region", "app_id"]).reset_index(drop=True)
     mine = _collector(s.collected_by)
@@ -154,6 +156,33 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         verified=s.verified,
     )
     return assemble(apps_df, m, pd.DataFrame(tokens), pd.DataFrame(events), info, policy)
+
+
+def _warn_assumptions(memberships: list[dict[str, Any]], where: Path) -> None:
+    """One warning per kind of assumption made on collaborator rows: a status this tool does
+    not know (kept as given; no check fires on it) and rows without ``is_limited`` (the
+    full role, as before the Limited role existed)."""
+    unknown = sorted({r["status"] for r in memberships if r["status"] not in STATUSES})
+    if unknown:
+        n = sum(1 for r in memberships if r["status"] not in STATUSES)
+        shown = ", ".join(excerpt(v) for v in unknown[:5])
+        warnings.warn(
+            DataWarning(
+                f"{where}: {n} collaborator row(s) with a status this version does not know "
+                f"({shown}{', ...' if len(unknown) > 5 else ''}): kept as given, no check "
+                f"looks at them (known: {', '.join(STATUSES)})"
+            ),
+            stacklevel=4,
+        )
+    missing = sum(1 for r in memberships if r.pop("_missing_limited", False))
+    if missing:
+        warnings.warn(
+            DataWarning(
+                f"{where}: {missing} collaborator row(s) without is_limited (data from before the "
+                "Limited Collaborator role existed) were read as the full Collaborator role"
+            ),
+            stacklevel=4,
+        )
 
 
 def records(f: snap.RawFile, where: str, *, account: str | None = None) -> list[dict[str, Any]]:
@@ -354,14 +383,13 @@ def _collaborator(
     record = _label(record, rec, "email", "id")
     email = str(_req(rec, "email", where, record))
     status = _req(rec, "status", where, record)
-    if status not in STATUSES:
+    if not isinstance(status, str):
         raise InputError(
-            f"unknown status {excerpt(status)} (expected one of: {', '.join(STATUSES)})",
-            file=where,
-            record=record,
-            field="status",
+            f"expected a text, got {excerpt(status)}", file=where, record=record, field="status"
         )
-    limited = _bool(rec, "is_limited", where, record, required=True)
+    # no is_limited: data from before the Limited role existed, when everyone had the full role
+    missing_limited = rec.get("is_limited") is None
+    limited = _bool(rec, "is_limited", where, record, required=False) or False
     app_id = rec.get("app_id")
     name = rec.get("app_name") or app_name
     if not app_id and not name:
@@ -378,6 +406,7 @@ def _collaborator(
         "user_id": rec.get("user_id") or None,
         "tfa": _bool(rec, "tfa_status", where, record, required=False),
         "collaboration_id": rec.get("id"),
+        "_missing_limited": missing_limited,
     }
 
 
@@ -389,6 +418,7 @@ def _token(rec: Mapping[str, Any], account: str | None, where: str, record: str)
         "account_email": account,
         "created_at": _time(rec, "created_at", where, record, required=True),
         "last_used_at": _time(rec, "last_used_at", where, record),
+        "issued_at": _time(rec, "issued_at", where, record),
     }
 
 

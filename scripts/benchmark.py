@@ -136,6 +136,97 @@ def charts_drawn(report: Path) -> str:
     return "; ".join(parts)
 
 
+def run_seconds(*argv: str, cwd: Path | None = None) -> float:
+    """Wall-clock seconds of one subprocess (a fresh interpreter: imports included)."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True, cwd=cwd, env=env, timeout=1800)
+    return time.perf_counter() - start
+
+
+def floor_seconds(tmpdir: Path) -> float:
+    """The floor: one papermill run (a fresh process, the default kernel) of a one-cell
+    notebook importing pandas and plotly."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import pandas, plotly.graph_objects")]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmpdir / "floor.ipynb"
+    nbformat.write(nb, path)
+    code = (
+        "import papermill as pm, sys; "
+        "pm.execute_notebook(sys.argv[1], sys.argv[2], kernel_name='python3', progress_bar=False)"
+    )
+    return run_seconds(sys.executable, "-c", code, str(path), str(tmpdir / "floor-out.ipynb"))
+
+
+def load_average() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min) on {os.cpu_count()} cores"
+
+
+def ratios(
+    rows: list[Row], tmpdir: Path, snap_dir: Path, policy_file: Path, load_checks: float
+) -> None:
+    """The speed goals of issue 10, each measured in fresh processes in this same run."""
+    cli = [sys.executable, "-m", "scalingo_audit.cli"]
+    print("speed goals (fresh processes)")
+    print(f"  load average: {load_average()}")
+    rows.append(("load average at start of the goals", "—", load_average()))
+    floor, _ = timed(
+        "floor: papermill, one cell importing pandas + plotly", lambda: floor_seconds(tmpdir)
+    )
+    demo, _ = timed(
+        "scalingo-audit report demo",
+        lambda: run_seconds(*cli, "report", "demo", "--out", str(tmpdir / "r-demo")),
+    )
+    large, _ = timed(
+        "scalingo-audit report LARGE",
+        lambda: run_seconds(
+            *cli,
+            "report",
+            str(snap_dir),
+            "--policy",
+            str(policy_file),
+            "--out",
+            str(tmpdir / "r-large"),
+        ),
+    )
+    pandas_s, _ = timed(
+        "python -c 'import pandas'", lambda: run_seconds(sys.executable, "-c", "import pandas")
+    )
+    check, _ = timed("scalingo-audit check demo", lambda: run_seconds(*cli, "check", "demo"))
+    goals = [
+        ("floor: papermill run of a one-cell notebook (pandas + plotly)", f"{floor:.1f} s", ""),
+        ("`report demo`", f"{demo:.1f} s", f"**{demo / floor:.2f} x the floor** (goal ≤ 2)"),
+        (
+            "`report` on the large organisation",
+            f"{large:.1f} s",
+            f"**{large / demo:.2f} x `report demo`** (goal ≤ 1.5)",
+        ),
+        ("load + all checks, 50,000 memberships", f"{load_checks:.2f} s", "goal < 1 s"),
+        ("`python -c 'import pandas'`", f"{pandas_s:.2f} s", ""),
+        (
+            "`check demo`",
+            f"{check:.2f} s",
+            f"**{check / pandas_s:.2f} x `import pandas`** (goal ≤ 1.3)",
+        ),
+    ]
+    for what, secs, ratio in goals:
+        rows.append((what, "goal" if ratio else "—", f"{secs} {ratio}".strip()))
+        print(f"  {what}: {secs} {ratio}")
+
+
 def find_build_report() -> Callable[..., Path] | None:
     try:
         from scalingo_audit import report
@@ -177,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         load_s = s
         rows.append(("load(snapshot dir)", large, f"{s:.2f} s"))
         findings, s = timed("run_checks", lambda: run_checks(data))
+        s_checks = s
         rows.append(("run_checks", large, f"{s:.2f} s"))
         rows.append(("load(dir) + run_checks", large, f"**{load_s + s:.2f} s**"))
         rows.append(("counts", large, counts(data, findings)))
@@ -221,8 +313,13 @@ def main(argv: list[str] | None = None) -> int:
                     assert build_report is not None
                     return build_report(src, **kw)
 
+                phases: dict[str, float] = {}
+                kwargs["timings"] = phases
                 result, s = timed(f"build_report({org})", run)
                 rows.append(("build_report", org, f"{s:.1f} s"))
+                where = ", ".join(f"{k} {v:.1f} s" for k, v in phases.items())
+                rows.append(("… where the time goes", org, where))
+                print(f"  {where}")
                 rows.append(("report size", org, html_sizes(Path(result))))
                 print(f"  {html_sizes(Path(result))}")
                 drawn = charts_drawn(Path(result).parent)
@@ -231,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("peak memory (this process)", "both", f"{peak_mib():.0f} MiB"))
             kernel = peak_mib(resource.RUSAGE_CHILDREN)
             rows.append(("peak memory (largest notebook kernel)", "both", f"{kernel:.0f} MiB"))
+            ratios(rows, tmpdir, snap_dir, policy_file, load_s + s_checks)
 
     command = "python scripts/benchmark.py" + (" --skip-report" if args.skip_report else "")
     if size != {"apps": 5000, "people": 2000, "memberships": 50000}:

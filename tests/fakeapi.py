@@ -1011,7 +1011,7 @@ class FakeScalingo:
         # Segments of the raw request path, each decoded alone: an app named "a/b" or ".."
         # (sent as a%2Fb, %2E%2E) is one segment, as a real router sees it.
         raw = str(request.environ.get("RAW_URI") or path).partition("?")[0]
-        parts = [urllib.parse.unquote(p, errors="surrogateescape") for p in raw.split("/") if p]
+        parts = [urllib.parse.unquote(p, errors="surrogatepass") for p in raw.split("/") if p]
         if len(parts) < 2 or parts[1] != "v1":
             return _json({"error": "not found"}, 404)
         prefix, rest = parts[0], parts[2:]

@@ -128,6 +128,13 @@ def test_finding_id_follows_the_app_id_not_its_name():
         "c", "r", "ap-1", "a@x.example", ""
     )
     assert finding_id("c", "r", "ap-1", None, None) != finding_id("c", "r", "ap-2", None, None)
+    # the frame path and the scalar function agree; fields cannot bleed into each other
+    row = fa[fa["check_id"] == "collaborator_without_2fa"].iloc[0]
+    assert row["finding_id"] == finding_id(
+        "collaborator_without_2fa", "osc-fr1", "ap-a", "d@acme.example", None
+    )
+    assert finding_id("c", "r", "a", "b", None) != finding_id("c", "r", "a:b", None, None)
+    assert finding_id("c", "r", "1:a", "", "") != finding_id("c", "r", "", "1:a", "")
 
 
 def test_finding_id_and_baseline_status_in_csv_and_table(tmp_path):

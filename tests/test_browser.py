@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Request, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from scalingo_audit.report import build_report, report_notebooks
+from scalingo_audit.report import build_report
 from scalingo_audit.sources import load
 
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
@@ -81,7 +81,7 @@ def visit(browser: Browser, page_file: Path, screenshot: Path | None = None) -> 
 
 
 def test_every_page_renders_offline(browser: Browser, report: Path, tmp_path: Path) -> None:
-    pages = [report] + [report.parent / f"{p.stem}.html" for p in report_notebooks()]
+    pages = [report, report.parent / "report.html"]
     total_plots = 0
     for i, page_file in enumerate(pages):
         shot = tmp_path / f"{page_file.stem}.png" if i < 2 else None
@@ -107,8 +107,7 @@ def test_index_shows_the_headline_figures(browser: Browser, report: Path) -> Non
         f"{s['tfa_coverage'] * 100:.1f} %",
     ):
         assert re.search(rf"(^|\s){re.escape(value)}(\s|$)", text), value
-    for stem in (p.stem for p in report_notebooks()):
-        assert (report.parent / f"{stem}.html").is_file()
+    assert (report.parent / "report.html").is_file()
 
 
 def test_findings_tables_sort_and_filter_offline(browser: Browser, report: Path) -> None:
@@ -119,7 +118,7 @@ def test_findings_tables_sort_and_filter_offline(browser: Browser, report: Path)
         "**/*", lambda r: r.continue_() if r.request.url.startswith(LOCAL_SCHEMES) else r.abort()
     )
     page = context.new_page()
-    page.goto((report.parent / "04_findings.html").as_uri(), wait_until="load")
+    page.goto((report.parent / "report.html").as_uri(), wait_until="load")
     table = "#check-collaborator_without_2fa table.sa-table"
     shown = f"{table} tbody tr:not([style*='none'])"
     emails = page.eval_on_selector_all(shown, "rows => rows.map(r => r.cells[2].innerText.trim())")

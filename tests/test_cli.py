@@ -116,7 +116,7 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path, command):
     snap = write(s, tmp_path / "snap")
     collabs = snap / "raw/osc-fr1/collaborators.json"
     body = json.loads(collabs.read_text())
-    body["collaborators"][0]["status"] = "invited"
+    body["collaborators"][0]["is_limited"] = "invited"  # not a boolean (a new status would be kept)
     collabs.write_text(json.dumps(body))
     reseal(snap)  # as if the API had returned it
     line = _one_line_error(
@@ -124,7 +124,7 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path, command):
         if command == "report"
         else run(command, str(snap))
     )
-    assert "collaborators.json" in line and "field 'status'" in line and "'invited'" in line
+    assert "collaborators.json" in line and "field 'is_limited'" in line and "'invited'" in line
     assert not (tmp_path / "r").exists()
 
     malformed = tmp_path / "broken"

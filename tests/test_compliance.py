@@ -166,7 +166,12 @@ def test_report_compliance_page_lists_every_mapped_control_with_its_status(tmp_p
         "reason: onboarding, expires: 2099-01-01}\n"
     )
     index = build_report(
-        str(snap), policy=str(policy), out_dir=tmp_path / "r", notebooks_dir=nbs, progress=False
+        str(snap),
+        policy=str(policy),
+        out_dir=tmp_path / "r",
+        notebooks_dir=nbs,
+        progress=False,
+        per_notebook=True,
     )
     parser = _Rows()
     parser.feed((index.parent / "08_compliance.html").read_text(encoding="utf-8"))

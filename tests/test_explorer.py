@@ -137,3 +137,26 @@ def test_reset(explorer, audit):
 def test_ui_builds(explorer):
     ui = explorer.ui
     assert explorer.widgets["role"] in ui.children[0].children[1].children
+
+
+def test_counts_agree_with_the_report_and_check(audit: Audit) -> None:
+    """The explorer, the report's index and ``check`` count the same memberships the same
+    way: every membership, then the accepted collaborator ones (the index's 2FA figures)."""
+    import re
+
+    from scalingo_audit import output
+
+    s = audit.data.summary()
+    text = Explorer(audit).summary.value
+    m = re.search(r"^(\d+) memberships .*, (\d+) people, (\d+) apps\.", text)
+    assert m and [int(g) for g in m.groups()] == [s["memberships"], s["people"], s["apps"]]
+    m = re.search(r"(\d+) accepted collaborator memberships, (\d+) with 2FA unknown", text)
+    assert m and [int(g) for g in m.groups()] == [s["accepted_collaborators"], s["tfa_unknown"]]
+    person = audit.findings["email"].dropna().iloc[0]
+    ex = Explorer(audit)
+    ex.widgets["person"].value = person
+    mine = audit.findings[audit.findings["email"].str.lower() == person.lower()]
+    assert len(ex.person_findings()) == len(mine)
+    assert sum(output.severity_counts(audit.findings).values()) == int(
+        (~audit.findings["muted"].astype(bool)).sum()
+    )

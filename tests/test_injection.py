@@ -96,7 +96,9 @@ def audit(hostile: tuple[Path, Path]) -> Audit:
 def report(hostile: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     snapshot, policy = hostile
     out = tmp_path_factory.mktemp("report") / "hostile"
-    return build_report(str(snapshot), policy=str(policy), out_dir=out, progress=False)
+    return build_report(
+        str(snapshot), policy=str(policy), out_dir=out, progress=False, per_notebook=True
+    )
 
 
 @dataclass
@@ -166,7 +168,8 @@ def visit(browser, page_file: Path) -> Visit:
 
 @pytest.mark.slow
 def test_no_payload_runs_on_any_report_page(browser, report: Path) -> None:
-    pages = [report] + [report.parent / f"{p.stem}.html" for p in report_notebooks()]
+    pages = [report, report.parent / "report.html"]
+    pages += [report.parent / f"{p.stem}.html" for p in report_notebooks()]
     text = ""
     hovers: list[str] = []
     for page_file in pages:

@@ -173,3 +173,43 @@ def test_out_of_order_events_beyond_the_cap_are_a_gap_in_order_ones_are_cut_shor
     start = data.info.collected_at - dt.timedelta(days=30)
     # cut short: the period starts at the oldest event read, later than the window's start
     assert (data.apps["events_since"] > pd.Timestamp(start)).all()
+
+
+@pytest.mark.parametrize("style", ["null", "repeat"])
+def test_done_when_paged_lists_values_in_events_and_2fa_off(tmp_path, style):
+    """Issue 8's first "done when": users/self only on auth, collaborator lists paged,
+    variable values in events: a complete snapshot, no value on disk, the same findings as
+    before plus owner_without_2fa."""
+    from scalingo_audit.checks import run_checks
+
+    from .fakeapi import plant_variable_events
+
+    world = make_world(owned=6, collaborated=0, collaborators_per_app=5, events_per_app=6)
+    with FakeScalingo(world, per_page=4) as fake:  # before: one page each, 2FA on
+        before = run_checks(load(_collect(fake, tmp_path / "before", events_days=30, per_page=4)))
+    planted = plant_variable_events(world, "DONE-WHEN-VALUE")
+    world.tfa["enabled"] = False
+    with FakeScalingo(world, per_page=4, paginate_collaborators=2, paginate_apps=2,
+                      next_page_style=style) as fake:  # fmt: skip
+        path = _collect(fake, tmp_path / "after", events_days=30, per_page=4)
+        assert fake.count(r"/v1/users/self$", status=200) == fake.count(r"^/auth/v1/users/self$")
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["gaps"] == [] and manifest["origin"] == "api"
+    from scalingo_audit.redact import redact_events
+
+    values = sum(redact_events({"events": evs})[1] for evs in world.events.values())
+    assert manifest["redacted"]["variable_values"] == values > len(planted)
+    for p in path.rglob("*"):
+        if p.is_file():
+            assert b"DONE-WHEN-VALUE" not in p.read_bytes(), p
+    after = run_checks(load(path))
+    key = ["check_id", "region", "app", "email", "token_name", "severity"]
+
+    def rows(f: pd.DataFrame) -> list[tuple[Any, ...]]:
+        return sorted(
+            tuple("" if pd.isna(v) else v for v in r) for r in f[key].itertuples(index=False)
+        )
+
+    new = after[after["check_id"] == "owner_without_2fa"]
+    assert list(new["email"]) == ["ops@acme.example"]
+    assert rows(after[after["check_id"] != "owner_without_2fa"]) == rows(before)

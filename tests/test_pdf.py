@@ -1,4 +1,4 @@
-"""PDF for archives: the system Chromium prints each report page, charts included.
+"""PDF for archives: the system Chromium prints report.html as one report.pdf, charts included.
 
 The check that charts made it onto paper rasterises the PDF with poppler's ``pdftoppm``
 (plain PPM: no image library needed) and counts pixels of the role chart's bar colours.
@@ -7,6 +7,7 @@ Skips on a laptop without chromium or pdftoppm; fails in CI (``CI`` set).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import pytest
 
 from scalingo_audit import pdf as pdfmod
 from scalingo_audit.errors import ReportError
+from scalingo_audit.notebook import open_audit
 from scalingo_audit.plots import ROLE_COLORS
-from scalingo_audit.report import build_report, report_notebooks
+from scalingo_audit.report import build_report
 
 from .tools import system_tool
 
@@ -100,22 +102,72 @@ def test_missing_chromium_is_a_clear_report_error(tmp_path: Path, monkeypatch) -
         pdfmod.html_to_pdf(tmp_path / "missing.html", tmp_path / "x.pdf")
 
 
+def pdf_text(pdf: Path, page: int | None = None) -> str:
+    args = ["-f", str(page), "-l", str(page)] if page else []
+    done = subprocess.run(
+        [need("pdftotext"), *args, str(pdf), "-"], check=True, capture_output=True, timeout=60
+    )
+    return done.stdout.decode("utf-8")
+
+
+def page_sizes(pdf: Path) -> list[tuple[float, float]]:
+    done = subprocess.run(
+        [need("pdfinfo"), "-f", "1", "-l", "9999", str(pdf)], check=True, capture_output=True
+    )
+    return [
+        (float(w), float(h))
+        for w, h in re.findall(r"Page +\d+ size: +([\d.]+) x ([\d.]+)", done.stdout.decode())
+    ]
+
+
 @pytest.mark.slow
-def test_demo_report_pdfs_include_the_charts(tmp_path: Path) -> None:
+def test_demo_report_pdf(tmp_path: Path) -> None:
+    """One report.pdf: charts drawn, landscape pages for the wide findings tables, no
+    identifier split across lines, page numbers and the snapshot hash in every footer, and
+    no link but internal ones."""
     need("chromium")
     need("pdftoppm")
     index = build_report("demo", out_dir=tmp_path / "demo", pdf=True, progress=False)
-    pages = [index] + [index.parent / f"{nb.stem}.html" for nb in report_notebooks()]
-    for html in pages:
-        pdf = html.with_suffix(".pdf")
-        assert pdf.is_file(), f"no PDF for {html.name}"
-        assert pdf.read_bytes().startswith(b"%PDF-")
-    assert not list(index.parent.glob(".*")), "temporary files left in the report"
-    # The roles page: the overall chart is on page 1 or 2 (after the introduction).
-    rendered = rasterise(index.parent / "01_roles.pdf", tmp_path, first=1, last=2)
+    out = index.parent
+    assert sorted(p.name for p in out.glob("*.pdf")) == ["report.pdf"]
+    pdf = out / "report.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert not list(out.glob(".*")), "temporary files left in the report"
+    assert b"/URI" not in pdf.read_bytes(), "a link leaves the PDF (only internal links)"
+    sizes = page_sizes(pdf)
+    assert sizes and any(w > h for w, h in sizes) and any(w < h for w, h in sizes)
+    audit = open_audit("demo")
+    digest = audit.data.info.source_sha256
+    assert digest
+    for n in range(1, len(sizes) + 1):
+        text = pdf_text(pdf, n)
+        assert f"page {n} of {len(sizes)}" in " ".join(text.split()), f"no page number on {n}"
+        assert digest in text and "as of 2026-11-01" in text, f"no hash/date on page {n}"
+    # the findings pages (landscape) hold the findings tables
+    text = pdf_text(pdf)
+    f = audit.findings
+    names = {*f["app"].dropna(), *f["email"].dropna(), *f["token_name"].dropna()}
+    split = []
+    for name in sorted(names):
+        for m in re.finditer(r"[-@._]", name):
+            head, tail = name[: m.end()], name[m.end() :]
+            if tail and re.search(re.escape(head) + r"\n+\s*" + re.escape(tail), text):
+                split.append(name)
+        head_only = re.escape(name[: len(name) // 2]) + r"\n"
+        if (
+            len(name) > 6
+            and " " not in name
+            and re.search(head_only + re.escape(name[len(name) // 2 :]), text)
+        ):
+            split.append(name)
+    assert split == [], f"identifiers broken across lines: {split[:10]}"
+    for message in f[~f["muted"].astype(bool)]["email"].dropna().unique()[:20]:
+        assert message in text
+    # the roles chart is drawn on one of the first pages, after the title page
+    rendered = rasterise(pdf, tmp_path, first=2, last=5)
     for role, colour in ROLE_COLORS.items():
         found = max(colour_pixels(rgb, colour) for rgb in rendered)
-        assert found > 500, f"the {role} bars are missing from the roles PDF ({found} px)"
+        assert found > 500, f"the {role} bars are missing from the PDF ({found} px)"
 
 
 def test_links_between_pages_are_relative_and_the_pdf_stays_valid(tmp_path: Path) -> None:

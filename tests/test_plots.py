@@ -108,6 +108,9 @@ def test_findings_by_severity_counts_open_findings(audit):
     assert sum(per_severity.values()) == len(open_)
     assert _totals(fig) == open_["check_id"].value_counts().to_dict()
     assert "1 muted" in fig.layout.title.text
+    colours = [t.marker.color for t in fig.data]
+    assert len(set(colours)) == len(colours) == open_["check_id"].nunique()  # one per check
+    assert len(set(plots.check_colors().values())) == len(plots.check_colors())
 
 
 def test_access_overview_counts_every_membership(audit):

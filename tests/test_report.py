@@ -27,6 +27,7 @@ from scalingo_audit.report import (
     Page,
     build_report,
     default_out_dir,
+    describe_notebook,
     notebook_parameters,
     render_index,
     report_notebooks,
@@ -204,11 +205,13 @@ def test_report_on_a_snapshot_with_relative_paths(
     write_notebook(nbs / "01_params.ipynb", "print(source, policy, sep='|')", title="Parameters")
     write_notebook(nbs / "05_explorer.ipynb", "raise RuntimeError('explorer ran')", in_report=False)
 
-    index = build_report("acme-snap", policy="policy.yaml", as_of="2026-12-01", notebooks_dir=nbs)
+    index = build_report(
+        "acme-snap", policy="policy.yaml", as_of="2026-12-01", notebooks_dir=nbs, per_notebook=True
+    )
 
     assert index == Path("reports/acme-snap/index.html")
     assert sorted(p.name for p in index.parent.iterdir()) == sorted(
-        ["01_params.html", "index.html", *(name for name, _ in DATA_FILES)]
+        ["01_params.html", "index.html", "report.html", *(name for name, _ in DATA_FILES)]
     )
     page = (index.parent / "01_params.html").read_text()
     assert f"{tmp_path / 'acme-snap'}|{policy}" in page  # absolute paths reached the kernel
@@ -233,24 +236,31 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow  # executes every report notebook in notebooks/ (~30-60 s)
 def test_demo_report(demo_report: Path) -> None:
     out = demo_report.parent
-    pages = [p.stem for p in report_notebooks()]
     data_files = [name for name, _ in DATA_FILES]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["index.html", *(f"{stem}.html" for stem in pages), *data_files]
+        ["index.html", "report.html", *data_files]
     )
     html = demo_report.read_text()
-    assert [h for h in links(html) if h.endswith(".html")] == [f"{s}.html" for s in pages]
+    assert [h for h in links(html) if h.endswith(".html")] == ["report.html"]
     assert [h for h in links(html) if h in data_files] == data_files
     for href in links(html):
         assert (out / href).is_file(), href
-    for stem in pages:
-        page = (out / f"{stem}.html").read_text()
-        assert_no_code(page)
-        assert "index.html" in links(page)
-        assert page.count("Plotly.newPlot(") == page.count('class="plotly-graph-div"')
-        if "Plotly.newPlot(" in page:  # plotly.js embedded once, never fetched from a CDN
-            assert page.count("* plotly.js v") == 1
-            assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', page)
+    report = (out / "report.html").read_text()
+    assert len(report.encode()) <= 6 * 1024 * 1024  # one portable file, at most 6 MB
+    assert_no_code(report)
+    assert report.count("Plotly.newPlot(") == report.count('class="plotly-graph-div"') > 0
+    assert report.count("* plotly.js v") == 1  # embedded once, never fetched from a CDN
+    assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', report)
+    # the title page: headline figures, provenance, then a table of contents, in order
+    titles = [describe_notebook(nb)[0] for nb in report_notebooks()]
+    toc = re.findall(r'<li><a href="#(section-\d+)">([^<]*)</a>', report)
+    assert [t for _, t in toc] == titles
+    positions = [report.index(f'id="{anchor}"') for anchor, _ in toc]
+    assert positions == sorted(positions)
+    assert report.index("Provenance") < positions[0]
+    for anchor in re.findall(r'href="#([^"]+)"', report):
+        assert f'id="{anchor}"' in report, anchor
+    assert figure(report, "people") == figure(html, "people")
 
     s = load("demo").summary()
     assert figure(html, "people") == str(s["people"])
@@ -304,8 +314,37 @@ def test_demo_report_shows_every_finding_and_its_data_files(demo_report: Path) -
     assert [dict(f, source=None) for f in findings] == [
         dict(f, source=None) for f in output.records(open_audit("demo").findings)
     ]
-    html = "".join(p.read_text(encoding="utf-8") for p in sorted(out.glob("0*.html")))
-    assert_every_finding_shown(html, findings)
+    assert_every_finding_shown((out / "report.html").read_text(encoding="utf-8"), findings)
     header = (out / "findings.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("check_id,severity,")
     assert (out / "review.xlsx").read_bytes()[:2] == b"PK"
+
+
+@pytest.mark.slow  # the large organisation (5,000 apps, 50,000 memberships) through the report
+def test_large_report_shows_every_finding(tmp_path_factory: pytest.TempPathFactory) -> None:
+    import json
+
+    import yaml
+
+    from scalingo_audit import output
+    from scalingo_audit.demo.large import generate_large, large_policy
+
+    tmp = tmp_path_factory.mktemp("large")
+    snap = snapshot.write(generate_large(seed=7), tmp / "large")
+    policy = large_policy()
+    policy_file = tmp / "policy.yaml"
+    policy_file.write_text(
+        yaml.safe_dump(
+            {
+                "internal_domains": list(policy.internal_domains),
+                "service_accounts": list(policy.service_accounts),
+                "api_token_accounts": list(policy.api_token_accounts),
+            }
+        ),
+        encoding="utf-8",
+    )
+    index = build_report(str(snap), policy=str(policy_file), out_dir=tmp / "r", progress=False)
+    findings = json.loads((index.parent / "findings.json").read_text(encoding="utf-8"))
+    expected = output.records(open_audit(str(snap), str(policy_file)).findings)
+    assert len(findings) == len(expected) > 10_000
+    assert_every_finding_shown((index.parent / "report.html").read_text(encoding="utf-8"), findings)

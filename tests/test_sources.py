@@ -122,8 +122,8 @@ def _edit(path: Path, fn) -> None:
     [
         (
             "raw/osc-fr1/collaborators.json",
-            lambda b: b["collaborators"][0].update(status="maybe"),
-            r"collaborators\[0\] \(d@acme.example\): field 'status': unknown status 'maybe'",
+            lambda b: b["collaborators"][0].update(status=42),  # an unknown text is kept
+            r"collaborators\[0\] \(d@acme.example\): field 'status': expected a text, got 42",
         ),
         (
             "raw/osc-fr1/collaborators.json",

@@ -19,7 +19,8 @@ from .registry import Context, Finding, check
 )
 def pending_invitation(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
-    for r in m[m["status"] == "pending"].to_dict("records"):
+    pending = m.loc[m["status"] == "pending", ["region", "app_name", "email", "role"]]
+    for r in pending.to_dict("records"):
         role = "full Collaborator" if r["role"] == "collaborator" else "Limited Collaborator"
         cmd = argv("revoke", r["region"], r["app_name"], r["email"])
         yield {
@@ -43,7 +44,8 @@ def pending_invitation(ctx: Context) -> Iterator[Finding]:
 )
 def deleted_account_collaborator(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
-    for r in m[m["status"] == "user account deleted"].to_dict("records"):
+    deleted = m.loc[m["status"] == "user account deleted", ["region", "app_name", "email"]]
+    for r in deleted.to_dict("records"):
         cmd = argv("revoke", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],

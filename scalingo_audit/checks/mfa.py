@@ -16,7 +16,7 @@ def _collaborators(ctx: Context, role: str, tfa_known: bool) -> Iterator[dict]:
     m = ctx.data.memberships
     sel = m[(m["status"] == "accepted") & (m["role"] == role)]
     sel = sel[sel["tfa"].notna() & (sel["tfa"] == False)] if tfa_known else sel[sel["tfa"].isna()]  # noqa: E712
-    yield from sel.to_dict("records")
+    yield from sel[["region", "app_name", "email", "role"]].to_dict("records")  # what they read
 
 
 @check(

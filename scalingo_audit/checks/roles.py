@@ -25,7 +25,7 @@ def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
         & m["status"].isin(["accepted", "pending"])
         & (m["internal"] == False)  # noqa: E712
     ]
-    for r in sel.to_dict("records"):
+    for r in sel[["region", "app_name", "email", "domain", "status"]].to_dict("records"):
         pending = " (invitation pending)" if r["status"] == "pending" else ""
         cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
         yield {
@@ -51,19 +51,24 @@ def full_collaborator_on_many_apps(ctx: Context) -> Iterator[Finding]:
     limit = ctx.policy.thresholds.max_full_apps
     m = ctx.data.memberships
     full = m[(m["role"] == "collaborator") & (m["status"] == "accepted")]
-    for _key, group in full.groupby("email_key", sort=True):
-        n = group["app_id"].nunique()
-        if n > limit:
-            email = group["email"].iloc[0]
-            apps = sorted(group["app_name"])
-            region, app = min(zip(group["app_name"], group["region"], strict=True))[::-1]
-            yield {
-                "region": ", ".join(sorted(set(group["region"]))),
-                "app": None,
-                "email": email,
-                "message": f"{email} is a full Collaborator on {n} apps (more than {limit}): "
-                + ", ".join(apps)
-                + ".",
-                "remediation": "Downgrade where the full role is not needed, app by app; "
-                + example(argv("downgrade", region, app, email)),
-            }
+    counts = full.groupby("email_key", sort=True)["app_id"].nunique()
+    over = counts[counts > limit]
+    if over.empty:
+        return
+    sel = full.loc[full["email_key"].isin(over.index), ["email_key", "email", "region", "app_name"]]
+    # only the people over the limit are grouped again (a few among thousands)
+    for key, group in sel.groupby("email_key", sort=True):
+        n = int(over[key])
+        email = group["email"].iloc[0]
+        apps = sorted(group["app_name"])
+        region, app = min(zip(group["app_name"], group["region"], strict=True))[::-1]
+        yield {
+            "region": ", ".join(sorted(set(group["region"]))),
+            "app": None,
+            "email": email,
+            "message": f"{email} is a full Collaborator on {n} apps (more than {limit}): "
+            + ", ".join(apps)
+            + ".",
+            "remediation": "Downgrade where the full role is not needed, app by app; "
+            + example(argv("downgrade", region, app, email)),
+        }

@@ -95,18 +95,24 @@ def token_unused(ctx: Context) -> Iterator[Finding]:
     title="API token older than the rotation period",
     risk="Long-lived tokens accumulate exposure (CI logs, laptops, former staff); regular rotation "
     "limits how long a leaked token stays useful.",
-    remediation="Create a new token, switch its users over, then revoke the old one.",
+    remediation="Renew the token (a new secret under the same name), or create a new one and "
+    "revoke the old one.",
 )
 def token_too_old(ctx: Context) -> Iterator[Finding]:
     limit = ctx.policy.thresholds.token_max_age_days
     for t in _tokens(ctx):
-        age = ctx.days_before(t["created_at"])
+        # a renewed token's secret dates from its renewal (issued_at), not its creation
+        issued = t.get("issued_at")
+        renewed = pd.notna(issued) and issued > t["created_at"]
+        age = ctx.days_before(issued if renewed else t["created_at"])
         if age > limit:
+            since = "renewed" if renewed else "created"
             yield {
                 "email": t["account_email"],
                 "token_name": t["name"],
-                "message": f"Token '{t['name']}' of {t['account_email']} is {age:.0f} days old "
-                f"(more than {limit}).",
-                "remediation": "Rotate it: create a new token, update what uses it, then revoke "
-                f"'{t['name']}' in the dashboard (User settings → API Tokens).",
+                "message": f"Token '{t['name']}' of {t['account_email']} was {since} {age:.0f} "
+                f"days ago (more than {limit}).",
+                "remediation": f"Rotate it: Renew '{t['name']}' in the dashboard (User settings "
+                "→ API Tokens → Renew) and update what uses it, or create a new token and "
+                "revoke this one.",
             }

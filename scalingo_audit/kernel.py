@@ -1,0 +1,65 @@
+"""The report's Jupyter kernel: ``ipykernel`` as ``python -m ipykernel_launcher`` runs it, less
+one import nobody in it needs.
+
+``ipykernel`` imports ``jsonschema`` (through ``jupyter_client`` and ``jupyter_events``),
+whose format checker imports ``rfc3987_syntax`` if installed; that package builds 38 parsers
+at import, about 1.5 s of CPU in every kernel (jsonschema issue #1428), to validate the
+``iri`` format, which nothing in a report kernel validates. Marking the module absent
+(``sys.modules[name] = None``, Python's documented way to block an import) makes jsonschema
+skip that one format. Only this process (a kernel scalingo-audit starts for its notebooks)
+is affected; :func:`manager_class` starts it instead of ``ipykernel_launcher``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+SKIPPED_IMPORTS = ("rfc3987_syntax",)
+"""Modules a report kernel never imports (see the module docstring)."""
+
+
+def skip_slow_imports() -> None:
+    """Block :data:`SKIPPED_IMPORTS` in this process, unless one is already imported."""
+    for name in SKIPPED_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
+def manager_class() -> Any:
+    """:class:`ReportKernelManager`, defined on first use (jupyter_client is imported by the
+    process that starts kernels, not by the kernel before it blocks the slow import)."""
+    global _MANAGER
+    if _MANAGER is None:
+        from jupyter_client.manager import KernelManager
+
+        class ReportKernelManager(KernelManager):
+            """Starts ``python -m scalingo_audit.kernel`` where the kernel spec says
+            ``python -m ipykernel_launcher``; any other command is left as it is."""
+
+            def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+                cmd: list[str] = super().format_kernel_cmd(extra_arguments)
+                for i in range(len(cmd) - 1):
+                    if cmd[i] == "-m" and cmd[i + 1] == "ipykernel_launcher":
+                        return [*cmd[: i + 1], "scalingo_audit.kernel", *cmd[i + 2 :]]
+                return cmd
+
+        _MANAGER = ReportKernelManager
+    return _MANAGER
+
+
+_MANAGER: Any = None
+
+
+def main() -> None:
+    """What ``ipykernel_launcher`` does, after :func:`skip_slow_imports`."""
+    skip_slow_imports()
+    if sys.path and (sys.path[0] in ("", str(Path.cwd()))):
+        del sys.path[0]  # as ipykernel_launcher: the kernel's init_path adds it back
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
+if __name__ == "__main__":
+    main()
