@@ -489,10 +489,18 @@ def run_notebooks(
         _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s\n")
 
     n = workers or default_workers(len(notebooks))
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        futures = [pool.submit(run, i) for i in range(len(notebooks))]
-        for future in futures:
-            future.result()  # the first failure, in notebook order
+    # papermill changes the process's working directory to ``cwd`` and back around each
+    # run: from several threads, the last one back may leave another's (a relative --out
+    # would then land in notebooks/). Paths here are absolute; the directory is restored.
+    here = os.getcwd()
+    out = out.absolute()
+    try:
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            futures = [pool.submit(run, i) for i in range(len(notebooks))]
+            for future in futures:
+                future.result()  # the first failure, in notebook order
+    finally:
+        os.chdir(here)
     return targets
 
 

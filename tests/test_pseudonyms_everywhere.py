@@ -158,16 +158,24 @@ def test_no_such_email_or_name_in_any_output_and_one_key_file(tmp_path: Path) ->
         outputs[f"check {fmt}"] = r.stdout + r.stderr
     run("review", str(snap), "--out", "review.xlsx")
     run("review", str(snap), "--out", "review.csv")
-    r = run("report", str(snap), "--out", "report")
-    outputs["report stderr"] = r.stdout + r.stderr
-    wb = load_workbook(tmp_path / "review.xlsx")
-    outputs["review.xlsx"] = "\n".join(
-        str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
+    r = run("report", str(snap), "--out", "report", "--pages")
+    assert (tmp_path / "report" / "index.html").is_file(), (
+        r.returncode,
+        r.stdout,
+        r.stderr[-2000:],
     )
-    files = [tmp_path / "review.csv", *sorted((tmp_path / "report").rglob("*.html"))]
-    assert len(files) >= 6
+    outputs["report stderr"] = r.stdout + r.stderr
+    files = [tmp_path / "review.csv", tmp_path / "review.xlsx"]
+    files += sorted(p for p in (tmp_path / "report").rglob("*") if p.is_file())
+    assert len(files) >= 9
     for f in files:
-        outputs[f.name] = f.read_text(encoding="utf-8-sig")
+        if f.suffix == ".xlsx":
+            wb = load_workbook(f)
+            outputs[str(f.relative_to(tmp_path))] = "\n".join(
+                str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
+            )
+        else:
+            outputs[str(f.relative_to(tmp_path))] = f.read_text(encoding="utf-8-sig")
     for name, text in outputs.items():
         assert leaks(text) == [], (name, leaks(text))
     assert (

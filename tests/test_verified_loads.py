@@ -153,12 +153,17 @@ def test_verified_outputs_say_so(snap: Path) -> None:
 def test_every_report_page_says_unverified(snap: Path, tmp_path: Path) -> None:
     flip_one_byte(snap / TAMPERED)
     out = tmp_path / "report"
-    r = run("report", str(snap), "--out", str(out), "--no-verify")
+    r = run("report", str(snap), "--out", str(out), "--no-verify", "--pages")
     assert r.returncode == 0, r.stderr
     pages = sorted(out.glob("*.html"))
-    assert len(pages) >= 5 and (out / "index.html") in pages
+    assert len(pages) >= 6 and {out / "index.html", out / "report.html"} <= set(pages)
     for page in pages:
         assert "UNVERIFIED" in page.read_text(encoding="utf-8"), page.name
+    for data_file in sorted(out.glob("*.csv")):  # the findings the report ships beside it
+        assert "UNVERIFIED" in data_file.read_text(encoding="utf-8"), data_file.name
+    for data_file in sorted(out.glob("*.json")):
+        body = json.loads(data_file.read_text(encoding="utf-8"))
+        assert all(f["source"]["verified"] is False for f in body), data_file.name
 
 
 # --- verify --expect-sha256 -------------------------------------------------------------------
