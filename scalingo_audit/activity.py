@@ -131,8 +131,11 @@ def derive(
             _apply(e, apps[key], found)
     out = m.copy()
     for col in COLUMNS:
-        values = [found[col].get(i, pd.NaT) for i in range(len(m))]
-        out[col] = pd.Series(pd.to_datetime(values, utc=True), index=m.index).astype(TIME)
+        column = pd.Series(pd.NaT, index=m.index, dtype=TIME)  # no event: NaT, no row loop
+        if found[col]:
+            at = pd.Series(found[col])
+            column[at.index] = pd.to_datetime(at, utc=True).astype(TIME).to_numpy()
+        out[col] = column
     return out
 
 

@@ -14,7 +14,7 @@ import typing
 import warnings
 from collections.abc import Sequence
 
-from . import __version__, output
+from ._version import __version__
 from .compliance import FRAMEWORKS
 from .errors import AuditError, DataWarning, OutputWarning, one_line
 from .frames import SEVERITIES
@@ -39,6 +39,8 @@ EPILOG = """examples:
   scalingo-audit diff snapshots/old snapshots/new  what changed since the last review
   scalingo-audit review SNAPSHOT --out review.xlsx an access review sheet to fill
   scalingo-audit verify SNAPSHOT                  is the evidence intact?
+  scalingo-audit schema findings                  the JSON Schema of check --format json
+  scalingo-audit notebooks --copy my-notebooks    editable copies of the notebooks
   SCALINGO_API_TOKEN=... scalingo-audit collect --out snapshots/today
 
 exit status: 0 ok, 1 findings at or above --fail-on, 2 anything else (bad usage, bad input,
@@ -175,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         type=int,
         help="longest list a chart shows (default: 25); tables always list every row",
+    )
+    p.add_argument(
+        "--notebooks",
+        metavar="DIR",
+        help="run your own notebooks from DIR (NN_*.ipynb, e.g. edited copies written by "
+        "'scalingo-audit notebooks --copy DIR') instead of the bundled ones",
     )
     _pseudonymise(p)
 
@@ -339,6 +347,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="list each check with the controls of this framework it bears on "
         "(iso27001: ISO/IEC 27001:2022 Annex A, soc2: SOC 2 TSC, cis: CIS Controls v8)",
     )
+
+    p = _command(
+        sub,
+        "notebooks",
+        help="list the bundled notebooks, or copy them to edit (--copy DIR)",
+        description="Without options, print where the bundled notebooks are and list them. "
+        "With --copy DIR, write editable copies into DIR (never replacing a file there); "
+        "run them with 'scalingo-audit report SOURCE --notebooks DIR' or open them in "
+        "JupyterLab (pip install 'scalingo-audit[lab]').",
+    )
+    p.add_argument("--copy", metavar="DIR", help="write editable copies of the notebooks here")
+
+    from .contracts import NAMES
+
+    p = _command(
+        sub,
+        "schema",
+        help="print the JSON Schema of an output or input (findings, diff, manifest, policy)",
+        description="Print a published JSON Schema (draft 2020-12): 'findings' for check "
+        "--format json, 'diff' for diff --format json, 'manifest' for a snapshot's "
+        "manifest.json, 'policy' for the policy file. Each $id ends with its version.",
+    )
+    p.add_argument("name", metavar="NAME", choices=NAMES, help=" | ".join(NAMES))
     return parser
 
 
@@ -401,13 +432,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         return _check(args)
     if args.command == "report":
+        from .kernel import skip_slow_imports
         from .report import build_report
+
+        skip_slow_imports()  # this process is ours: no rfc3987_syntax parsers (kernel.py)
 
         index = build_report(
             args.source,
             policy=args.policy,
             as_of=args.as_of,
             out_dir=args.out,
+            notebooks_dir=args.notebooks,
             pdf=args.pdf,
             pseudonymise=args.pseudonymise,
             top=args.top,
@@ -480,6 +515,22 @@ def _run(args: argparse.Namespace) -> int:
         for c in catalogue().to_dict("records"):
             print(f"{c['check_id']:34} {c['severity']:7} {c['title']}")
         return 0
+    if args.command == "notebooks":
+        from . import resources
+
+        if args.copy:
+            copies = resources.copy_notebooks(args.copy)
+            print(f"{len(copies)} notebooks copied to {args.copy}")
+            return 0
+        print(f"Bundled notebooks in {resources.notebooks_dir()}:")
+        for nb in resources.bundled_notebooks():
+            print(f"  {nb.name}")
+        return 0
+    if args.command == "schema":
+        from . import contracts
+
+        sys.stdout.write(contracts.text(args.name))
+        return 0
     raise AssertionError(args.command)  # argparse only accepts the commands above
 
 
@@ -534,6 +585,8 @@ def _review(args: argparse.Namespace) -> int:
         pseudonymise=args.pseudonymise,
         verify=args.verify,
     )
+    from . import output
+
     sheet = review.review_sheet(audit.data, audit.findings)
     about = {
         **review.sheet_about(audit.data),
@@ -578,14 +631,16 @@ def _notify(args: argparse.Namespace) -> int:
 
 
 def _follow_up(args: argparse.Namespace) -> int:
-    from . import followup
+    from . import followup, output
     from .policy import load_policy
     from .sources import load
 
     if not args.source:
         raise AuditError("--follow-up needs the newer SNAPSHOT to compare the decisions with")
     review = followup.read_review(args.follow_up)
-    data = load(args.source, policy=load_policy(args.policy) if args.policy else None)
+    data = load(
+        args.source, policy=load_policy(args.policy) if args.policy else None, verify=args.verify
+    )
     if args.pseudonymise:
         from .pseudonymise import load_or_create_key, pseudonymise
 
@@ -596,6 +651,7 @@ def _follow_up(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from . import output
     from .evidence import provenance
     from .notebook import open_audit
 

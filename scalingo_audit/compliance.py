@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import yaml
+if TYPE_CHECKING:  # imported where used: the CLI reads FRAMEWORKS without loading pandas
+    import pandas as pd
 
 FRAMEWORKS = ("iso27001", "soc2", "cis")
 """Framework keys, as ``checks --framework`` and the ``compliance`` field name them."""
@@ -34,6 +34,8 @@ STATUSES = ("open findings", "muted findings only", "no finding", "not evaluated
 
 @functools.cache
 def _data() -> dict[str, Any]:
+    import yaml
+
     text = resources.files("scalingo_audit").joinpath("compliance.yaml").read_text("utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     return data
@@ -51,6 +53,8 @@ def framework_controls(framework: str) -> dict[str, str]:
 def mapping(framework: str | None = None) -> pd.DataFrame:
     """One row per (check, control): ``check_id``, ``framework``, ``control``, ``title``
     (the control's), ``source``, ``reason``; only ``framework``'s rows when given."""
+    import pandas as pd
+
     rows = []
     for check_id, entries in _data()["mapping"].items():
         for e in entries:
@@ -116,6 +120,8 @@ def control_status(
     ``muted``, ``not_evaluated`` (its checks that could not run, or were not run: not in
     ``checks``, the ids that ran, default the whole catalogue) and ``status`` (one of
     :data:`STATUSES`). Findings a baseline marks ``fixed`` are not counted."""
+    import pandas as pd
+
     from .baseline import open_findings
     from .checks import CHECKS
 
@@ -207,6 +213,8 @@ def report_table(findings: pd.DataFrame, framework: str) -> pd.DataFrame:
 
 def summary(findings: pd.DataFrame) -> pd.DataFrame:
     """Controls per framework and status (rows: framework names; columns: statuses)."""
+    import pandas as pd
+
     t = control_status(findings)
     counts = pd.crosstab(t["framework"], t["status"]).reindex(
         index=list(FRAMEWORKS), columns=list(STATUSES), fill_value=0

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # imported where used: the CLI reads SEVERITIES without loading pandas
+    import pandas as pd
 
 TEXT = "string"
 BOOL = "boolean"
@@ -81,7 +82,12 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("email_key", TEXT, "lower-cased email: the person's key everywhere"),
         Column("username", TEXT, "username, empty while an invitation is pending"),
         Column("user_id", TEXT, "user id (us-...), empty while pending"),
-        Column("tfa", BOOL, "2FA enabled; <NA> when unknown (owners, pending, not reported)"),
+        Column(
+            "tfa",
+            BOOL,
+            "2FA enabled; <NA> when unknown (owners other than the collecting account, whose own "
+            "2FA GET /v1/client/tfa gives; pending; not reported)",
+        ),
         Column("domain", TEXT, "email domain, lower-cased"),
         Column("internal", BOOL, "email domain is internal; <NA> when the policy names none"),
         Column(
@@ -243,6 +249,8 @@ def columns(name: str) -> list[str]:
 def build(name: str, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """Make frame ``name`` from records (or a DataFrame) with exactly the schema's columns
     and dtypes. Missing columns are filled with ``<NA>``; extra ones are dropped."""
+    import pandas as pd
+
     df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame.from_records(list(rows))
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     for col in SCHEMAS[name]:
@@ -270,6 +278,8 @@ def empty(name: str) -> pd.DataFrame:
 
 def describe() -> pd.DataFrame:
     """The data model as a table: frame, column, dtype, meaning."""
+    import pandas as pd
+
     return pd.DataFrame(
         [
             {"frame": frame, "column": c.name, "dtype": c.dtype, "meaning": c.doc}

@@ -47,7 +47,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import frames
+from . import contracts, frames
 from . import snapshot as snap
 from .errors import InputError, excerpt
 from .model import AuditData
@@ -439,7 +439,8 @@ def records(changes: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def to_json(changes: pd.DataFrame) -> str:
-    return json.dumps(records(changes), indent=2, ensure_ascii=False)
+    """A JSON array of changes; its published schema is ``scalingo-audit schema diff``."""
+    return json.dumps(contracts.checked("diff", records(changes)), indent=2, ensure_ascii=False)
 
 
 def to_csv(changes: pd.DataFrame) -> str:

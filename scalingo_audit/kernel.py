@@ -6,8 +6,10 @@ whose format checker imports ``rfc3987_syntax`` if installed; that package build
 at import, about 1.5 s of CPU in every kernel (jsonschema issue #1428), to validate the
 ``iri`` format, which nothing in a report kernel validates. Marking the module absent
 (``sys.modules[name] = None``, Python's documented way to block an import) makes jsonschema
-skip that one format. Only this process (a kernel scalingo-audit starts for its notebooks)
-is affected; :func:`manager_class` starts it instead of ``ipykernel_launcher``.
+skip that one format. Only processes scalingo-audit owns are affected: the kernels it starts
+for its notebooks (:func:`manager_class` starts this module instead of
+``ipykernel_launcher``) and the ``scalingo-audit report`` command itself; a program calling
+``build_report`` keeps its imports as they are.
 """
 
 from __future__ import annotations

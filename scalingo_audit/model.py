@@ -109,8 +109,20 @@ def assemble(
     """Complete the frames for ``policy``, derive ``people`` and the activity columns."""
     m = memberships.copy()
     m["email_key"] = m["email"].str.strip().str.lower()
-    m["domain"] = m["email_key"].str.rpartition("@")[2] if not m.empty else m["email_key"]
-    m["internal"] = pd.array([policy.is_internal(d) for d in m["domain"]], dtype="boolean")
+    # one domain split per person and one classification per domain, not per membership
+    codes, keys = pd.factorize(m["email_key"])
+    domains = pd.Series(keys, dtype="string").str.rpartition("@")[2] if len(keys) else None
+    m["domain"] = (
+        pd.array(domains.to_numpy()[codes], dtype="string")
+        if domains is not None
+        else m["email_key"]
+    )
+    if domains is not None and (codes < 0).any():
+        m.loc[codes < 0, "domain"] = pd.NA
+    internal = {d: policy.is_internal(d) for d in m["domain"].dropna().unique()}
+    m["internal"] = pd.array(
+        [None if pd.isna(d) else internal[d] for d in m["domain"]], dtype="boolean"
+    )
     m = frames.build("memberships", m)
     events = frames.build("events", events)
     m = frames.build("memberships", activity.derive(m, events))

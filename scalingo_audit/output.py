@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import contracts
 from .baseline import NEW, fixed_findings, open_findings
 from .commands import render
 from .compliance import controls_for, controls_text
@@ -67,8 +68,10 @@ def records(
 
 
 def to_json(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> str:
-    """A JSON array of finding objects (see :func:`records`)."""
-    return json.dumps(records(findings, provenance), indent=2, ensure_ascii=False)
+    """A JSON array of finding objects (see :func:`records`); its published schema is
+    ``scalingo-audit schema findings`` (:mod:`scalingo_audit.contracts`)."""
+    items = contracts.checked("findings", records(findings, provenance))
+    return json.dumps(items, indent=2, ensure_ascii=False)
 
 
 def safe_cell(value: Any) -> Any:

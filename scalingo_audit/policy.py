@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from . import contracts
 from .errors import PolicyError, excerpt
 
 
@@ -201,7 +202,7 @@ def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
             PolicyException(check_id=check_id, reason=reason.strip(), expires=expires, **scope)
         )
 
-    return Policy(
+    policy = Policy(
         internal_domains=domains,
         service_accounts=str_list("service_accounts"),
         api_token_accounts=str_list("api_token_accounts"),
@@ -209,6 +210,8 @@ def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
         exceptions=tuple(exceptions),
         source=source,
     )
+    contracts.checked("policy", data)  # what the tool accepts, its published schema accepts
+    return policy
 
 
 def load_policy(path: str | Path | None) -> Policy:

@@ -32,14 +32,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from . import __version__, atomic
+from . import __version__, atomic, resources
 from .errors import InputError, ReportError
 from .frames import SEVERITIES
 from .htmltable import assets
 from .notebook import CACHE_ENV, Audit, cache_key, open_audit, save_cached
-
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-"""The repository's notebooks, next to the package."""
 
 KERNEL_ARGS = ("--InteractiveShell.colors=nocolor", "--IPKernelApp.log_level=ERROR")
 """Plain (uncoloured) tracebacks, and no kernel start-up chatter on stderr."""
@@ -61,11 +58,13 @@ class Page:
 def report_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
     """The report notebooks, in order: ``NN_*.ipynb`` except those whose notebook metadata
     says ``"scalingo_audit": {"report": false}`` (the interactive explorer, notebooks that
-    take other parameters)."""
-    folder = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
+    take other parameters). ``notebooks_dir`` is a user's own copies (``report --notebooks
+    DIR``, e.g. edited from ``scalingo-audit notebooks --copy DIR``); by default, the
+    notebooks bundled with the package (:func:`scalingo_audit.resources.notebooks_dir`)."""
+    folder = Path(notebooks_dir) if notebooks_dir is not None else resources.notebooks_dir()
     if not folder.is_dir():
-        raise ReportError(f"{folder}: notebooks directory not found (pass notebooks_dir)")
-    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if _in_report(p))
+        raise ReportError(f"{folder}: notebooks directory not found")
+    found = sorted(p for p in folder.glob(resources.NOTEBOOK_GLOB) if _in_report(p))
     if not found:
         raise ReportError(f"{folder}: no report notebooks (NN_*.ipynb) in this directory")
     return found
@@ -188,10 +187,24 @@ def _outputs_only(nb: Any) -> Any:
 
 
 def _export(nb: Any, title: str, *, css: str = "") -> str:
+    """``nb`` as one HTML page. Every HTML output (tables, charts, plotly.js) is set aside
+    before nbconvert runs and put back after: nbconvert re-parses its whole result with
+    BeautifulSoup (to add ``alt`` and ``tabindex`` attributes), which takes minutes on the
+    tables of a 50,000-membership organisation and changes nothing in these outputs."""
+    import secrets
+
     nb.metadata["title"] = f"{title} · scalingo-audit"
     resources = {"metadata": {"name": title}, "table_assets": assets() + css}
+    nonce = secrets.token_hex(8)
+    kept: list[str] = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html")
+            if isinstance(html, str) and html:
+                output["data"]["text/html"] = f"<!--sa-{nonce}-{len(kept)}-->"
+                kept.append(html)
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
-    return str(body)
+    return re.sub(rf"<!--sa-{nonce}-(\d+)-->", lambda m: kept[int(m.group(1))], str(body))
 
 
 def export_html(executed: Path, title: str) -> str:
@@ -334,7 +347,7 @@ def build_report(
     not match its manifest is reported anyway, and every page says UNVERIFIED.
     ``top`` caps the bars of each chart (the notebooks' default: 25); tables are never capped.
     The report directory also holds the complete data: ``findings.csv``, ``findings.json``
-    and the access review sheet ``review.xlsx`` (see :data:`DATA_FILES`).
+    and the access review sheet ``review.csv`` (see :data:`DATA_FILES`).
     ``timings``, when given, receives the seconds each phase took (``load + checks``,
     ``notebooks``, ``merge + export``, ``data files``, ``pdf``), for the benchmark.
     Returns the path of ``index.html``. Raises ``InputError``/``PolicyError`` for
@@ -540,7 +553,11 @@ def _environ(name: str, value: str) -> Iterator[None]:
 DATA_FILES = (
     ("findings.csv", "every finding, muted ones included (CSV, formula-safe)"),
     ("findings.json", "every finding as JSON, the same objects as `check --format json`"),
-    ("review.xlsx", "the access review sheet: one row per membership, to fill and apply"),
+    (
+        "review.csv",
+        "the access review sheet: one row per membership, to fill and apply with "
+        "`review --apply-decisions` (`review SOURCE --out review.xlsx` writes it as a workbook)",
+    ),
 )
 """The report's machine-readable files, next to ``index.html`` and linked from it."""
 

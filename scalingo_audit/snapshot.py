@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import contracts
 from .errors import DataWarning, InputError, excerpt
 from .redact import MARKER, redact_events
 
@@ -154,7 +155,8 @@ class Snapshot:
 
     def manifest_bytes(self) -> bytes:
         """``manifest.json`` exactly as :func:`write` writes it."""
-        return _dump(self.manifest())
+        # validated against `scalingo-audit schema manifest` when contracts are checked
+        return _dump(contracts.checked("manifest", self.manifest()))
 
     def digest(self) -> str:
         """The snapshot's hash: SHA-256 of ``manifest.json``'s bytes (as read from disk, or

@@ -7,7 +7,7 @@ filterable; only charts are capped, and say so).
 
 2FA has four states here, never collapsed: ``on``, ``off``, ``unknown`` (the
 API did not say; unknown is not off) and ``not exposed`` (owners: the API
-never reports an owner's 2FA).
+reports no owner's 2FA, except the collecting account's own, which is ``on``/``off``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ ROLE_LABELS = {
     "limited_collaborator": "Limited Collaborator",
 }
 TFA_STATES = ("on", "off", "unknown", "not exposed")
-"""2FA states, in display order. ``not exposed`` is for owners only."""
+"""2FA states, in display order. ``not exposed`` is for owners only (but the collector)."""
 
 MANUAL_CELL = "none: a name is unsafe in a shell, make the change on the dashboard"
 """A table's ``command`` cell for a finding whose command is withheld (see

@@ -358,6 +358,9 @@ def render(rows: list[Row], *, command: str, seed: int) -> str:
         f"- Large organisation: `generate_large(seed={seed})`, two regions, the collecting "
         "service account owns ~99% of the apps; memberships include one owner row per app. "
         "Kernel start-up and HTML export are included in `build_report` times.",
+        f"- Load average at the end of the run: {load_average()}. Other jobs sharing the cores "
+        "inflate every absolute time; the ratios of the speed goals (each side measured in "
+        "fresh processes in the same run) suffer less.",
         "",
         "| step | organisation | figure |",
         "|---|---|---|",

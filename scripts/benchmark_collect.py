@@ -37,7 +37,7 @@ def naive_collect(fake: FakeScalingo) -> int:
     client = Client(Settings.from_env(fake.env()), rate_limit=100_000, period=1.0)
     regions = client.get(fake.auth_url, "/v1/regions")["regions"]
     client.get(fake.auth_url, "/v1/tokens")
-    client.get(regions[0]["api"], "/v1/users/self")
+    client.get(fake.auth_url, "/v1/users/self")
     for r in regions:
         for app in client.get(r["api"], "/v1/apps")["apps"]:
             client.get(r["api"], f"/v1/apps/{app['name']}")

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from scalingo_audit.contracts import CHECK_ENV, validate_recorded
+
 from .fakeapi import FakeScalingo, make_world
+
+# Every findings array, diff, snapshot manifest and accepted policy produced while the
+# tests run (in this process, in CLI subprocesses, in notebook kernels) is recorded in
+# this directory and validated strictly against its published JSON Schema after each test
+# (scalingo_audit.contracts).
+CONTRACTS_DIR = tempfile.mkdtemp(prefix="scalingo-audit-contracts-")
+os.environ[CHECK_ENV] = CONTRACTS_DIR
+atexit.register(shutil.rmtree, CONTRACTS_DIR, True)
+
+
+@pytest.fixture(autouse=True)
+def _outputs_match_their_published_schemas() -> Iterator[None]:
+    yield
+    problems = validate_recorded(CONTRACTS_DIR)
+    if problems:
+        pytest.fail("outputs that do not match their schema:\n" + "\n".join(problems[:20]))
 
 
 @pytest.fixture

@@ -392,3 +392,16 @@ def test_bad_deadlines_are_one_line_errors(tmp_path, value):
             cwd=tmp_path)  # fmt: skip
     assert r.returncode == 2
     assert "--deadline" in only_error_line(r.stderr)
+
+
+def test_deadline_from_the_cli(fake_scalingo, tmp_path):
+    ok = cli("collect", "--out", "a", "--quiet", "--deadline", "1h", env=fake_scalingo.env(),
+             cwd=tmp_path)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert manifest(tmp_path / "a")["gaps"] == []
+    fake_scalingo.delay(r"/osc-fr1/v1/apps$", 3.0, times=None)
+    late = cli("collect", "--out", "b", "--quiet", "--deadline", "1s", env=fake_scalingo.env(),
+               cwd=tmp_path)  # fmt: skip
+    assert late.returncode == 0, late.stderr
+    gaps = manifest(tmp_path / "b")["gaps"]
+    assert gaps and all("deadline" in g["error"] for g in gaps)

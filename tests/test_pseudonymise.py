@@ -31,7 +31,8 @@ from scalingo_audit.pseudonymise import (
     reidentify,
     reidentify_text,
 )
-from scalingo_audit.report import NOTEBOOKS_DIR, build_report, render_index
+from scalingo_audit.report import build_report, render_index
+from scalingo_audit.resources import notebooks_dir
 from scalingo_audit.sources import load
 
 KEY = bytes(range(32))
@@ -337,7 +338,7 @@ def report_notebooks_with_pseudonymise(tmp_path: Path) -> Path:
     if they do not have one yet."""
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
+    for path in sorted(notebooks_dir().glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         if "pseudonymise" not in path.read_text(encoding="utf-8"):
             for cell in nb.cells:

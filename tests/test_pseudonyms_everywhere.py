@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from scalingo_audit.pseudonymise import Pseudonymiser, key_path, pseudonymise
-from scalingo_audit.report import NOTEBOOKS_DIR
+from scalingo_audit.resources import notebooks_dir
 from scalingo_audit.snapshot import Snapshot, api_files, write
 from scalingo_audit.sources import load
 
@@ -142,7 +142,7 @@ def test_the_key_path_is_absolute_and_decided_once(
 def test_no_such_email_or_name_in_any_output_and_one_key_file(tmp_path: Path) -> None:
     snap = write(world(), tmp_path / "snap")
     env = {**os.environ, "SCALINGO_AUDIT_PSEUDONYM_KEY": "keys/pseudo.key"}  # relative!
-    before = {p for p in NOTEBOOKS_DIR.rglob("*") if p.is_file()}
+    before = {p for p in notebooks_dir().rglob("*") if p.is_file()}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         r = subprocess.run(
@@ -185,5 +185,5 @@ def test_no_such_email_or_name_in_any_output_and_one_key_file(tmp_path: Path) ->
     # one key file, where the relative path pointed when the command started
     keys = [p for p in tmp_path.rglob("pseudo.key")]
     assert keys == [tmp_path / "keys" / "pseudo.key"]
-    after = {p for p in NOTEBOOKS_DIR.rglob("*") if p.is_file()}
+    after = {p for p in notebooks_dir().rglob("*") if p.is_file()}
     assert after == before  # no second key beside the notebooks

@@ -23,7 +23,6 @@ from scalingo_audit.model import with_info
 from scalingo_audit.notebook import open_audit
 from scalingo_audit.report import (
     DATA_FILES,
-    NOTEBOOKS_DIR,
     Page,
     build_report,
     default_out_dir,
@@ -32,6 +31,7 @@ from scalingo_audit.report import (
     render_index,
     report_notebooks,
 )
+from scalingo_audit.resources import notebooks_dir
 from scalingo_audit.sources import load
 
 PARAMETERS = (
@@ -103,8 +103,10 @@ def test_missing_or_empty_notebooks_dir_is_a_report_error(tmp_path: Path) -> Non
         report_notebooks(tmp_path)
 
 
-def test_default_notebooks_dir_is_the_repository_one() -> None:
-    assert Path(__file__).resolve().parent.parent / "notebooks" == NOTEBOOKS_DIR
+def test_default_notebooks_are_the_bundled_ones() -> None:
+    # where the bundled notebooks are (package data in a wheel, notebooks/ in a checkout)
+    # is tested in test_packaging.py; the report takes them from there
+    assert report_notebooks() == report_notebooks(notebooks_dir())
 
 
 def test_default_out_dir(tmp_path: Path) -> None:
@@ -317,7 +319,8 @@ def test_demo_report_shows_every_finding_and_its_data_files(demo_report: Path) -
     assert_every_finding_shown((out / "report.html").read_text(encoding="utf-8"), findings)
     header = (out / "findings.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("check_id,severity,")
-    assert (out / "review.xlsx").read_bytes()[:2] == b"PK"
+    sheet = (out / "review.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert sheet[0].startswith("person,") and len(sheet) > len(open_audit("demo").data.memberships)
 
 
 @pytest.mark.slow  # the large organisation (5,000 apps, 50,000 memberships) through the report
@@ -348,3 +351,14 @@ def test_large_report_shows_every_finding(tmp_path_factory: pytest.TempPathFacto
     expected = output.records(open_audit(str(snap), str(policy_file)).findings)
     assert len(findings) == len(expected) > 10_000
     assert_every_finding_shown((index.parent / "report.html").read_text(encoding="utf-8"), findings)
+
+
+def test_top_reaches_the_notebooks_and_must_be_positive(tmp_path: Path) -> None:
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    write_notebook(nbs / "01_top.ipynb", "print(f'charts capped at {top}')", title="Top")
+    index = build_report("demo", out_dir=tmp_path / "out", notebooks_dir=nbs, progress=False, top=7)
+    assert "charts capped at 7" in (index.parent / "report.html").read_text(encoding="utf-8")
+    with pytest.raises(InputError, match="--top"):
+        build_report("demo", out_dir=tmp_path / "bad", notebooks_dir=nbs, top=0)
+    assert not (tmp_path / "bad").exists()

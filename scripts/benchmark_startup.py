@@ -1,0 +1,112 @@
+"""Benchmark: how long ``scalingo-audit`` takes to start and run ``check demo``, and what it
+imports, for this checkout and optionally an older one measured in the same sitting.
+
+Prints figures (asserts nothing) and writes the "Start-up" section of BENCHMARKS.md::
+
+    .venv/bin/python scripts/benchmark_startup.py
+    git worktree add /tmp/before <old commit>
+    .venv/bin/python scripts/benchmark_startup.py --before /tmp/before   # before and after
+
+Each command runs ``--runs`` times as ``python -m scalingo_audit ...`` with ``PYTHONPATH``
+set to the checkout (the same interpreter and installed packages for both); the figure is
+the median wall time, runs alternating between the checkouts. "Imports" lists which of the
+heavy libraries the command loaded (``-X importtime``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN, END = "<!-- startup-benchmark:begin -->", "<!-- startup-benchmark:end -->"
+COMMANDS = (("--version",), ("check", "demo"), ("check", "demo", "--format", "json"))
+HEAVY = ("pandas", "plotly", "papermill", "nbconvert", "nbformat", "ipywidgets", "jupyterlab")
+
+
+def _env(checkout: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "SCALINGO_AUDIT_CHECK_CONTRACTS"}
+    env["PYTHONPATH"] = str(checkout)
+    return env
+
+
+def _imports(checkout: Path, args: tuple[str, ...]) -> list[str]:
+    """The heavy modules ``python -m scalingo_audit ARGS`` loads (``-X importtime``)."""
+    r = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "scalingo_audit", *args],
+        env=_env(checkout),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=checkout,
+    )
+    names = {n.split(".")[0] for n in re.findall(r"\|\s*([\w.]+)$", r.stderr, flags=re.M)}
+    return [h for h in HEAVY if h in names]
+
+
+def measure(
+    checkouts: list[Path], args: tuple[str, ...], runs: int
+) -> list[tuple[float, list[str]]]:
+    """For each checkout, the median wall time of ``python -m scalingo_audit ARGS`` and the
+    heavy modules it loads. Runs alternate between checkouts, so that a busy moment of a
+    shared machine weighs on both alike."""
+    times: list[list[float]] = [[] for _ in checkouts]
+    for _ in range(runs):
+        for i, checkout in enumerate(checkouts):
+            cmd = [sys.executable, "-m", "scalingo_audit", *args]
+            start = time.perf_counter()
+            subprocess.run(cmd, env=_env(checkout), capture_output=True, check=False, cwd=checkout)
+            times[i].append(time.perf_counter() - start)
+    return [
+        (statistics.median(t), _imports(c, args)) for t, c in zip(times, checkouts, strict=True)
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", type=Path, help="an older checkout to measure too")
+    parser.add_argument("--runs", type=int, default=7, help="runs per command (median)")
+    parser.add_argument("--no-write", action="store_true", help="print only; no BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    checkouts = [("before", args.before.resolve())] if args.before else []
+    checkouts.append(("after" if args.before else "this checkout", ROOT))
+    rows = []
+    for command in COMMANDS:
+        results = measure([c for _, c in checkouts], command, args.runs)
+        for (label, _), (seconds, heavy) in zip(checkouts, results, strict=True):
+            row = (label, f"scalingo-audit {' '.join(command)}", f"{seconds:.2f} s",
+                   ", ".join(heavy) or "none of them")  # fmt: skip
+            print(" | ".join(row))
+            rows.append(row)
+    if not args.no_write:
+        cores = os.cpu_count()
+        table = "\n".join(
+            ["## Start-up and `check demo`", "",
+             f"`.venv/bin/python scripts/benchmark_startup.py{' --before OLD' if args.before else ''}` "
+             f"({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {cores} cores, median of "
+             f"{args.runs} runs each, one sitting; the machine was shared, so compare rows "
+             f"of one table, not across dates). Imports: which of {', '.join(HEAVY)} the "
+             "command loaded.", "",
+             "| checkout | command | wall time | imports |", "|---|---|---|---|",
+             *[f"| {' | '.join(r)} |" for r in rows]]
+        )  # fmt: skip
+        bench = ROOT / "BENCHMARKS.md"
+        text = bench.read_text(encoding="utf-8") if bench.exists() else "# Benchmarks\n"
+        section = f"{BEGIN}\n{table}\n{END}"
+        if BEGIN in text and END in text:
+            text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
+        else:
+            text = text.rstrip("\n") + f"\n\n{section}\n"
+        bench.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
