@@ -159,9 +159,9 @@ def test_every_report_page_says_unverified(snap: Path, tmp_path: Path) -> None:
     assert len(pages) >= 6 and {out / "index.html", out / "report.html"} <= set(pages)
     for page in pages:
         assert "UNVERIFIED" in page.read_text(encoding="utf-8"), page.name
-    for data_file in sorted(out.glob("*.csv")):  # the findings the report ships beside it
+    for data_file in sorted(out.glob("findings*.csv")):  # the findings shipped beside it
         assert "UNVERIFIED" in data_file.read_text(encoding="utf-8"), data_file.name
-    for data_file in sorted(out.glob("*.json")):
+    for data_file in sorted(out.glob("findings*.json")):
         body = json.loads(data_file.read_text(encoding="utf-8"))
         assert all(f["source"]["verified"] is False for f in body), data_file.name
 
