@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,11 +130,14 @@ def execute(
 
     try:
         pm.execute_notebook(
-            str(notebook),
-            str(output),
+            str(Path(notebook).resolve()),
+            str(Path(output).resolve()),
             parameters=parameters,
             kernel_name="python3",
-            cwd=str(cwd),
+            # The kernel starts in ``cwd`` (nbclient's resources path). papermill's own
+            # ``cwd=`` would chdir this whole process, which races when notebooks run in
+            # threads at once and leaves the process in another notebook's directory.
+            resources={"metadata": {"path": str(Path(cwd).resolve())}},
             progress_bar=False,
             execution_timeout=CELL_TIMEOUT,
             extra_arguments=list(KERNEL_ARGS),
@@ -387,9 +391,15 @@ def build_report(
             pseudonym_key=str(params.get("pseudonym_key", "")), verify=verify,
         )  # fmt: skip
         save_cached(audit, key, tmp)
-        with _environ(CACHE_ENV, tmp):
+        data_dir = staging / "data"
+        data_dir.mkdir()
+        # the data files are written while the kernels run (this process mostly waits on them)
+        with ThreadPoolExecutor(max_workers=1) as side, _environ(CACHE_ENV, tmp):
+            data_files = side.submit(write_data_files, audit, data_dir)
             executed = run_notebooks(notebooks, staging, params, out=out, progress=progress)
-        clock.lap("notebooks")
+            clock.lap("notebooks")
+            written = data_files.result()
+            clock.lap("data files (the rest, after the notebooks)")
         _say(progress, f"{REPORT_HTML} … ")
         nb, sections = merge_notebooks(executed)
         front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
@@ -405,12 +415,10 @@ def build_report(
                 (staging / page.html).write_text(export_html(done, title), encoding="utf-8")
                 pages.append(page)
         out.mkdir(parents=True, exist_ok=True)
-        for name in [REPORT_HTML, *(p.html for p in pages)]:  # each whole or not at all
-            atomic.write_bytes(out / name, (staging / name).read_bytes())
+        for path in [staging / REPORT_HTML, *(staging / p.html for p in pages), *written]:
+            atomic.write_bytes(out / path.name, path.read_bytes())  # each whole or not at all
     clock.lap("merge + export")
     shutil.rmtree(out / "_failed", ignore_errors=True)
-    write_data_files(audit, out)
-    clock.lap("data files")
     report_pdf = ""
     if pdf:
         from .pdf import html_to_pdf, pdf_path
@@ -483,8 +491,6 @@ def run_notebooks(
     """Execute ``notebooks`` into ``staging``, :func:`workers` at a time (one kernel each);
     returns the executed copies, in order. A failure keeps the failed copy in
     ``out/_failed/`` and raises its ``ReportError`` (the first one, in notebook order)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     targets = [staging / nb.name for nb in notebooks]
 
     def run(i: int) -> None:
@@ -518,9 +524,11 @@ def run_notebooks(
 
 
 def default_workers(notebooks: int) -> int:
-    """Kernels run at once: one per core, at most one per notebook (each kernel is one
-    Python process, mostly busy with its own imports and cells)."""
-    return max(1, min(notebooks, os.cpu_count() or 1))
+    """Kernels run at once: two per core, at most one per notebook. A kernel spends part of
+    its start waiting (process start, ZeroMQ handshakes, file reads), so one per core
+    leaves cores idle: on 2 cores the demo report took 11-16 s with 2 kernels at once and
+    8-11 s with 3 to 5 (see BENCHMARKS.md)."""
+    return max(1, min(notebooks, 2 * (os.cpu_count() or 1)))
 
 
 class _Clock:

@@ -153,6 +153,14 @@ def _wait_for(predicate: Any, seconds: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def _default_signals() -> None:
+    """In the child: the signals at their defaults, as in a terminal. A job started in the
+    background by a non-interactive shell (a CI runner may be one) inherits SIGINT ignored,
+    and collect rightly leaves an ignored signal ignored (nohup)."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP", "SIGINT"])
 def test_a_signal_mid_run_keeps_what_was_collected(tmp_path, signame):
     world = make_world(owned=4, collaborated=4)
@@ -162,7 +170,7 @@ def test_a_signal_mid_run_keeps_what_was_collected(tmp_path, signame):
         proc = subprocess.Popen(
             [sys.executable, "-m", "scalingo_audit", "collect", "--out", "snap", "--quiet"],
             cwd=tmp_path, env={**base, **fake.env()}, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals,
         )  # fmt: skip
         try:
             _wait_for(lambda: fake.count(r"/osc-fr1/v1/collaborators$") >= 1)

@@ -30,6 +30,7 @@ from scalingo_audit.report import (
     notebook_parameters,
     render_index,
     report_notebooks,
+    run_notebooks,
 )
 from scalingo_audit.resources import notebooks_dir
 from scalingo_audit.sources import load
@@ -187,6 +188,26 @@ def test_failing_notebook_is_a_report_error_naming_it(tmp_path: Path) -> None:
     assert not (out / "01_fine.html").exists()
     failed = (out / "_failed" / "02_boom.ipynb").read_text()
     assert "ValueError" in failed and "\\u001b[" not in failed
+
+
+def test_notebooks_run_at_once_leave_the_process_where_it_was(tmp_path: Path) -> None:
+    """Kernels start in their notebook's folder without moving this process: papermill's
+    own ``cwd=`` chdirs the whole process, which threads running at once leave in another
+    notebook's folder (relative paths then break for the rest of the run)."""
+    folders = [tmp_path / f"nb{i}" for i in range(4)]
+    notebooks = []
+    for i, folder in enumerate(folders):
+        folder.mkdir()
+        notebooks.append(folder / f"0{i}_where.ipynb")
+        write_notebook(notebooks[-1], "import os, time; time.sleep(0.3); print(os.getcwd())")
+    staging, out = tmp_path / "staging", tmp_path / "out"
+    staging.mkdir()
+    before = Path.cwd()
+    executed = run_notebooks(notebooks, staging, {}, out=out, progress=False, workers=4)
+    assert Path.cwd() == before
+    for folder, path in zip(folders, executed, strict=True):
+        printed = nbformat.read(path, as_version=4).cells[-1].outputs[0]["text"].strip()
+        assert Path(printed).resolve() == folder.resolve()
 
 
 # --- a whole report on generated notebooks: paths, gaps, expired exceptions ---------------
