@@ -181,6 +181,9 @@ def snapshot_commands(snap: Path, good: Path, tmp: Path) -> dict[str, list[str]]
         "diff-new": ["diff", str(good), str(snap), "--format", "json"],
         "verify": ["verify", str(snap)],
         "collect-since": ["collect", "--out", str(tmp / "new"), "--since", str(snap), "--quiet"],
+        "init-policy": ["init-policy", str(snap), "--out", str(tmp / "policy.yaml")],
+        "notify": ["notify", str(snap), "--baseline", str(good)],
+        "check-baseline": ["check", str(good), "--baseline", str(snap)],
     }
 
 
@@ -209,6 +212,7 @@ def test_every_bad_snapshot_is_one_line_and_exit_2_for_every_command(
     spoil(snap)
     monkeypatch.setenv("SCALINGO_API_TOKEN", "tk-us-not-used")
     monkeypatch.setenv("SCALINGO_AUTH_URL", "http://127.0.0.1:9")  # never reached
+    monkeypatch.setenv("SCALINGO_AUDIT_WEBHOOK_URL", "http://127.0.0.1:9/hook")  # nor this
     for label, args in snapshot_commands(snap, good, tmp_path).items():
         r = main(capsys, *args)
         if label == "verify" and name in VERIFY_EXIT:
@@ -218,13 +222,19 @@ def test_every_bad_snapshot_is_one_line_and_exit_2_for_every_command(
         line = assert_one_line(r, contains="" if label in ("verify", "collect-since") else expected)
         assert "internal error" not in line, (label, line)
         assert not (tmp_path / "report").exists() and not (tmp_path / "review.xlsx").exists()
-        assert not (tmp_path / "new").exists()
+        assert not (tmp_path / "new").exists() and not (tmp_path / "policy.yaml").exists()
 
 
 @pytest.mark.parametrize(("name", "text", "expected"), POLICIES, ids=[p[0] for p in POLICIES])
 def test_every_bad_policy_is_one_line_and_exit_2_for_every_command(
-    tmp_path: Path, name: str, text: str, expected: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    name: str,
+    text: str,
+    expected: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("SCALINGO_AUDIT_WEBHOOK_URL", "http://127.0.0.1:9/hook")  # never reached
     snap = base(tmp_path)
     policy = tmp_path / "policy.yaml"
     policy.write_text(text)
@@ -234,6 +244,7 @@ def test_every_bad_policy_is_one_line_and_exit_2_for_every_command(
         "review": ["review", str(snap), "--out", str(tmp_path / "review.xlsx")],
         "diff": ["diff", str(snap), str(snap)],
         "check-baseline": ["check", str(snap), "--baseline", str(snap)],
+        "notify": ["notify", str(snap), "--baseline", str(snap)],
     }
     for args in commands.values():
         line = assert_one_line(main(capsys, *args, "--policy", str(policy)), contains=expected)
