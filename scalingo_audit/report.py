@@ -508,9 +508,9 @@ def run_notebooks(
         _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s\n")
 
     n = workers or default_workers(len(notebooks))
-    # papermill changes the process's working directory to ``cwd`` and back around each
-    # run: from several threads, the last one back may leave another's (a relative --out
-    # would then land in notebooks/). Paths here are absolute; the directory is restored.
+    # Kernels get their folder through nbclient (see execute), so nothing here changes the
+    # working directory; paths are absolute and it is restored all the same, in case a
+    # library called from a thread changes it.
     here = os.getcwd()
     out = out.absolute()
     try:
