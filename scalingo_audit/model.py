@@ -35,6 +35,10 @@ class SourceInfo:
     pseudonymised: bool = False  # people are replaced by keyed pseudonyms (pseudonymise.py)
     events_days: int | None = None  # days of app events collected; None: not collected
     activity_note: str | None = None  # set by assemble when activity checks cannot run
+    # False when a snapshot was loaded with --no-verify: its raw files were not checked
+    # against the manifest, and every output says UNVERIFIED. None: nothing to verify
+    # (a dashboard export has no manifest).
+    verified: bool | None = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,7 @@ class SourceInfo:
             "notes": list(self.notes),
             "events_days": self.events_days,
             "activity_note": self.activity_note,
+            "verified": self.verified,
         }
 
 

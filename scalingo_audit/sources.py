@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from . import snapshot as snap
-from .errors import DataWarning, InputError, excerpt
+from .errors import DataWarning, InputError, excerpt, short
 from .frames import STATUSES
 from .model import AuditData, SourceInfo, assemble
 from .policy import Policy
@@ -29,13 +29,18 @@ from .redact import redact_event
 DEMO = "demo"
 
 
-def load(source: str | Path = DEMO, *, policy: Policy | None = None) -> AuditData:
+def load(
+    source: str | Path = DEMO, *, policy: Policy | None = None, verify: bool = True
+) -> AuditData:
     """Load access data into frames.
 
     ``source`` is ``"demo"`` (the built-in demo organisation), a snapshot
     directory (see :mod:`scalingo_audit.snapshot`) or a dashboard Collaborators
     export (``.csv`` or ``.json``). ``policy`` decides internal domains and
     service accounts; for the demo it defaults to the demo's own policy.
+    A snapshot's raw files are checked against its manifest (size, SHA-256) and a
+    mismatch raises :class:`InputError` naming the file; ``verify=False`` loads them
+    anyway and marks the data unverified (``info.verified``), which every output shows.
     """
     if str(source) == DEMO:
         from .demo import demo_policy, demo_snapshot
@@ -45,13 +50,17 @@ def load(source: str | Path = DEMO, *, policy: Policy | None = None) -> AuditDat
     if path.is_dir():
         if not snap.is_snapshot(path):
             raise InputError("not a snapshot directory (no manifest.json)", file=path)
-        return from_snapshot(snap.read(path), policy=policy or Policy(), kind="snapshot")
+        return from_snapshot(
+            snap.read(path, verify=verify), policy=policy or Policy(), kind="snapshot"
+        )
     if path.is_file():
         from .export import load_export
         from .model import with_info
 
         data = load_export(path, policy=policy or Policy())
-        return with_info(data, source_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+        return with_info(
+            data, source_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), verified=None
+        )
     raise InputError(
         "no such file or directory (expected 'demo', a snapshot directory or a dashboard export)",
         file=path,
@@ -150,6 +159,7 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         source_sha256=s.digest(),
         collector_version=s.tool_version or None,
         events_days=events_days,
+        verified=s.verified,
     )
     return assemble(apps_df, m, pd.DataFrame(tokens), pd.DataFrame(events), info, policy)
 
@@ -233,7 +243,9 @@ def _events_days(value: Any, where: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(
-            f"expected a number of days or null, got {value!r}", file=where, field="events_days"
+            f"expected a number of days or null, got {excerpt(value)}",
+            file=where,
+            field="events_days",
         )
     return value
 
@@ -338,7 +350,7 @@ def _label(record: str, rec: Mapping[str, Any], *keys: str) -> str:
     for k in keys:
         v = rec.get(k)
         if isinstance(v, str) and v:
-            return f"{record} ({v})"
+            return f"{record} ({short(v)})"  # a name can be 10,000 characters
     return record
 
 
@@ -412,7 +424,7 @@ def _collaborator_checked(
     status = _req(rec, "status", where, record)
     if not isinstance(status, str):
         raise InputError(
-            f"expected a text, got {status!r}", file=where, record=record, field="status"
+            f"expected a text, got {excerpt(status)}", file=where, record=record, field="status"
         )
     # no is_limited: data from before the Limited role existed, when everyone had the full role
     missing_limited = rec.get("is_limited") is None
@@ -483,7 +495,7 @@ def _bool(
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise InputError(
-        f"expected true or false, got {value!r}", file=where, record=record, field=name
+        f"expected true or false, got {excerpt(value)}", file=where, record=record, field=name
     )
 
 
@@ -503,6 +515,6 @@ def _parse_time(value: Any, where: str, record: str, name: str) -> dt.datetime:
         t = dt.datetime.fromisoformat(str(value))
     except ValueError:
         raise InputError(
-            f"not an ISO 8601 date: {value!r}", file=where, record=record, field=name
+            f"not an ISO 8601 date: {excerpt(value)}", file=where, record=record, field=name
         ) from None
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)

@@ -89,9 +89,9 @@ def resolve_as_of(as_of: dt.datetime | dt.date | str | None, data: AuditData) ->
         try:
             parsed = dt.datetime.fromisoformat(as_of)
         except ValueError:
-            from ..errors import InputError
+            from ..errors import InputError, excerpt
 
-            raise InputError(f"--as-of: not a date (YYYY-MM-DD): {as_of!r}") from None
+            raise InputError(f"--as-of: not a date (YYYY-MM-DD): {excerpt(as_of)}") from None
         if len(as_of.strip()) == 10:
             return parsed.replace(hour=23, minute=59, second=59, tzinfo=dt.UTC)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
