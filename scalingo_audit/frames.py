@@ -289,8 +289,12 @@ def _plain(column: pd.Series) -> list[Any]:
     import pandas as pd
 
     values = column.tolist()
-    if column.dtype != object and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
-        return values
+    if column.dtype != object:
+        if not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+            return values
+        if not column.isna().any():  # extension arrays give Python values but <NA>
+            return values
+        return [None if v is pd.NA else v for v in values]
     return [
         None
         if v is pd.NA

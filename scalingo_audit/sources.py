@@ -333,7 +333,7 @@ def _items(body: Any, key: str, where: str) -> list[tuple[int, Mapping[str, Any]
         raise InputError("must be a list", file=where, field=key)
     out = []
     for i, rec in enumerate(items):
-        if not isinstance(rec, Mapping):
+        if type(rec) is not dict and not isinstance(rec, Mapping):  # dict: the quick test
             raise InputError("must be a JSON object", file=where, record=f"{key}[{i}]")
         out.append((i, rec))
     return out
@@ -387,7 +387,12 @@ def _collaborator(
     rec: Mapping[str, Any], region: str, where: str, record: str, *, app_name: str | None
 ) -> dict[str, Any]:
     email, status = rec.get("email"), rec.get("status")
+    # true/false, or the API's "true"/"false" (other spellings: the checked path)
     limited, tfa = rec.get("is_limited"), rec.get("tfa_status")
+    if type(limited) is str and limited in ("true", "false"):
+        limited = limited == "true"
+    if type(tfa) is str and tfa in ("true", "false"):
+        tfa = tfa == "true"
     app_id, name = rec.get("app_id"), rec.get("app_name") or app_name
     if (
         type(email) is str
@@ -397,7 +402,7 @@ def _collaborator(
         and (limited is None or type(limited) is bool)
         and (tfa is None or type(tfa) is bool)
         and (app_id or name)
-    ):  # the usual row, read without the checks below (same result, about half the time)
+    ):  # the usual row, without the field-by-field checks: same result, half the time
         username = rec.get("username")
         return {
             "region": region,

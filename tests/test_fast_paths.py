@@ -122,3 +122,45 @@ def test_rows_is_to_dict_records() -> None:
     got, want = frames.rows(odd), odd.to_dict("records")
     assert [list(map(type, r.values())) for r in got] == [list(map(type, r.values())) for r in want]
     assert repr(got) == repr(want)
+
+
+ODD_VALUES: list[Any] = [
+    None,
+    "",
+    "true",
+    "false",
+    "TRUE",
+    " false ",
+    "yes",
+    1,
+    0,
+    1.0,
+    [],
+    {},
+    ["true"],
+    True,
+]
+
+
+@pytest.mark.parametrize("field", ["email", "status", "is_limited", "tfa_status", "app_id"])
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+def test_collaborator_fast_path_is_the_checked_path(field: str, value: Any) -> None:
+    rec = {
+        "id": "co-1",
+        "email": "ana@acme.example",
+        "status": "accepted",
+        "is_limited": "false",
+        "tfa_status": True,
+        "app_id": "ap-1",
+        "username": "n/a",
+    }
+    rec[field] = value
+
+    def read(fn: Any, name: str | None) -> Any:
+        try:
+            return fn(rec, "osc-fr1", "snap/c.json", "collaborators[0]", app_name=name)
+        except Exception as e:
+            return type(e), str(e)
+
+    for name in (None, "front"):
+        assert read(sources._collaborator, name) == read(sources._collaborator_checked, name)

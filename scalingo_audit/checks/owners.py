@@ -20,7 +20,7 @@ from .registry import GUIDE, Context, Finding, check
 )
 def owner_not_service_account(ctx: Context) -> Iterator[Finding]:
     apps = ctx.data.apps
-    for r in frames.rows(apps[apps["owner_email"].notna()]):
+    for r in frames.rows(apps[apps["owner_email"].notna()], ["region", "app_name", "owner_email"]):
         if ctx.policy.is_service_account(r["owner_email"]):
             continue
         yield {
