@@ -331,6 +331,8 @@ def _items(body: Any, key: str, where: str) -> list[tuple[int, Mapping[str, Any]
     items = body[key]
     if not isinstance(items, list):
         raise InputError("must be a list", file=where, field=key)
+    if all(type(rec) is dict for rec in items):  # the usual body: no record to name
+        return list(enumerate(items))
     out = []
     for i, rec in enumerate(items):
         if type(rec) is not dict and not isinstance(rec, Mapping):  # dict: the quick test
