@@ -58,6 +58,19 @@ read-only service account if you can."""
 
 def _pseudonymise(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pseudonymise", action="store_true", help=PSEUDONYMISE_HELP)
+    _no_verify(p)
+
+
+NO_VERIFY_HELP = (
+    "load a snapshot even if its raw files do not match the manifest's sizes and SHA-256 "
+    "hashes; every output then says UNVERIFIED"
+)
+
+
+def _no_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-verify", dest="verify", action="store_false", default=True, help=NO_VERIFY_HELP
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -240,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format", choices=("table", "json", "csv"), default="table", help="output format"
     )
+    _no_verify(p)
 
     p = _command(
         sub,
@@ -275,10 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "verify",
         help="recompute a snapshot's SHA-256 hashes; fail on any altered, missing or extra file",
-        description="Exit 0 when every raw file matches the manifest, 1 when a file was "
-        "altered, is missing or was added, 2 when the directory is not a snapshot.",
+        description="Exit 0 when every raw file matches the manifest (and the snapshot has "
+        "the expected hash), 1 when a file was altered, is missing, was added or is not a "
+        "regular file, or the snapshot's hash is not the one expected, 2 when the directory "
+        "is not a snapshot.",
     )
     p.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot directory")
+    p.add_argument(
+        "--expect-sha256",
+        metavar="HASH",
+        help="the snapshot hash (SHA-256 of manifest.json) a ticket or an earlier report "
+        "recorded: fail unless the snapshot has exactly this hash",
+    )
 
     p = _command(
         sub,
@@ -425,6 +447,7 @@ def _run(args: argparse.Namespace) -> int:
             pseudonymise=args.pseudonymise,
             top=args.top,
             per_notebook=args.pages,
+            verify=args.verify,
         )
         print(f"Report written to {index}")
         return 0
@@ -454,7 +477,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "diff":
         from . import history
 
-        changes = history.compare(args.old, args.new, policy=args.policy)
+        if not args.verify:
+            _warn("--no-verify: these changes may come from altered evidence (UNVERIFIED)")
+        changes = history.compare(args.old, args.new, policy=args.policy, verify=args.verify)
+        for what in changes.attrs.get("left_out", []):
+            _warn(f"not compared (coverage gap): {what}")
         render = {"table": history.to_table, "json": history.to_json, "csv": history.to_csv}
         text = render[args.format](changes)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -472,7 +499,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "verify":
         from .evidence import verify
 
-        result = verify(args.snapshot)
+        result = verify(args.snapshot, expect_sha256=args.expect_sha256)
         print(result.report())
         return 0 if result.ok else 1
     if args.command == "notify":
@@ -525,11 +552,15 @@ def _review(args: argparse.Namespace) -> int:
                 "name the SOURCE this sheet was made from (a .csv sheet does not record it)",
                 file=args.apply_decisions,
             )
-        data = load(source, policy=load_policy(args.policy) if args.policy else None)
+        data = load(
+            source, policy=load_policy(args.policy) if args.policy else None, verify=args.verify
+        )
         if args.pseudonymise:
             from .pseudonymise import load_or_create_key, pseudonymise
 
             data = pseudonymise(data, load_or_create_key())
+        if not args.verify:
+            _warn("--no-verify: the decisions are recorded against UNVERIFIED evidence")
         applied = review.apply_decisions(args.apply_decisions, data)
         for line in applied.commands:
             print(line)
@@ -548,10 +579,20 @@ def _review(args: argparse.Namespace) -> int:
     from .evidence import provenance
 
     audit = open_audit(
-        args.source or "demo", args.policy, args.as_of, pseudonymise=args.pseudonymise
+        args.source or "demo",
+        args.policy,
+        args.as_of,
+        pseudonymise=args.pseudonymise,
+        verify=args.verify,
     )
+    from . import output
+
     sheet = review.review_sheet(audit.data, audit.findings)
-    about = {**review.sheet_about(audit.data), **provenance(audit.data, as_of=audit.as_of)}
+    about = {
+        **review.sheet_about(audit.data),
+        **provenance(audit.data, as_of=audit.as_of),
+        "evidence": output.verified_word(audit.data.info.verified),
+    }
     path = review.write_review(sheet, args.out, about=about)
     print(f"Review sheet with {len(sheet)} rows written to {path}")
     return 0
@@ -597,7 +638,9 @@ def _follow_up(args: argparse.Namespace) -> int:
     if not args.source:
         raise AuditError("--follow-up needs the newer SNAPSHOT to compare the decisions with")
     review = followup.read_review(args.follow_up)
-    data = load(args.source, policy=load_policy(args.policy) if args.policy else None)
+    data = load(
+        args.source, policy=load_policy(args.policy) if args.policy else None, verify=args.verify
+    )
     if args.pseudonymise:
         from .pseudonymise import load_or_create_key, pseudonymise
 
@@ -614,7 +657,13 @@ def _check(args: argparse.Namespace) -> int:
 
     if args.fail_on_new and not args.baseline:
         raise AuditError("--fail-on-new needs --baseline PREVIOUS (the run to compare with)")
-    audit = open_audit(args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise)
+    audit = open_audit(
+        args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise, verify=args.verify
+    )
+    if audit.data.info.verified is False:
+        _warn(
+            f"{output.UNVERIFIED}: --no-verify, the raw files were not checked against the manifest"
+        )
     prov = provenance(audit.data, as_of=audit.as_of)
     f = audit.findings
     if args.baseline:

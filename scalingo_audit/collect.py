@@ -48,7 +48,7 @@ from tqdm import tqdm
 
 from . import snapshot as snap
 from .api import MAX_PAGES, Client, Settings, api_path
-from .errors import ApiError, AuditError, AuthError, InputError, PageLimitError, escape
+from .errors import ApiError, AuditError, AuthError, InputError, PageLimitError, escape, excerpt
 from .redact import redact_events
 from .sources import records
 
@@ -78,6 +78,8 @@ class _Run:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
+    apis: dict[str, str] = field(default_factory=dict)  # region name -> its API, as used
+    auth: str = ""  # the auth API used
     tfa: bool | None = None  # the collecting account's own 2FA; None: unknown
     redacted: int = 0  # variable values replaced by redact.MARKER before writing
 
@@ -140,14 +142,82 @@ class _Options:
     known: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     since_label: str = ""
     max_pages: int = MAX_PAGES  # pages of a list (apps, collaborators, tokens) before a gap
+    since: snap.Snapshot | None = None  # the --since snapshot, verified
+
+
+def verified_previous(path: str | Path) -> snap.Snapshot:
+    """The ``--since`` snapshot, only if it verifies in full (every raw file matches the
+    manifest, nothing added): events carried forward from it become evidence again."""
+    from .evidence import verify
+
+    result = verify(path)
+    if not result.ok:
+        first = result.problems[0]
+        raise InputError(
+            f"--since: this snapshot fails verification ({len(result.problems)} problem(s), "
+            f"first: {first}); its events cannot be carried into a new snapshot",
+            file=path,
+        )
+    return snap.read(path)
+
+
+class SinceRefused(InputError):
+    """The ``--since`` snapshot is of another account or other API endpoints: nothing of this
+    run is kept (it has only asked who the account is)."""
+
+
+def check_same_origin(
+    prev: snap.Snapshot, user: Mapping[str, Any], auth_url: str, apis: Mapping[str, str]
+) -> None:
+    """Refuse to carry events from a snapshot of another account or other API endpoints."""
+    where = prev.location
+    by = prev.collected_by
+    if by.get("user_id") and user.get("id"):
+        same = by.get("user_id") == user.get("id")
+    else:
+        same = str(by.get("email") or "").lower() == str(user.get("email") or "-").lower()
+    if not same:
+        raise SinceRefused(
+            "--since: this snapshot was collected by another account "
+            f"({excerpt(by.get('email'))} {excerpt(by.get('user_id'))}, not "
+            f"{excerpt(user.get('email'))} {excerpt(user.get('id'))}); its events cannot be "
+            "carried into this account's snapshot",
+            file=where,
+        )
+    ends = prev.endpoints
+    if not isinstance(ends, Mapping) or not isinstance(ends.get("regions"), Mapping):
+        raise SinceRefused(
+            "--since: this snapshot does not record the API endpoints it was collected from "
+            "(written by an older scalingo-audit or not by 'collect'); collect once without "
+            "--since",
+            file=where,
+        )
+    if str(ends.get("auth") or "").rstrip("/") != auth_url.rstrip("/"):
+        raise SinceRefused(
+            f"--since: this snapshot comes from another auth API ({excerpt(ends.get('auth'))}, "
+            f"not {excerpt(auth_url)})",
+            file=where,
+        )
+    for region, api in apis.items():
+        before = ends["regions"].get(region)
+        if before is not None and str(before).rstrip("/") != api.rstrip("/"):
+            raise SinceRefused(
+                f"--since: region {excerpt(region)} was collected from another API "
+                f"({excerpt(before)}, not {excerpt(api)})",
+                file=where,
+            )
 
 
 def previous_events(
-    path: str | Path, events_days: int | None, now: dt.datetime
+    path: str | Path,
+    events_days: int | None,
+    now: dt.datetime,
+    *,
+    prev: snap.Snapshot | None = None,
 ) -> tuple[dict[tuple[str, str], list[dict[str, Any]]], int]:
     """Events already in the snapshot at ``path``, per (region, app name), and the events
     window (days) a new collection carrying them forward covers."""
-    prev = snap.read(path)
+    prev = prev or snap.read(path)
     if prev.events_days is None:
         raise InputError(
             "--since needs a snapshot collected with --events-days (it has no events)", file=path
@@ -227,10 +297,12 @@ def collect(
     err = stream or sys.stderr
     started = dt.datetime.now(dt.UTC)
     known: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    prev = None
     if since is not None:
-        known, events_days = previous_events(since, events_days, started)
+        prev = verified_previous(since)
+        known, events_days = previous_events(since, events_days, started, prev=prev)
     opts = _Options(region, events_days, max_event_pages, per_page, rate_limit, period, known,
-                    str(since or ""), max_pages)  # fmt: skip
+                    str(since or ""), max_pages, prev)  # fmt: skip
     _check_name(target)
     with _locked(target):
         if os.path.lexists(target):
@@ -306,7 +378,8 @@ def _stopped(
         reason = str(exc)
     else:
         reason = f"internal error: {type(exc).__name__}: {exc} (please report)"
-    if all(f.kind == "regions" for f in run.files):  # only the region list: nothing to keep
+    if isinstance(exc, SinceRefused) or all(f.kind == "regions" for f in run.files):
+        # a refused --since (another account or API) or only the region list: nothing to keep
         run.writer.discard()
         if isinstance(exc, (_Signalled, KeyboardInterrupt, OSError)):
             return CollectionStopped(f"collection {reason} before anything was collected", None)
@@ -353,6 +426,10 @@ def _snapshot(
         events_days=events_days,
         gaps=gaps,
         redacted=run.redacted,
+        endpoints={
+            "auth": run.auth.rstrip("/"),
+            "regions": {name: api.rstrip("/") for name, api in run.apis.items()},
+        },
     )
 
 
@@ -473,6 +550,9 @@ def _collect(
     if not regions:
         return
     _whoami(client, auth, regions[0], run)
+    run.apis, run.auth = dict(regions), auth
+    if opts.since is not None:
+        check_same_origin(opts.since, run.user, auth, run.apis)
     for name, api in regions:
         run.regions.append(name)
         shown = escape(name)[:60]

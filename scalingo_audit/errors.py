@@ -50,7 +50,12 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
         text = _REPR.repr(value)
     except Exception:  # a hostile __repr__ must not hide the real error
         text = f"<{type(value).__name__}>"
-    text = escape(text)
+    return short(text, limit)
+
+
+def short(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` escaped (:func:`escape`) and cut to ``limit`` characters (ending in …)."""
+    text = escape(text[: limit * 4])
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -238,12 +238,25 @@ def window_problem(
 ) -> str | None:
     """Why a check looking ``threshold`` days back cannot be evaluated, or None when it can.
 
-    The events cover ``events_days`` days before the collection; when ``as_of`` is earlier
-    than the collection, only the part of the window before ``as_of`` counts."""
+    The events cover ``events_days`` days before the collection; only the observed part of
+    the ``threshold`` days before ``as_of`` counts. When ``as_of`` is earlier than the
+    collection, that is the part of the window before ``as_of``; when it is later (by more
+    than :data:`AS_OF_GRACE`, the resolution of a date-only ``--as-of``), the days after the
+    collection were not observed at all, so nobody can be said to have been inactive over
+    them: the check could not be evaluated, whatever the window."""
     fix = f"collect again with --events-days {threshold} or more"
     if events_days is None:
         return f"events were not collected; {fix}"
     covered = float(events_days)
+    if collected_at is not None and as_of is not None and as_of > collected_at + AS_OF_GRACE:
+        unseen = (as_of - collected_at).total_seconds() / 86400
+        observed = max(0.0, min(covered, threshold - unseen))
+        return (
+            f"--as-of is {unseen:.0f} days after the collection "
+            f"({collected_at.astimezone(dt.UTC):%Y-%m-%d}) and activity after it was not "
+            f"observed: only {observed:.0f} of the {threshold} days this check looks back were; "
+            "collect again, or give an --as-of at or before the collection"
+        )
     if collected_at is not None and as_of is not None and as_of < collected_at:
         covered -= (collected_at - as_of).total_seconds() / 86400
     if covered < threshold:
@@ -252,6 +265,11 @@ def window_problem(
             f"this check looks back; {fix}"
         )
     return None
+
+
+AS_OF_GRACE = dt.timedelta(days=1)
+"""An ``--as-of`` this little after the collection counts as the collection time for the
+activity checks: a date-only ``--as-of`` (the end of that day) on the day of collection."""
 
 
 def lookback(thresholds: Thresholds) -> list[tuple[str, int]]:

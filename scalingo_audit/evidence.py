@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, excerpt
 from .model import AuditData
-from .snapshot import FORMAT, read_json
+from .snapshot import parse_json, regular_file_bytes, validate_manifest
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 MANIFEST = "manifest.json"
 
@@ -34,7 +39,7 @@ class Problem:
     """One reason a snapshot fails verification."""
 
     path: str  # relative to the snapshot directory, with forward slashes
-    kind: str  # altered | missing | extra | unlisted-hash | bad-entry
+    kind: str  # altered | missing | extra | not-regular | bad-entry | unexpected-hash
     detail: str
 
     def __str__(self) -> str:
@@ -79,30 +84,43 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify(snapshot_dir: str | Path) -> VerifyResult:
-    """Recompute the SHA-256 of every raw file the manifest lists, from the bytes on disk.
+def verify(snapshot_dir: str | Path, *, expect_sha256: str | None = None) -> VerifyResult:
+    """Recompute the size and SHA-256 of every raw file the manifest lists, from the bytes on
+    disk.
 
-    A file whose bytes differ from its recorded hash is *altered*; a listed file that is
-    absent is *missing*; a file under the directory that the manifest does not list
-    (``manifest.json`` aside) is *extra*; an entry without a usable ``path`` or ``sha256``
-    is a *bad-entry*. Raises :class:`InputError` when ``snapshot_dir`` is not a snapshot
-    at all (no directory, no or unreadable ``manifest.json``, wrong format).
+    A file whose bytes differ from its recorded size or hash is *altered*; a listed file that
+    is absent is *missing*; a file under the directory that the manifest does not list
+    (``manifest.json`` aside) is *extra*; a symlink, FIFO, device or socket anywhere in the
+    snapshot is *not-regular*; an entry without a usable ``path`` or ``sha256`` is a
+    *bad-entry*. With ``expect_sha256`` (the snapshot hash a ticket or an earlier report
+    recorded), a snapshot whose ``manifest.json`` has another SHA-256 has an
+    *unexpected-hash* problem. Raises :class:`InputError` when ``snapshot_dir`` is not a
+    snapshot at all (no directory, no or unreadable ``manifest.json``, wrong format) or
+    ``expect_sha256`` is not a SHA-256.
     """
     root = Path(snapshot_dir)
+    if expect_sha256 is not None and not _SHA256.fullmatch(expect_sha256.strip()):
+        raise InputError(
+            f"--expect-sha256: not a SHA-256 (64 hexadecimal digits): {excerpt(expect_sha256)}"
+        )
     if not root.is_dir():
         raise InputError("not a directory", file=root)
     manifest_path = root / MANIFEST
-    if not manifest_path.is_file():
-        raise InputError("not a snapshot directory (no manifest.json)", file=root)
-    digest = sha256_file(manifest_path)
-    manifest = read_json(manifest_path)
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise InputError(f"not a scalingo-audit snapshot (expected '{FORMAT}')", file=manifest_path)
-    entries = manifest.get("files")
-    if not isinstance(entries, list):
-        raise InputError("must be a list", file=manifest_path, field="files")
+    if manifest_path.is_symlink() or not manifest_path.is_file():
+        raise InputError(
+            "not a snapshot directory (no manifest.json, or not a regular file)", file=root
+        )
+    raw_manifest = regular_file_bytes(root, MANIFEST)
+    digest = hashlib.sha256(raw_manifest).hexdigest()
+    manifest = parse_json(raw_manifest, manifest_path)
+    validate_manifest(manifest, manifest_path)  # not a snapshot at all: InputError
+    entries = manifest["files"]
 
     problems: list[Problem] = []
+    if expect_sha256 is not None and digest != expect_sha256.strip().lower():
+        problems.append(
+            Problem(MANIFEST, "unexpected-hash", f"sha256 is {digest}, expected {expect_sha256}")
+        )
     listed: set[str] = {MANIFEST}
     for i, entry in enumerate(entries):
         record = f"manifest.json files[{i}]"
@@ -112,23 +130,42 @@ def verify(snapshot_dir: str | Path) -> VerifyResult:
             continue
         listed.add(rel)
         expected = entry.get("sha256")
+        size = entry.get("size")
         path = root / rel
-        if not path.is_file():
+        if not os.path.lexists(path):
             problems.append(Problem(rel, "missing", "listed in the manifest, not on disk"))
-        elif not isinstance(expected, str) or not expected:
+            continue
+        try:
+            data = regular_file_bytes(root, rel)
+        except InputError as exc:
+            problems.append(Problem(rel, "not-regular", exc.reason))
+            continue
+        if not isinstance(expected, str) or not expected:
             problems.append(Problem(rel, "bad-entry", "the manifest records no sha256 for it"))
+        elif isinstance(size, int) and not isinstance(size, bool) and size != len(data):
+            problems.append(
+                Problem(rel, "altered", f"{len(data)} bytes, the manifest records {size}")
+            )
         else:
-            actual = sha256_file(path)
+            actual = hashlib.sha256(data).hexdigest()
             if actual != expected.lower():
                 problems.append(
                     Problem(rel, "altered", f"sha256 is {actual}, the manifest records {expected}")
                 )
-    for path in sorted(root.rglob("*")):
-        if path.is_dir() and not path.is_symlink():
-            continue
-        rel = path.relative_to(root).as_posix()
-        if rel not in listed:
-            problems.append(Problem(rel, "extra", "not listed in the manifest"))
+    for dirpath, dirnames, filenames in os.walk(root):  # never follows symlinks
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            mode = path.lstat().st_mode
+            if stat.S_ISDIR(mode):
+                continue
+            if not stat.S_ISREG(mode):
+                if rel not in listed:  # listed ones are reported above
+                    problems.append(
+                        Problem(rel, "not-regular", "a snapshot holds regular files only")
+                    )
+            elif rel not in listed:
+                problems.append(Problem(rel, "extra", "not listed in the manifest"))
     return VerifyResult(snapshot=root, sha256=digest, files=len(entries), problems=tuple(problems))
 
 
@@ -145,7 +182,9 @@ def provenance(data: AuditData, *, as_of: dt.datetime | None = None) -> dict[str
     ``collected_by`` (the collecting account's email), ``regions``, ``events_days`` (the
     events window, ``None`` without events), ``collector_version`` (the scalingo-audit
     version that wrote the snapshot, when recorded), ``tool_version`` (this one),
-    ``as_of`` and ``pseudonymised``.
+    ``as_of``, ``pseudonymised`` and ``verified`` (``false``: loaded with ``--no-verify``,
+    the raw files were not checked against the manifest — UNVERIFIED; ``null`` for a
+    dashboard export, which has no manifest).
     """
     from . import __version__
 
@@ -162,4 +201,5 @@ def provenance(data: AuditData, *, as_of: dt.datetime | None = None) -> dict[str
         "tool_version": __version__,
         "as_of": as_of.isoformat() if as_of is not None else None,
         "pseudonymised": info.pseudonymised,
+        "verified": info.verified,
     }

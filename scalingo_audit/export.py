@@ -44,7 +44,7 @@ from typing import Any
 import pandas as pd
 
 from . import frames
-from .errors import InputError
+from .errors import InputError, excerpt
 from .frames import STATUSES
 from .model import AuditData, SourceInfo, assemble
 from .policy import Policy
@@ -215,6 +215,8 @@ def _json_rows(text: str, path: Path) -> tuple[list[str], list[Row]]:
         raise InputError(
             f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path
         ) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to be read", file=path) from None
     key = "records"
     if isinstance(data, Mapping):
         lists = [k for k, v in data.items() if isinstance(v, list)]
@@ -225,7 +227,7 @@ def _json_rows(text: str, path: Path) -> tuple[list[str], list[Row]]:
         else:
             raise InputError(
                 "expected a list of collaborators, or an object holding one list "
-                f"(e.g. under 'collaborators'); found keys: {', '.join(map(repr, data)) or 'none'}",
+                f"(e.g. under 'collaborators'); found keys: {excerpt(list(data)) if data else 'none'}",
                 file=path,
             )
         data = data[key]
@@ -236,7 +238,10 @@ def _json_rows(text: str, path: Path) -> tuple[list[str], list[Row]]:
     for i, item in enumerate(data):
         if not isinstance(item, Mapping):
             raise InputError("must be a JSON object", file=path, record=f"{key}[{i}]")
-        flat = _flatten(item)
+        try:
+            flat = _flatten(item)
+        except RecursionError:
+            raise InputError("nested too deeply", file=path, record=f"{key}[{i}]") from None
         columns.update(dict.fromkeys(flat))
         rows.append((f"{key}[{i}]", flat))
     return list(columns), rows
@@ -315,7 +320,7 @@ def _membership(
     if not email:
         raise fail("missing value (an email is required)", "email")
     if "@" not in email:
-        raise fail(f"not an email address: {email!r}", "email")
+        raise fail(f"not an email address: {excerpt(email)}", "email")
     app = get("app")
     if not app:
         raise fail("missing value (an app name is required)", "app")
@@ -325,7 +330,7 @@ def _membership(
         role = _ROLES.get(re.sub(r"[\s_\-]+", " ", role_text.lower()))
         if role is None:
             raise fail(
-                f"unknown role {role_text!r} (expected owner, collaborator or limited collaborator)",
+                f"unknown role {excerpt(role_text)} (expected owner, collaborator or limited collaborator)",
                 "role",
             )
     elif "is_limited" in cols:
@@ -349,7 +354,7 @@ def _membership(
         status = re.sub(r"[\s_\-]+", " ", status_text.lower())
         if status not in STATUSES:
             raise fail(
-                f"unknown status {status_text!r} (expected one of: {', '.join(STATUSES)})",
+                f"unknown status {excerpt(status_text)} (expected one of: {', '.join(STATUSES)})",
                 "status",
             )
 
@@ -357,7 +362,7 @@ def _membership(
     tfa = _flag(tfa_text)
     if tfa is None and tfa_text is not None and tfa_text.lower() not in _UNKNOWN:
         raise fail(
-            f"unknown 2FA value {tfa_text!r} (expected true/false, yes/no, enabled/disabled, "
+            f"unknown 2FA value {excerpt(tfa_text)} (expected true/false, yes/no, enabled/disabled, "
             "1/0, or empty when unknown)",
             "tfa",
         )
@@ -403,7 +408,7 @@ def _frames(records: list[dict[str, Any]], path: Path) -> tuple[pd.DataFrame, pd
             owner = a.get("owner_email")
             if owner is not None and owner.lower() != r["email"].lower():
                 raise InputError(
-                    f"a second owner for app {key[1]!r} (already owned by {owner})",
+                    f"a second owner for app {excerpt(key[1])} (already owned by {owner})",
                     file=path,
                     record=r["_record"],
                 )

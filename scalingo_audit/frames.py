@@ -271,6 +271,44 @@ def build(name: str, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.Dat
     return out
 
 
+def rows(df: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The rows of ``df`` (or of its ``columns``) as dicts of plain Python values, what
+    ``df.to_dict("records")`` gives, read column by column: pandas boxes extension-array
+    values one at a time in ``to_dict``, ten times slower on the large organisation."""
+    names = list(df.columns if columns is None else columns)
+    if not names:
+        return [{} for _ in range(len(df))]
+    values = [_plain(df[c]) for c in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _plain(column: pd.Series) -> list[Any]:
+    """A column's values as ``to_dict`` gives them: missing as ``None`` and numpy scalars as
+    Python ones in object and extension columns (``<NA>``, ``NaT`` and ``NaN`` otherwise)."""
+    import numpy as np
+    import pandas as pd
+
+    values = column.tolist()
+    if column.dtype != object:
+        if not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+            return values
+        if not column.isna().any():  # extension arrays give Python values but <NA>
+            return values
+        return [None if v is pd.NA else v for v in values]
+    return [
+        None
+        if v is pd.NA
+        else pd.Timestamp(v)
+        if isinstance(v, np.datetime64)
+        else pd.Timedelta(v)
+        if isinstance(v, np.timedelta64)
+        else v.item()
+        if isinstance(v, np.generic)
+        else v
+        for v in values
+    ]
+
+
 def empty(name: str) -> pd.DataFrame:
     """An empty frame ``name`` with the schema's columns and dtypes."""
     return build(name, [])

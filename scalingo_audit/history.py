@@ -23,8 +23,12 @@ How :func:`diff` counts, so that every change is listed exactly once:
   by (check id, region, app, email, token name): ``finding_new``, ``finding_fixed``
   and ``finding_open`` (in both; muted ones say so in ``detail``). Without findings,
   an unchanged organisation gives an empty frame.
-- Apps with a coverage gap in either snapshot are left out of the membership
-  comparison (their collaborators were not read, which is not a revocation).
+- What a coverage gap in either snapshot hid is left out of the membership and finding
+  comparison (collaborators that were not read were not revoked): a gap naming an app
+  leaves out that app, a gap naming only a region (its app list could not be read) the
+  whole region, a gap naming neither (an interrupted collection) the whole snapshot.
+  A failed *events* call hides no membership: it is ignored here. A failed token list
+  leaves out token changes. :func:`left_out` says what was left out.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import shutil
 import tempfile
 import textwrap
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +49,7 @@ import pandas as pd
 
 from . import contracts, frames
 from . import snapshot as snap
-from .errors import InputError
+from .errors import InputError, excerpt
 from .model import AuditData
 from .output import safe_cell, terminal_text, write_csv_rows
 
@@ -90,9 +95,11 @@ def diff(
     owners_changed = _owner_changes(old, new, rows)
     _membership_changes(old, new, owners_changed, rows)
     _tfa_changes(old, new, rows)
-    _token_changes(old, new, rows)
+    unseen = _unseen(old, new)
+    if not unseen.tokens:
+        _token_changes(old, new, rows)
     if old_findings is not None and new_findings is not None:
-        _finding_changes(old_findings, new_findings, rows)
+        _finding_changes(old_findings, new_findings, rows, unseen)
     out = frames.build("changes", rows)
     order = out["change"].map(_RANK)
     keys = ["region", "app", "email", "token_name", "check_id"]
@@ -110,18 +117,24 @@ def compare(
     *,
     policy: str | Path = "",
     findings: bool = True,
+    verify: bool = True,
 ) -> pd.DataFrame:
     """Load two sources (snapshot directories, exports or ``demo``) with the same policy and
-    :func:`diff` them; findings are computed as of each one's collection time."""
+    :func:`diff` them; findings are computed as of each one's collection time. Snapshots are
+    checked against their manifests unless ``verify`` is false."""
     from .checks import run_checks
     from .policy import load_policy
     from .sources import load
 
     pol = load_policy(policy) if policy else None
-    old, new = load(old_source, policy=pol), load(new_source, policy=pol)
+    old = load(old_source, policy=pol, verify=verify)
+    new = load(new_source, policy=pol, verify=verify)
     if not findings:
-        return diff(old, new)
-    return diff(old, new, old_findings=run_checks(old), new_findings=run_checks(new))
+        out = diff(old, new)
+    else:
+        out = diff(old, new, old_findings=run_checks(old), new_findings=run_checks(new))
+    out.attrs["left_out"] = left_out(old, new)
+    return out
 
 
 def _row(change: str, **fields: Any) -> dict[str, Any]:
@@ -131,11 +144,14 @@ def _row(change: str, **fields: Any) -> dict[str, Any]:
 def _owner_changes(old: AuditData, new: AuditData, rows: list[dict[str, Any]]) -> set[Any]:
     """``owner_changed`` rows; returns the (region, app_id) of the apps concerned."""
     cols = ["region", "app_id", "app_name", "owner_email"]
+    unseen = _unseen(old, new)
     a = _keyed(old.apps[cols]).assign(_k=old.apps["owner_email"].str.lower())
     b = _keyed(new.apps[cols]).assign(_k=new.apps["owner_email"].str.lower())
     both = a.merge(b, on=["region", "app_id"], suffixes=("_old", "_new"))
     changed = both[both["_k_old"].fillna("") != both["_k_new"].fillna("")]
     for r in changed.to_dict("records"):
+        if unseen.hides(r["region"], r["app_name_old"], r["app_name_new"], r["app_id"]):
+            continue
         rows.append(
             _row(
                 "owner_changed",
@@ -155,15 +171,56 @@ def _keyed(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(app_id=df["app_id"].fillna("name:" + df["app_name"].fillna("")))
 
 
-def _gap_apps(data: AuditData) -> set[tuple[str, str]]:
-    return {(str(g.get("region") or ""), str(g.get("app"))) for g in data.info.gaps if g.get("app")}
+@dataclass(frozen=True)
+class _Unseen:
+    """What the coverage gaps of two audits hid from a membership comparison."""
+
+    everything: bool
+    regions: frozenset[str]
+    apps: frozenset[tuple[str, str]]  # (region, app name or id)
+    tokens: bool
+
+    def hides(self, region: Any, *apps: Any) -> bool:
+        if self.everything or str(region or "") in self.regions:
+            return True
+        return any((str(region or ""), str(a)) in self.apps for a in apps if _text(a))
+
+
+def _unseen(*audits: AuditData) -> _Unseen:
+    everything, tokens = False, False
+    regions: set[str] = set()
+    apps: set[tuple[str, str]] = set()
+    for data in audits:
+        for g in data.info.gaps:
+            request = str(g.get("request") or "")
+            if "/events" in request:
+                continue  # activity, not membership: changes stay visible
+            if "/v1/tokens" in request:
+                tokens = True
+            elif g.get("app"):
+                apps.add((str(g.get("region") or ""), str(g["app"])))
+            elif g.get("region"):
+                regions.add(str(g["region"]))
+            else:
+                everything = True
+    return _Unseen(everything, frozenset(regions), frozenset(apps), tokens)
+
+
+def left_out(old: AuditData, new: AuditData) -> list[str]:
+    """What :func:`diff` could not compare because of coverage gaps, one phrase each."""
+    u = _unseen(old, new)
+    out = ["every membership (a collection was interrupted or failed)"] if u.everything else []
+    out += [f"region {r}: its app list could not be read" for r in sorted(u.regions)]
+    out += [f"app {a} ({r}): its collaborators could not be read" for r, a in sorted(u.apps)]
+    out += ["API tokens: the token list could not be read"] if u.tokens else []
+    return out
 
 
 def _membership_changes(
     old: AuditData, new: AuditData, owners_changed: set[Any], rows: list[dict[str, Any]]
 ) -> None:
     cols = ["region", "app_id", "app_name", "email_key", "role", "status"]
-    gaps = _gap_apps(old) | _gap_apps(new)
+    unseen = _unseen(old, new)
     a, b = _keyed(old.memberships[cols]), _keyed(new.memberships[cols])
     m = a.merge(b, on=["region", "app_id", "email_key"], how="outer", suffixes=("_o", "_n"))
     apps_old = set(zip(old.apps["region"], _keyed(old.apps)["app_id"], strict=True))
@@ -171,7 +228,7 @@ def _membership_changes(
     for r in m.to_dict("records"):
         region, app_id, email = r["region"], r["app_id"], r["email_key"]
         app = r["app_name_n"] if isinstance(r["app_name_n"], str) else r["app_name_o"]
-        if (region, app) in gaps:
+        if unseen.hides(region, r["app_name_o"], r["app_name_n"], app_id):
             continue
         role_o = _text(r["role_o"])
         role_n = _text(r["role_n"])
@@ -314,7 +371,9 @@ def _token_changes(old: AuditData, new: AuditData, rows: list[dict[str, Any]]) -
         )
 
 
-def _finding_changes(old: pd.DataFrame, new: pd.DataFrame, rows: list[dict[str, Any]]) -> None:
+def _finding_changes(
+    old: pd.DataFrame, new: pd.DataFrame, rows: list[dict[str, Any]], unseen: _Unseen
+) -> None:
     def keyed(f: pd.DataFrame) -> dict[tuple[Any, ...], dict[str, Any]]:
         out: dict[tuple[Any, ...], dict[str, Any]] = {}
         for r in f.to_dict("records"):
@@ -329,6 +388,8 @@ def _finding_changes(old: pd.DataFrame, new: pd.DataFrame, rows: list[dict[str, 
     ):
         for k in keys:
             r = src[k]
+            if change != "finding_open" and _hidden_finding(r, unseen):
+                continue  # new or fixed only because a gap hid the data on one side
             muted = " (muted by a policy exception)" if r.get("muted") is True else ""
             rows.append(
                 _row(
@@ -340,6 +401,17 @@ def _finding_changes(old: pd.DataFrame, new: pd.DataFrame, rows: list[dict[str, 
                     detail=f"{r['message']}{muted}",
                 )
             )
+
+
+def _hidden_finding(r: dict[str, Any], unseen: _Unseen) -> bool:
+    if unseen.everything:
+        return True
+    if _text(r.get("token_name")):
+        return unseen.tokens
+    regions = [x.strip() for x in (_text(r.get("region")) or "").split(",") if x.strip()]
+    if not regions:
+        return False
+    return any(unseen.hides(region, r.get("app")) for region in regions)
 
 
 def _text(v: Any) -> str | None:
@@ -440,7 +512,7 @@ def snapshots(directory: str | Path) -> list[Path]:
                 t = dt.datetime.fromisoformat(str(when))
             except ValueError:
                 raise InputError(
-                    f"not an ISO 8601 date: {when!r}",
+                    f"not an ISO 8601 date: {excerpt(when)}",
                     file=p / "manifest.json",
                     field="collected_at",
                 ) from None

@@ -37,6 +37,10 @@ class SourceInfo:
     pseudonymised: bool = False  # people are replaced by keyed pseudonyms (pseudonymise.py)
     events_days: int | None = None  # days of app events collected; None: not collected
     activity_note: str | None = None  # set by assemble when activity checks cannot run
+    # False when a snapshot was loaded with --no-verify: its raw files were not checked
+    # against the manifest, and every output says UNVERIFIED. None: nothing to verify
+    # (a dashboard export has no manifest).
+    verified: bool | None = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +53,7 @@ class SourceInfo:
             "notes": list(self.notes),
             "events_days": self.events_days,
             "activity_note": self.activity_note,
+            "verified": self.verified,
         }
 
 
@@ -116,10 +121,10 @@ def assemble(
     )
     if domains is not None and (codes < 0).any():
         m.loc[codes < 0, "domain"] = pd.NA
-    internal = {d: policy.is_internal(d) for d in m["domain"].dropna().unique()}
-    m["internal"] = pd.array(
-        [None if pd.isna(d) else internal[d] for d in m["domain"]], dtype="boolean"
-    )
+    # one classification per distinct domain, spread back through the domain codes
+    dcodes, dkeys = pd.factorize(m["domain"])
+    flags = pd.array([policy.is_internal(d) for d in dkeys] + [None], dtype="boolean")
+    m["internal"] = flags[dcodes]  # code -1 (no domain) picks the trailing None
     m = frames.build("memberships", m)
     events = frames.build("events", events)
     m = frames.build("memberships", derive_activity(m, events))
@@ -158,10 +163,11 @@ def derive_people(memberships: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     # 2FA is a property of the account: any known value wins (False if any says False).
     known = m[m["tfa"].notna()].groupby("email_key")["tfa"].all()
     tfa = pd.Series(known, index=firsts.index, dtype="boolean")
-    pairs = (
-        m[["email_key", "region"]].dropna().drop_duplicates().sort_values(["email_key", "region"])
-    )
-    regions = pairs.groupby("email_key")["region"].agg(", ".join)
+    pairs = m[["email_key", "region"]].dropna().drop_duplicates()
+    joined: dict[str, list[str]] = {}
+    for key, region in sorted(zip(pairs["email_key"], pairs["region"], strict=True)):
+        joined.setdefault(key, []).append(region)
+    regions = pd.Series({k: ", ".join(v) for k, v in joined.items()}, dtype=object)
     people = firsts.join(counts).assign(tfa=tfa, regions=regions).reset_index()
     people["service_account"] = people["email_key"].map(policy.is_service_account)
     people["token_account"] = people["email_key"].map(policy.is_token_account)

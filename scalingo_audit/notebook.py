@@ -31,10 +31,19 @@ CACHE_ENV = "SCALINGO_AUDIT_CACHE"
 checking the source again. Unset anywhere else."""
 
 
-def cache_key(source: str, policy: str, as_of: str, *, pseudonymise: bool = False) -> str:
+def cache_key(
+    source: str,
+    policy: str,
+    as_of: str,
+    *,
+    pseudonymise: bool = False,
+    pseudonym_key: str = "",
+    verify: bool = True,
+) -> str:
     """What an audit is computed from, hashed: the tool version, the source (a path made
     absolute, with the SHA-256 of its manifest or file, so an edited source misses), the
-    policy file's path and content, ``as_of`` and ``pseudonymise``. Never a secret."""
+    policy file's path and content, ``as_of``, ``pseudonymise`` with the key file's path,
+    and ``verify``. Never a secret."""
     import hashlib
     import json
     from pathlib import Path
@@ -48,7 +57,7 @@ def cache_key(source: str, policy: str, as_of: str, *, pseudonymise: bool = Fals
         except OSError:
             return "unreadable"
 
-    parts: list[str | bool] = [__version__, as_of, pseudonymise]
+    parts: list[str | bool] = [__version__, as_of, pseudonymise, pseudonym_key, verify]
     if source == "demo":
         parts += ["demo"]
     else:
@@ -88,23 +97,37 @@ def _cached(key: str) -> Audit | None:
 
 
 def open_audit(
-    source: str = "demo", policy: str = "", as_of: str = "", *, pseudonymise: bool = False
+    source: str = "demo",
+    policy: str = "",
+    as_of: str = "",
+    *,
+    pseudonymise: bool = False,
+    pseudonym_key: str = "",
+    verify: bool = True,
 ) -> Audit:
     """Load ``source`` with the policy file ``policy`` (empty: the source's default) and run
     every check as of ``as_of`` (empty: the collection time). With ``pseudonymise``, people
     are replaced by keyed pseudonyms right after loading, so findings name pseudonyms too
-    (the key: :func:`scalingo_audit.pseudonymise.load_or_create_key`).
+    (the key: :func:`scalingo_audit.pseudonymise.load_or_create_key` of ``pseudonym_key``,
+    the key file's path, resolved once by the caller; empty: the default key file). With
+    ``verify=False`` a snapshot whose raw files do not match its manifest is loaded anyway,
+    marked UNVERIFIED.
     Inside a report's kernels, the audit the report computed is read back instead
     (:data:`CACHE_ENV`, keyed by :func:`cache_key`)."""
-    cached = _cached(cache_key(source, policy, as_of, pseudonymise=pseudonymise))
+    cached = _cached(
+        cache_key(
+            source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=pseudonym_key,
+            verify=verify,
+        )
+    )  # fmt: skip
     if cached is not None:
         return cached
-    data = load(source, policy=load_policy(policy) if policy else None)
+    data = load(source, policy=load_policy(policy) if policy else None, verify=verify)
     if pseudonymise:
         from .pseudonymise import load_or_create_key
         from .pseudonymise import pseudonymise as pseudonymise_data
 
-        data = pseudonymise_data(data, load_or_create_key())
+        data = pseudonymise_data(data, load_or_create_key(pseudonym_key or None))
     when = resolve_as_of(as_of or None, data)
     return Audit(
         data=data,

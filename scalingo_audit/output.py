@@ -36,7 +36,7 @@ SOURCE_FIELD = "source"
 and each finding names the data it was computed from (snapshot hash, collection time and
 account, tool version)."""
 
-CSV_SOURCE_FIELDS = ("sha256", "collected_at", "collected_by", "tool_version")
+CSV_SOURCE_FIELDS = ("sha256", "collected_at", "collected_by", "tool_version", "verified")
 """Provenance columns appended to every CSV row (prefixed ``source_``) with a provenance."""
 
 _FORMULA = re.compile(
@@ -112,6 +112,8 @@ def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> 
     """CSV of :data:`JSON_FIELDS`; with ``provenance``, plus ``source_sha256``,
     ``source_collected_at``, ``source_collected_by`` and ``source_tool_version`` columns."""
     extra = {f"source_{k}": (provenance or {}).get(k) for k in CSV_SOURCE_FIELDS}
+    if provenance is not None:
+        extra["source_verified"] = verified_word(provenance.get("verified"))
     fields = list(JSON_FIELDS) + (list(extra) if provenance is not None else [])
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -127,6 +129,15 @@ def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> 
     return buf.getvalue()
 
 
+UNVERIFIED = "UNVERIFIED"
+
+
+def verified_word(verified: bool | None) -> str:
+    """How outputs name the evidence state: ``verified``, ``UNVERIFIED`` (``--no-verify``:
+    the raw files were not checked against the manifest) or ``n/a`` (no manifest)."""
+    return "n/a" if verified is None else "verified" if verified else UNVERIFIED
+
+
 def provenance_line(provenance: dict[str, Any]) -> str:
     """One line naming the data the findings come from, for the end of ``check``'s table."""
     by = f" by {provenance['collected_by']}" if provenance.get("collected_by") else ""
@@ -136,6 +147,11 @@ def provenance_line(provenance: dict[str, Any]) -> str:
         f"{provenance['collected_at']}{by}; sha256 {sha or 'unknown'}; "
         f"scalingo-audit {provenance['tool_version']}"
         + ("; pseudonymised" if provenance.get("pseudonymised") else "")
+        + (
+            "; UNVERIFIED: raw files not checked against the manifest (--no-verify)"
+            if provenance.get("verified") is False
+            else ""
+        )
     )
 
 

@@ -14,9 +14,11 @@ it, :func:`html_to_pdf` raises :class:`~scalingo_audit.errors.ReportError` sayin
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 from . import atomic
@@ -126,9 +128,39 @@ def html_to_pdf(
             if done.returncode != 0 or not _is_pdf(partial):
                 detail = _last_error(done.stderr) or f"exit status {done.returncode}"
                 raise ReportError(f"{source.name}: Chromium wrote no PDF ({detail})")
+            partial.write_bytes(relative_links(partial.read_bytes(), target.parent))
     finally:
         copy.unlink(missing_ok=True)
     return target
+
+
+_FILE_URI = re.compile(rb"/URI\s*\((file:(?:[^()\\]|\\.)*)\)")
+
+
+def relative_links(pdf: bytes, base: Path) -> bytes:
+    """``pdf`` with every link to a local file (Chromium writes them as absolute
+    ``file:///...`` URIs) made relative to ``base``, the PDF's directory, so the report
+    still links its pages once moved or archived, and names no local path. Each URI is
+    rewritten in place and padded with spaces (insignificant between PDF tokens), so the
+    cross-reference table's byte offsets stay right. A link outside ``base`` keeps only
+    its file name."""
+
+    def rewrite(m: re.Match[bytes]) -> bytes:
+        raw = m[1]
+        uri = re.sub(rb"\\(.)", rb"\1", raw).decode("latin-1")
+        parsed = urllib.parse.urlsplit(uri)
+        path = Path(urllib.parse.unquote(parsed.path))
+        try:
+            rel = path.relative_to(base.resolve()).as_posix()
+        except ValueError:
+            rel = path.name
+        new = urllib.parse.quote(rel) + (f"#{parsed.fragment}" if parsed.fragment else "")
+        text = re.sub(rb"([()\\])", rb"\\\1", new.encode("latin-1"))
+        out = b"/URI (" + text + b")"
+        pad = len(m[0]) - len(out)
+        return out + b" " * pad if pad >= 0 else m[0]
+
+    return _FILE_URI.sub(rewrite, pdf)
 
 
 def pdf_path(html: str | Path) -> Path:
@@ -160,4 +192,12 @@ def _last_error(stderr: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-__all__ = ["FLAGS", "HEADLESS_FLAGS", "PRINT_CSS", "find_chromium", "html_to_pdf", "pdf_path"]
+__all__ = [
+    "FLAGS",
+    "HEADLESS_FLAGS",
+    "PRINT_CSS",
+    "find_chromium",
+    "html_to_pdf",
+    "pdf_path",
+    "relative_links",
+]

@@ -19,8 +19,11 @@ Every key is optional::
         reason: contract until March
         expires: 2027-03-31        # mutes up to and including this date
 
-An unknown key, a wrong type, a bad date or an unknown check id raises
-:class:`~scalingo_audit.errors.PolicyError` naming it.
+An unknown key, a duplicate key, a wrong type (a ``check_id`` that is not a string...),
+a bad date or an unknown check id raises :class:`~scalingo_audit.errors.PolicyError`
+naming it; a bad value is quoted as a short escaped excerpt (a YAML alias bomb is never
+rendered). Dates are read as text and parsed here (``YYYY-MM-DD``), so an impossible
+date such as ``2027-02-30`` is an error naming its key, not a YAML crash.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Any
 import yaml
 
 from . import contracts
-from .errors import PolicyError
+from .errors import PolicyError, excerpt
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
     unknown = sorted(set(map(str, data)) - _TOP_KEYS)
     if unknown:
         raise PolicyError(
-            f"{source}: unknown key '{unknown[0]}' (known keys: {', '.join(sorted(_TOP_KEYS))})"
+            f"{source}: unknown key {excerpt(unknown[0])} (known keys: "
+            f"{', '.join(sorted(_TOP_KEYS))})"
         )
 
     def str_list(key: str, *, lower: bool = True) -> tuple[str, ...]:
@@ -152,12 +156,12 @@ def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
     for key, value in raw_thresholds.items():
         if key not in known_thresholds:
             raise PolicyError(
-                f"{source}: unknown key 'thresholds.{key}' "
+                f"{source}: unknown key 'thresholds.{excerpt(key)[1:-1]}' "
                 f"(known: {', '.join(sorted(known_thresholds))})"
             )
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PolicyError(
-                f"{source}: 'thresholds.{key}' must be a whole number >= 0, not {value!r}"
+                f"{source}: 'thresholds.{key}' must be a whole number >= 0, not {excerpt(value)}"
             )
         values[key] = value
 
@@ -172,13 +176,18 @@ def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
         bad = sorted(set(map(str, item)) - _EXCEPTION_KEYS)
         if bad:
             raise PolicyError(
-                f"{where}: unknown key '{bad[0]}' (known: {', '.join(sorted(_EXCEPTION_KEYS))})"
+                f"{where}: unknown key {excerpt(bad[0])} (known: "
+                f"{', '.join(sorted(_EXCEPTION_KEYS))})"
             )
         check_id = item.get("check_id")
-        if not check_id:
+        if check_id is None or check_id == "":
             raise PolicyError(f"{where}: 'check_id' is required")
+        if not isinstance(check_id, str):
+            raise PolicyError(
+                f"{where}: 'check_id' must be a string (one check id), not {excerpt(check_id)}"
+            )
         if check_id not in CHECKS:
-            raise PolicyError(f"{where}: unknown check id '{check_id}'")
+            raise PolicyError(f"{where}: unknown check id {excerpt(check_id)}")
         reason = item.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise PolicyError(f"{where}: 'reason' is required (why is this risk accepted?)")
@@ -187,7 +196,7 @@ def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
         for key in ("app", "email", "token_name"):
             value = item.get(key)
             if value is not None and not isinstance(value, str):
-                raise PolicyError(f"{where}: '{key}' must be a string")
+                raise PolicyError(f"{where}: '{key}' must be a string, not {excerpt(value)}")
             scope[key] = value
         exceptions.append(
             PolicyException(check_id=check_id, reason=reason.strip(), expires=expires, **scope)
@@ -217,12 +226,53 @@ def load_policy(path: str | Path | None) -> Policy:
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{p}: cannot read the policy file ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_PolicyLoader)  # a SafeLoader
+    except _DuplicateKey as exc:
+        raise PolicyError(f"{p}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{p}: not valid YAML{line}") from None
+        problem = getattr(exc, "problem", None)
+        raise PolicyError(
+            f"{p}: not valid YAML{line}" + (f" ({problem})" if problem else "")
+        ) from None
+    except RecursionError:
+        raise PolicyError(f"{p}: nested too deeply to be a policy file") from None
     return parse_policy(data, source=str(p))
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _PolicyLoader(yaml.SafeLoader):
+    """YAML's safe loader, stricter: a key given twice in one mapping is an error (YAML
+    would silently keep the last one), and dates stay text for :func:`_date` to parse."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults` may be overridden: that is what it is for
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKey(
+                        f"duplicate key {excerpt(key)} at line {line} (first at line "
+                        f"{seen[key]}); each key may appear once"
+                    )
+                seen[key] = line
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+        return super().construct_mapping(node, deep=deep)
+
+
+# Dates as text: YAML's timestamp resolver turns 2027-02-30 into a crash, not an error.
+_PolicyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _date(value: Any, where: str) -> dt.date:
@@ -237,7 +287,7 @@ def _date(value: Any, where: str) -> dt.date:
             pass
     if value is None:
         raise PolicyError(f"{where} is required (YYYY-MM-DD): accepted risks must expire")
-    raise PolicyError(f"{where} is not a date (YYYY-MM-DD): {value!r}")
+    raise PolicyError(f"{where} is not a date (YYYY-MM-DD): {excerpt(value)}")
 
 
 def _kind(value: Any) -> str:

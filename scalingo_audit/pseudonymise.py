@@ -7,6 +7,7 @@ keyed hash (HMAC-SHA256 with a secret key)::
     hugo.lefebvre@acme.example    → person-3f9a1c2e07b4@internal.invalid
     lea.martin@webagency.example  → person-81d0c6aa93e2@external.invalid
     hugo-lefebvre                 → user-5be01f3c9a7d
+    Hugo Lefebvre (a fullname)    → name-0d4c7b1e92fa
     us-0123456789abcdef           → us-c41a7e0b2d95
 
 - The email domain's *class* stays visible: ``internal.invalid`` or
@@ -20,8 +21,12 @@ keyed hash (HMAC-SHA256 with a secret key)::
 
 Replaced: the owner columns of ``apps`` (and ``last_deployed_by``), ``memberships``
 and ``people``, ``tokens.account_email``, the user columns of ``events`` and any
-email, user id or known username inside ``type_data``; the collecting account;
-emails, user ids and known usernames in coverage gaps, notes and exception reasons.
+email, user id, username or person's name (``fullname``, ``full_name``, ``display_name``,
+``first_name``, ``last_name``) inside ``type_data``; the collecting account; emails, user
+ids, known usernames and known names in coverage gaps, notes and exception reasons.
+Emails in free text are found whatever their script: non-ASCII local parts and domains
+(``jörg.müller@bücher.example``, ``用户@例子.example``) and quoted local parts
+(``"john doe"@acme.example``).
 The policy is pseudonymised the same way (service accounts, token accounts,
 exception emails), so checks run on pseudonymised data find exactly what they
 would find on the original, with pseudonyms in messages and remediations.
@@ -62,13 +67,21 @@ MIN_KEY_BYTES = 16
 HEX = 12  # hex digits of the HMAC kept in a pseudonym (48 bits)
 
 INTERNAL, EXTERNAL, UNCLASSIFIED = "internal.invalid", "external.invalid", "unclassified.invalid"
-_PREFIX = {"email": "person-", "username": "user-", "user_id": "us-"}
+_PREFIX = {"email": "person-", "username": "user-", "user_id": "us-", "fullname": "name-"}
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Email addresses in any script. A local part is a dot-atom of any characters but spaces,
+# ``@``, brackets and the like (apostrophes and dots inside only, so quotes around an
+# address stay outside it), or a quoted string; a domain is two or more such labels.
+_ATOM = r"[^\s@<>()\[\]\\,;:\"'`./?&#=]+"
+_LABEL = r"[^\s@<>()\[\]\\,;:\"'`.=/?#&!|{}*^~$%+]+"
+_EMAIL = re.compile(
+    rf"(?:\"(?:[^\"\\\r\n]|\\.)+\"|{_ATOM}(?:[.']{_ATOM})*)@{_LABEL}(?:\.{_LABEL})+"
+)
 _USER_ID = re.compile(r"\bus-[0-9A-Fa-f][0-9A-Fa-f-]{7,}\b")
 _PSEUDONYM = re.compile(
     rf"^(?:person-(?P<email>[0-9a-f]{{{HEX}}})@[a-z]+\.invalid"
-    rf"|user-(?P<username>[0-9a-f]{{{HEX}}})|us-(?P<user_id>[0-9a-f]{{{HEX}}}))$"
+    rf"|user-(?P<username>[0-9a-f]{{{HEX}}})|us-(?P<user_id>[0-9a-f]{{{HEX}}})"
+    rf"|name-(?P<fullname>[0-9a-f]{{{HEX}}}))$"
 )
 
 
@@ -76,11 +89,13 @@ _PSEUDONYM = re.compile(
 
 
 def key_path(path: str | Path | None = None) -> Path:
-    """Where the key lives: ``path``, else ``$SCALINGO_AUDIT_PSEUDONYM_KEY``, else
-    ``~/.config/scalingo-audit/pseudonym.key``."""
+    """Where the key lives, as an absolute path: ``path``, else
+    ``$SCALINGO_AUDIT_PSEUDONYM_KEY``, else ``~/.config/scalingo-audit/pseudonym.key``; a
+    relative path is taken from the current directory *now*, so a caller resolves it once
+    and hands the result on (report notebooks run in another directory)."""
     if path is None or str(path) == "":
         path = os.environ.get(KEY_ENV) or DEFAULT_KEY_PATH
-    return Path(path).expanduser()
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
 def load_or_create_key(path: str | Path | None = None) -> bytes:
@@ -151,6 +166,7 @@ class Pseudonymiser:
         self._origin: dict[str, tuple[str, str]] = {}
         self._usernames: re.Pattern[str] | None = None
         self.known_usernames: set[str] = set()
+        self.known_names: set[str] = set()  # people's full names, found in free text too
 
     def _make(self, kind: str, value: str, suffix: str = "") -> str:
         norm = value.strip().lower()
@@ -176,6 +192,16 @@ class Pseudonymiser:
     def user_id(self, value: str) -> str:
         return self._make("user_id", value) if value.strip() else value
 
+    def fullname(self, value: str) -> str:
+        return self._make("fullname", value) if value.strip() else value
+
+    def learn_names(self, names: Iterable[Any]) -> None:
+        """People's full names to look for in free text."""
+        self.known_names.update(
+            n.strip().lower() for n in names if isinstance(n, str) and len(n.strip()) > 2
+        )
+        self._usernames = None
+
     def learn_usernames(self, names: Iterable[Any]) -> None:
         """Usernames to look for (as whole words) in free text."""
         self.known_usernames.update(
@@ -190,15 +216,21 @@ class Pseudonymiser:
             lambda m: m[0] if m[0].lower() in pseudonyms else self.email(m[0]), value
         )
         value = _USER_ID.sub(lambda m: m[0] if m[0] in pseudonyms else self.user_id(m[0]), value)
-        if self.known_usernames:
+        if self.known_usernames or self.known_names:
             if self._usernames is None:
-                names = sorted(self.known_usernames, key=len, reverse=True)
+                names = sorted(self.known_usernames | self.known_names, key=len, reverse=True)
                 alternatives = "|".join(re.escape(n) for n in names)
                 self._usernames = re.compile(
                     rf"(?<![\w.@+-])(?:{alternatives})(?![\w@-])", re.IGNORECASE
                 )
-            value = self._usernames.sub(lambda m: self.username(m[0]), value)
+            value = self._usernames.sub(self._known_word, value)
         return value
+
+    def _known_word(self, m: re.Match[str]) -> str:
+        word = m[0].lower()
+        if word in self.known_usernames:
+            return self.username(m[0])
+        return self.fullname(m[0])
 
     def json_text(self, value: str) -> str:
         """JSON text (``events.type_data``): identifiers replaced by key name and by shape;
@@ -230,13 +262,17 @@ class Pseudonymiser:
             return self.username(value)
         if kind == "user_id":
             return self.user_id(value)
+        if kind == "fullname":
+            return self.fullname(value)
         return self.text(value)
 
 
 def column_kind(name: str) -> str | None:
     """Which identifier a column or JSON key holds, by its name: ``email``, ``username``,
-    ``user_id``, or ``None``. (``email_key`` and ``domain`` are derived, not held.)"""
+    ``user_id``, ``fullname``, or ``None``. (``email_key`` and ``domain`` are derived.)"""
     n = name.lower()
+    if n in _NAME_KEYS or n.endswith(("_fullname", "_full_name")):
+        return "fullname"
     if n == "email" or n.endswith("_email"):
         return "email"
     if n == "username" or n.endswith("_username") or n in _USERNAME_COLUMNS:
@@ -247,6 +283,8 @@ def column_kind(name: str) -> str | None:
 
 
 _USERNAME_COLUMNS = {"last_deployed_by", "deployed_by", "pusher", "user"}
+_NAME_KEYS = {"fullname", "full_name", "display_name", "first_name", "last_name", "firstname",
+              "lastname", "given_name", "family_name"}  # fmt: skip
 _JSON_COLUMNS = {"type_data"}
 
 
@@ -295,8 +333,9 @@ def _frame(df: pd.DataFrame, p: Pseudonymiser) -> pd.DataFrame:
         fn = (
             p.json_text
             if col in _JSON_COLUMNS
-            else {"email": p.email, "username": p.username, "user_id": p.user_id}.get(kind or "")
-        )
+            else {"email": p.email, "username": p.username, "user_id": p.user_id,
+                  "fullname": p.fullname}.get(kind or "")
+        )  # fmt: skip
         if fn is not None:
             df[col] = df[col].map(lambda v, f=fn: f(v) if isinstance(v, str) else v)
     return df
@@ -314,6 +353,8 @@ def _learn_json_usernames(p: Pseudonymiser, text: str) -> None:
             for k, v in item.items():
                 if isinstance(v, str) and column_kind(str(k)) == "username":
                     p.learn_usernames([v])
+                elif isinstance(v, str) and column_kind(str(k)) == "fullname":
+                    p.learn_names([v])
                 elif isinstance(v, dict | list):
                     stack.append(v)
         elif isinstance(item, list):
@@ -366,5 +407,5 @@ def reidentify_text(text: str, table: pd.DataFrame) -> str:
 
 
 _ANY_PSEUDONYM = re.compile(
-    rf"person-[0-9a-f]{{{HEX}}}@[a-z]+\.invalid|\b(?:user|us)-[0-9a-f]{{{HEX}}}\b"
+    rf"person-[0-9a-f]{{{HEX}}}@[a-z]+\.invalid|\b(?:user|us|name)-[0-9a-f]{{{HEX}}}\b"
 )

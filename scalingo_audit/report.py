@@ -89,20 +89,34 @@ def default_out_dir(source: str) -> Path:
 
 
 def notebook_parameters(
-    source: str, policy: str, as_of: str, *, pseudonymise: bool = False, top: int | None = None
+    source: str,
+    policy: str,
+    as_of: str,
+    *,
+    pseudonymise: bool = False,
+    top: int | None = None,
+    pseudonym_key: str = "",
+    verify: bool = True,
 ) -> dict[str, str | bool | int]:
     """Papermill parameters: paths made absolute (kernels run elsewhere), nothing secret.
-    ``pseudonymise`` is passed only when set (a flag: the key never leaves its file), ``top``
-    (how many bars a chart shows at most) only when given."""
+    ``pseudonymise`` is passed only when set, with the key file's absolute path resolved
+    once (the key never leaves its file, and every notebook uses the same one); ``top``
+    (how many bars a chart shows at most) only when given; ``verify`` only when false
+    (``--no-verify``)."""
     params: dict[str, str | bool | int] = {
         "source": source if source == "demo" else str(Path(source).resolve()),
         "policy": str(Path(policy).resolve()) if policy else "",
         "as_of": as_of,
     }
     if pseudonymise:
+        from .pseudonymise import key_path
+
         params["pseudonymise"] = True
+        params["pseudonym_key"] = str(key_path(pseudonym_key or None))
     if top is not None:
         params["top"] = top
+    if not verify:
+        params["verify"] = False
     return params
 
 
@@ -321,6 +335,7 @@ def build_report(
     top: int | None = None,
     per_notebook: bool = False,
     timings: dict[str, float] | None = None,
+    verify: bool = True,
 ) -> Path:
     """Execute the report notebooks on ``source`` and write the HTML report.
 
@@ -332,7 +347,8 @@ def build_report(
     exporting them once; ``index.html`` links it and the data files. With ``per_notebook``,
     each notebook also gets its own page. With ``pdf``, ``report.pdf`` is printed from
     ``report.html`` by the system Chromium (:mod:`scalingo_audit.pdf`; missing Chromium fails
-    before any run).
+    before any run). With ``verify=False`` (``--no-verify``), a snapshot whose raw files do
+    not match its manifest is reported anyway, and every page says UNVERIFIED.
     ``top`` caps the bars of each chart (the notebooks' default: 25); tables are never capped.
     The report directory also holds the complete data: ``findings.csv``, ``findings.json``
     and the access review sheet ``review.csv`` (see :data:`DATA_FILES`).
@@ -349,16 +365,31 @@ def build_report(
 
         find_chromium()
     clock = _Clock(timings)
-    audit = open_audit(source, policy, as_of, pseudonymise=pseudonymise)
+    key_file = ""
+    if pseudonymise:  # one key file for this process and every notebook: decided here, once
+        from .pseudonymise import key_path
+
+        key_file = str(key_path())
+    audit = open_audit(
+        source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=key_file, verify=verify
+    )
     clock.lap("load + checks")
     notebooks = report_notebooks(notebooks_dir)
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
-    params = notebook_parameters(source, policy, as_of, pseudonymise=pseudonymise, top=top)
+    if out.exists() and not out.is_dir():  # fail now, not after every notebook has run
+        raise ReportError(f"{out}: exists and is not a directory; --out names the report directory")
+    params = notebook_parameters(
+        source, policy, as_of, pseudonymise=pseudonymise, top=top, pseudonym_key=key_file,
+        verify=verify,
+    )  # fmt: skip
     pages: list[Page] = []
     with tempfile.TemporaryDirectory(prefix="scalingo-audit-report-") as tmp:
         staging = Path(tmp)
         # the audit computed above, handed to every kernel (notebook.CACHE_ENV), never a secret
-        key = cache_key(source, policy, as_of, pseudonymise=pseudonymise)
+        key = cache_key(
+            source, policy, as_of, pseudonymise=pseudonymise,
+            pseudonym_key=str(params.get("pseudonym_key", "")), verify=verify,
+        )  # fmt: skip
         save_cached(audit, key, tmp)
         data_dir = staging / "data"
         data_dir.mkdir()
@@ -477,10 +508,18 @@ def run_notebooks(
         _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s\n")
 
     n = workers or default_workers(len(notebooks))
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        futures = [pool.submit(run, i) for i in range(len(notebooks))]
-        for future in futures:
-            future.result()  # the first failure, in notebook order
+    # Kernels get their folder through nbclient (see execute), so nothing here changes the
+    # working directory; paths are absolute and it is restored all the same, in case a
+    # library called from a thread changes it.
+    here = os.getcwd()
+    out = out.absolute()
+    try:
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            futures = [pool.submit(run, i) for i in range(len(notebooks))]
+            for future in futures:
+                future.result()  # the first failure, in notebook order
+    finally:
+        os.chdir(here)
     return targets
 
 
@@ -594,6 +633,7 @@ def render_index(
             if info.source_sha256
             else "unknown",
         ),
+        *([("Evidence", UNVERIFIED_NOTE)] if info.verified is False else []),
         ("Collected at", _when(info.collected_at)),
         ("Collected by", info.collected_by or "unknown"),
         ("Regions", ", ".join(info.regions) or "unknown"),
@@ -634,7 +674,14 @@ def render_index(
         toc=toc or [],
         report=report,
         report_pdf=report_pdf,
+        unverified=UNVERIFIED_NOTE if info.verified is False else "",
     )
+
+
+UNVERIFIED_NOTE = (
+    "UNVERIFIED: loaded with --no-verify; the raw files were not checked against the "
+    "manifest and may have been altered since collection"
+)
 
 
 def _follow_through(audit: Audit) -> dict[str, Any] | None:
@@ -695,6 +742,7 @@ a{color:#175cd3}
 <h1>Scalingo access audit</h1>
 <p class="sub">Who can do what on these apps, and what should be fixed.
  Data: {{ source }}, collected {{ collected }}; findings as of {{ as_of }}.</p>
+{% if unverified %}<p class="warn" data-evidence="unverified"><strong>{{ unverified }}</strong></p>{% endif %}
 <h2>Headline figures</h2>
 <div class="cards">{% for key, label, value, note in figures %}
 <div class="card" data-figure="{{ key }}"><div class="value">{{ value }}</div>

@@ -40,7 +40,7 @@ import pandas as pd
 
 from . import atomic, frames
 from . import commands as cli
-from .errors import InputError, OutputWarning
+from .errors import InputError, OutputWarning, excerpt
 from .model import AuditData
 from .output import is_formula_like, safe_cell, write_csv_rows
 
@@ -375,7 +375,7 @@ def read_decisions(path: str | Path, data: AuditData) -> list[Decision]:
         decision = DECISIONS.get(" ".join(raw.lower().split()))
         if decision is None:
             raise InputError(
-                f"unknown decision {raw!r} (expected keep, downgrade or revoke)",
+                f"unknown decision {excerpt(raw)} (expected keep, downgrade or revoke)",
                 file=src,
                 record=record,
                 field="decision",
@@ -383,7 +383,7 @@ def read_decisions(path: str | Path, data: AuditData) -> list[Decision]:
         key = (row["region"], row["app"].lower(), row["person"].lower())
         if key not in index:
             raise InputError(
-                f"no membership of {row['person']!r} on {row['app']!r} ({row['region']}) "
+                f"no membership of {excerpt(row['person'])} on {excerpt(row['app'])} ({row['region']}) "
                 f"in {data.info.location}: was the sheet made from this source?",
                 file=src,
                 record=record,

@@ -27,16 +27,25 @@ key, e.g. ``{"apps": [...]}``). ``manifest.json`` (format version 1)::
      "gaps": [{"region": ..., "app": ..., "request": ..., "status": 403, "error": ...}],
      "redacted": {"marker": "[redacted]", "variable_values": 12},
      "files": [{"path": "raw/osc-fr1/apps.json", "kind": "apps", "region": "osc-fr1",
-                "app": null, "request": "GET /v1/apps", "sha256": "..."}]}
+                "app": null, "request": "GET /v1/apps", "size": 1234, "sha256": "..."}],
+     "endpoints": {"auth": "https://auth.scalingo.com",
+                   "regions": {"osc-fr1": "https://api.osc-fr1.scalingo.com"}}}
 
 ``redacted`` (written by ``collect``) says that the values of environment variables in
 variable events were replaced by the marker before anything was written, and how many
 (:mod:`scalingo_audit.redact`); a snapshot without it, from before redaction existed, is
-redacted in memory by :func:`read`, with a warning. ``kind`` is one of :data:`KINDS`. ``sha256`` is the SHA-256 of the raw file's bytes
-as written on disk; **the snapshot's hash** is the SHA-256 of the bytes of
+redacted in memory by :func:`read`, with a warning. ``kind`` is one of :data:`KINDS`.
+``size`` and ``sha256`` are the byte count and the SHA-256 of the raw file's bytes as
+written on disk (``size`` is absent from snapshots written before it was recorded);
+``endpoints`` (absent for the demo) names the API hosts the data came from, which
+``collect --since`` compares; **the snapshot's hash** is the SHA-256 of the bytes of
 ``manifest.json`` (``sha256sum SNAPSHOT/manifest.json``), which therefore covers
-every raw file and every manifest field. :func:`scalingo_audit.evidence.verify`
-recomputes all of them. A snapshot is written to a temporary sibling
+every raw file and every manifest field. :func:`read` checks every raw file it
+loads against the manifest — a regular file inside the snapshot (no symlink, FIFO or
+device), its size, then its SHA-256 — and refuses a mismatch naming the file, unless
+``verify=False`` (the CLI's ``--no-verify``), in which case the snapshot is marked
+unverified and every output says so. :func:`scalingo_audit.evidence.verify` recomputes
+all of them and also reports files the manifest does not list. A snapshot is written to a temporary sibling
 directory and renamed into place at the end, so an interrupted run never
 leaves a half snapshot where a finished one is expected.
 """
@@ -49,15 +58,16 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import contracts
-from .errors import DataWarning, InputError
+from .errors import DataWarning, InputError, excerpt
 from .redact import MARKER, redact_events
 
 FORMAT = "scalingo-audit/snapshot"
@@ -102,12 +112,16 @@ class Snapshot:
     location: str = "<memory>"
     tool_version: str = ""
     manifest_sha256: str = ""  # set by read(): SHA-256 of manifest.json as found on disk
+    endpoints: dict[str, Any] | None = None  # {"auth": url, "regions": {name: url}}
+    verified: bool = True  # read() with verify=False: raw files not checked against the manifest
     redacted: int | None = None  # variable values redacted at collection; None: not recorded
 
     def of_kind(self, kind: str) -> Iterator[RawFile]:
         return (f for f in self.files if f.kind == kind)
 
     def manifest(self) -> dict[str, Any]:
+        dumped = [_dump(f.body) for f in self.files]  # what write() writes
+        extra = {"endpoints": self.endpoints} if self.endpoints is not None else {}
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -131,10 +145,12 @@ class Snapshot:
                     "region": f.region,
                     "app": f.app,
                     "request": f.request,
-                    "sha256": hashlib.sha256(_dump(f.body)).hexdigest(),  # what write() writes
+                    "size": len(raw),
+                    "sha256": hashlib.sha256(raw).hexdigest(),
                 }
-                for f in self.files
+                for f, raw in zip(self.files, dumped, strict=True)
             ],
+            **extra,
         }
 
     def manifest_bytes(self) -> bytes:
@@ -379,11 +395,9 @@ def is_snapshot(path: str | Path) -> bool:
     return (Path(path) / "manifest.json").is_file()
 
 
-def read(directory: str | Path) -> Snapshot:
-    """Read a snapshot directory; raises :class:`InputError` naming the file and field at fault."""
-    root = Path(directory)
-    manifest_path = root / "manifest.json"
-    manifest = read_json(manifest_path)
+def validate_manifest(manifest: Any, manifest_path: Path) -> None:
+    """Check a parsed ``manifest.json``'s format, version, required fields and their types
+    (its ``files`` entries are checked one by one by :func:`read`)."""
     if not isinstance(manifest, dict):
         raise InputError("the manifest must be a JSON object", file=manifest_path)
     if manifest.get("format") != FORMAT:
@@ -395,13 +409,55 @@ def read(directory: str | Path) -> Snapshot:
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise InputError(
-            f"unsupported snapshot format version {version!r} (this scalingo-audit reads {FORMAT_VERSION})",
+            f"unsupported snapshot format version {excerpt(version)} (this scalingo-audit reads "
+            f"{FORMAT_VERSION})",
             file=manifest_path,
             field="format_version",
         )
     for key in ("collected_at", "collected_by", "regions", "files"):
         if key not in manifest:
             raise InputError("missing required field", file=manifest_path, field=key)
+    for key, kind in (("files", list), ("regions", list), ("gaps", (list, type(None)))):
+        if not isinstance(manifest.get(key), kind):
+            raise InputError(
+                f"must be a list, not {excerpt(manifest.get(key))}", file=manifest_path, field=key
+            )
+    if not all(isinstance(r, str) for r in manifest["regions"]):
+        raise InputError("must be a list of region names", file=manifest_path, field="regions")
+    if not all(isinstance(g, dict) for g in manifest.get("gaps") or []):
+        raise InputError("must be a list of objects", file=manifest_path, field="gaps")
+    if not isinstance(manifest["collected_at"], str):
+        raise InputError(
+            f"must be an ISO 8601 date, not {excerpt(manifest['collected_at'])}",
+            file=manifest_path,
+            field="collected_at",
+        )
+    days = manifest.get("events_days")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+        raise InputError(
+            f"expected a number of days or null, got {excerpt(days)}",
+            file=manifest_path,
+            field="events_days",
+        )
+    if not isinstance(manifest["collected_by"], dict | str):
+        raise InputError(
+            "must be an object with the collecting account's email and user_id",
+            file=manifest_path,
+            field="collected_by",
+        )
+
+
+def read(directory: str | Path, *, verify: bool = True) -> Snapshot:
+    """Read a snapshot directory; raises :class:`InputError` naming the file and field at fault.
+
+    Every raw file must be a regular file inside the snapshot and, with ``verify`` (the
+    default), match the size and SHA-256 the manifest records; ``verify=False`` loads
+    altered files anyway and returns a snapshot marked ``verified=False``."""
+    root = Path(directory)
+    manifest_path = root / "manifest.json"
+    manifest_bytes = regular_file_bytes(root, "manifest.json")
+    manifest = parse_json(manifest_bytes, manifest_path)
+    validate_manifest(manifest, manifest_path)
     files = []
     for i, entry in enumerate(manifest["files"]):
         record = f"files[{i}]"
@@ -412,46 +468,68 @@ def read(directory: str | Path) -> Snapshot:
                 raise InputError(
                     "missing required field", file=manifest_path, record=record, field=key
                 )
+            if not isinstance(entry[key], str):
+                raise InputError(
+                    f"must be a string, not {excerpt(entry[key])}",
+                    file=manifest_path,
+                    record=record,
+                    field=key,
+                )
+        for key in ("region", "app", "request", "sha256"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                raise InputError(
+                    f"must be a string or null, not {excerpt(entry[key])}",
+                    file=manifest_path,
+                    record=record,
+                    field=key,
+                )
         if entry["kind"] not in KINDS:
             raise InputError(
-                f"unknown kind {entry['kind']!r} (expected one of {', '.join(KINDS)})",
+                f"unknown kind {excerpt(entry['kind'])} (expected one of {', '.join(KINDS)})",
                 file=manifest_path,
                 record=record,
                 field="kind",
             )
-        rel = Path(entry["path"])
-        if rel.is_absolute() or ".." in rel.parts:
+        rel = PurePosixPath(entry["path"])
+        if rel.is_absolute() or ".." in rel.parts or "\\" in entry["path"] or "\0" in entry["path"]:
             raise InputError(
                 "path must stay inside the snapshot",
                 file=manifest_path,
                 record=record,
                 field="path",
             )
+        raw = regular_file_bytes(root, entry["path"])
+        if verify:
+            _check_recorded(raw, entry, root / entry["path"])
         files.append(
             RawFile(
                 path=entry["path"],
                 kind=entry["kind"],
                 region=entry.get("region"),
                 app=entry.get("app"),
-                request=entry.get("request", ""),
-                body=read_json(root / rel),
+                request=entry.get("request") or "",
+                body=parse_json(raw, root / entry["path"]),
             )
         )
     files = _redact_on_load(files, root)
     redacted = manifest.get("redacted")
     by = manifest["collected_by"]
+    endpoints = manifest.get("endpoints")
+    requests = manifest.get("requests")
     return Snapshot(
         collected_at=str(manifest["collected_at"]),
         collected_by=by if isinstance(by, dict) else {"email": str(by)},
         regions=list(manifest["regions"]),
         files=files,
         origin=str(manifest.get("origin", "api")),
-        requests=int(manifest.get("requests") or 0),
+        requests=requests if isinstance(requests, int) and not isinstance(requests, bool) else 0,
         events_days=manifest.get("events_days"),
         gaps=list(manifest.get("gaps") or []),
         location=str(root),
         tool_version=str(manifest.get("tool_version", "")),
-        manifest_sha256=hashlib.sha256(manifest_path.read_bytes()).hexdigest(),
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        endpoints=endpoints if isinstance(endpoints, dict) else None,
+        verified=verify,
         redacted=_count(redacted.get("variable_values")) if isinstance(redacted, dict) else None,
     )
 
@@ -484,23 +562,99 @@ def _redact_on_load(files: list[RawFile], root: Path) -> list[RawFile]:
     return out
 
 
-def read_json(path: Path) -> Any:
-    """Parse a JSON file, turning every failure into an :class:`InputError` naming it."""
+NO_VERIFY_HINT = (
+    "the evidence does not match its manifest (scalingo-audit verify SNAPSHOT lists every "
+    "difference; --no-verify loads it anyway, marked UNVERIFIED)"
+)
+
+
+def _check_recorded(raw: bytes, entry: Mapping[str, Any], path: Path) -> None:
+    """Refuse a raw file whose size or SHA-256 differs from what the manifest records."""
+    size, sha = entry.get("size"), entry.get("sha256")
+    if isinstance(size, int) and not isinstance(size, bool) and size != len(raw):
+        raise InputError(
+            f"altered since collection: {len(raw)} bytes, the manifest records {size}; "
+            + NO_VERIFY_HINT,
+            file=path,
+        )
+    if not isinstance(sha, str) or not sha:
+        raise InputError(
+            f"the manifest records no sha256 for this file; {NO_VERIFY_HINT}", file=path
+        )
+    if hashlib.sha256(raw).hexdigest() != sha.lower():
+        raise InputError(
+            f"altered since collection: its SHA-256 differs from the manifest's; {NO_VERIFY_HINT}",
+            file=path,
+        )
+
+
+def regular_file_bytes(root: Path, rel: str) -> bytes:
+    """The bytes of ``root/rel``, which must be a regular file reached without following any
+    symlink (no FIFO, device, socket or directory either): evidence must be what it seems."""
+    path = root
+    parts = PurePosixPath(rel).parts
+    for i, part in enumerate(parts):
+        path = path / part
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            raise InputError("file not found", file=path) from None
+        except OSError as exc:
+            raise InputError(f"cannot read ({exc.strerror})", file=path) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise InputError("is a symbolic link; a snapshot holds regular files only", file=path)
+        last = i == len(parts) - 1
+        if not last and not stat.S_ISDIR(st.st_mode):
+            raise InputError("not a directory", file=path)
+        if last and not stat.S_ISREG(st.st_mode):
+            raise InputError(
+                "not a regular file (a FIFO, device or directory?); a snapshot holds regular "
+                "files only",
+                file=path,
+            )
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read ({exc})", file=path) from None
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", file=path) from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # swapped since lstat()
+            raise InputError("not a regular file", file=path)
+        return fh.read()
+
+
+def parse_json(raw: bytes, path: Path) -> Any:
+    """Parse JSON bytes read from ``path``; every failure is an :class:`InputError` naming it."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", file=path) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path
         ) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to be read", file=path) from None
     if _SURROGATE_ESCAPE.search(text):
-        data = _valid_unicode(data)
+        try:
+            data = _valid_unicode(data)
+        except RecursionError:
+            raise InputError("JSON nested too deeply to be read", file=path) from None
     return data
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file, turning every failure into an :class:`InputError` naming it."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", file=path) from None
+    return parse_json(raw, path)
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")

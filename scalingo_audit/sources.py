@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from . import snapshot as snap
-from .errors import DataWarning, InputError, excerpt
+from .errors import DataWarning, InputError, excerpt, short
 from .frames import STATUSES
 from .model import AuditData, SourceInfo, assemble
 from .policy import Policy
@@ -29,13 +29,18 @@ from .redact import redact_event
 DEMO = "demo"
 
 
-def load(source: str | Path = DEMO, *, policy: Policy | None = None) -> AuditData:
+def load(
+    source: str | Path = DEMO, *, policy: Policy | None = None, verify: bool = True
+) -> AuditData:
     """Load access data into frames.
 
     ``source`` is ``"demo"`` (the built-in demo organisation), a snapshot
     directory (see :mod:`scalingo_audit.snapshot`) or a dashboard Collaborators
     export (``.csv`` or ``.json``). ``policy`` decides internal domains and
     service accounts; for the demo it defaults to the demo's own policy.
+    A snapshot's raw files are checked against its manifest (size, SHA-256) and a
+    mismatch raises :class:`InputError` naming the file; ``verify=False`` loads them
+    anyway and marks the data unverified (``info.verified``), which every output shows.
     """
     if str(source) == DEMO:
         from .demo import demo_policy, demo_snapshot
@@ -45,13 +50,17 @@ def load(source: str | Path = DEMO, *, policy: Policy | None = None) -> AuditDat
     if path.is_dir():
         if not snap.is_snapshot(path):
             raise InputError("not a snapshot directory (no manifest.json)", file=path)
-        return from_snapshot(snap.read(path), policy=policy or Policy(), kind="snapshot")
+        return from_snapshot(
+            snap.read(path, verify=verify), policy=policy or Policy(), kind="snapshot"
+        )
     if path.is_file():
         from .export import load_export
         from .model import with_info
 
         data = load_export(path, policy=policy or Policy())
-        return with_info(data, source_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+        return with_info(
+            data, source_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), verified=None
+        )
     raise InputError(
         "no such file or directory (expected 'demo', a snapshot directory or a dashboard export)",
         file=path,
@@ -87,20 +96,23 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
     apps_df = pd.DataFrame.from_records(apps, columns=_APP_COLUMNS)
     apps_df = apps_df.drop_duplicates(["region", "app_id"]).reset_index(drop=True)
     mine = _collector(s.collected_by)
+    owner_columns = ["region", "app_id", "app_name", "owner_email", "owner_username", "owner_id"]
     owners = [
         {
-            "region": a["region"],
-            "app_id": a["app_id"],
-            "app_name": a["app_name"],
+            "region": region,
+            "app_id": app_id,
+            "app_name": app_name,
             "role": "owner",
             "status": "accepted",
-            "email": a["owner_email"],
-            "username": a["owner_username"],
-            "user_id": a["owner_id"],
+            "email": email,
+            "username": username,
+            "user_id": user_id,
             # the API exposes no owner's 2FA, except the collecting account's own
-            "tfa": own_tfa if mine(a["owner_id"], a["owner_email"]) else None,
+            "tfa": own_tfa if mine(user_id, email) else None,
         }
-        for a in apps_df.to_dict("records")
+        for region, app_id, app_name, email, username, user_id in apps_df[owner_columns].itertuples(
+            index=False, name=None
+        )
     ]
     if own_tfa is not None:  # the collecting account's memberships whose 2FA was not reported
         for rec in memberships:
@@ -116,13 +128,16 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         known = {
             (r, i): (n, p)
             for r, i, n, p in zip(
-                apps_df["region"], apps_df["app_id"], apps_df["app_name"], apps_df["project_name"],
+                *(apps_df[c].tolist() for c in ("region", "app_id", "app_name", "project_name")),
                 strict=True,
             )
         }  # fmt: skip
-        hits = [known.get(k) for k in zip(m["region"], m["app_id"], strict=True)]
+        # .tolist(): pandas boxes string-array values one by one when iterated
+        hits = [known.get(k) for k in zip(m["region"].tolist(), m["app_id"].tolist(), strict=True)]
         m["project_name"] = [h[1] if h else None for h in hits]
-        m["app_name"] = [h[0] if h else n for h, n in zip(hits, m["app_name"], strict=True)]
+        m["app_name"] = [
+            h[0] if h else n for h, n in zip(hits, m["app_name"].tolist(), strict=True)
+        ]
         m["_key"] = m["email"].str.lower()
         m = m.drop_duplicates(["region", "app_id", "_key"]).drop(columns="_key")
     collected_at = _parse_time(
@@ -144,6 +159,7 @@ def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -
         source_sha256=s.digest(),
         collector_version=s.tool_version or None,
         events_days=events_days,
+        verified=s.verified,
     )
     return assemble(apps_df, m, pd.DataFrame(tokens), pd.DataFrame(events), info, policy)
 
@@ -227,7 +243,9 @@ def _events_days(value: Any, where: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(
-            f"expected a number of days or null, got {value!r}", file=where, field="events_days"
+            f"expected a number of days or null, got {excerpt(value)}",
+            file=where,
+            field="events_days",
         )
     return value
 
@@ -313,9 +331,11 @@ def _items(body: Any, key: str, where: str) -> list[tuple[int, Mapping[str, Any]
     items = body[key]
     if not isinstance(items, list):
         raise InputError("must be a list", file=where, field=key)
+    if all(type(rec) is dict for rec in items):  # the usual body: no record to name
+        return list(enumerate(items))
     out = []
     for i, rec in enumerate(items):
-        if not isinstance(rec, Mapping):
+        if type(rec) is not dict and not isinstance(rec, Mapping):  # dict: the quick test
             raise InputError("must be a JSON object", file=where, record=f"{key}[{i}]")
         out.append((i, rec))
     return out
@@ -332,7 +352,7 @@ def _label(record: str, rec: Mapping[str, Any], *keys: str) -> str:
     for k in keys:
         v = rec.get(k)
         if isinstance(v, str) and v:
-            return f"{record} ({v})"
+            return f"{record} ({short(v)})"  # a name can be 10,000 characters
     return record
 
 
@@ -368,12 +388,50 @@ def _app(rec: Mapping[str, Any], region: str, where: str, record: str) -> dict[s
 def _collaborator(
     rec: Mapping[str, Any], region: str, where: str, record: str, *, app_name: str | None
 ) -> dict[str, Any]:
+    email, status = rec.get("email"), rec.get("status")
+    # true/false, or the API's "true"/"false" (other spellings: the checked path)
+    limited, tfa = rec.get("is_limited"), rec.get("tfa_status")
+    if type(limited) is str and limited in ("true", "false"):
+        limited = limited == "true"
+    if type(tfa) is str and tfa in ("true", "false"):
+        tfa = tfa == "true"
+    app_id, name = rec.get("app_id"), rec.get("app_name") or app_name
+    if (
+        type(email) is str
+        and email
+        and type(status) is str
+        and status
+        and (limited is None or type(limited) is bool)
+        and (tfa is None or type(tfa) is bool)
+        and (app_id or name)
+    ):  # the usual row, without the field-by-field checks: same result, half the time
+        username = rec.get("username")
+        return {
+            "region": region,
+            "app_id": app_id,
+            "app_name": name,
+            "role": "limited_collaborator" if limited else "collaborator",
+            "status": status,
+            "email": email,
+            "username": None if username in (None, "", "n/a") else username,
+            "user_id": rec.get("user_id") or None,
+            "tfa": tfa,
+            "collaboration_id": rec.get("id"),
+            "_missing_limited": limited is None,
+        }
+    return _collaborator_checked(rec, region, where, record, app_name=app_name)
+
+
+def _collaborator_checked(
+    rec: Mapping[str, Any], region: str, where: str, record: str, *, app_name: str | None
+) -> dict[str, Any]:
+    """A collaborator row read field by field: one error naming the record and field."""
     record = _label(record, rec, "email", "id")
     email = str(_req(rec, "email", where, record))
     status = _req(rec, "status", where, record)
     if not isinstance(status, str):
         raise InputError(
-            f"expected a text, got {status!r}", file=where, record=record, field="status"
+            f"expected a text, got {excerpt(status)}", file=where, record=record, field="status"
         )
     # no is_limited: data from before the Limited role existed, when everyone had the full role
     missing_limited = rec.get("is_limited") is None
@@ -444,7 +502,7 @@ def _bool(
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise InputError(
-        f"expected true or false, got {value!r}", file=where, record=record, field=name
+        f"expected true or false, got {excerpt(value)}", file=where, record=record, field=name
     )
 
 
@@ -464,6 +522,6 @@ def _parse_time(value: Any, where: str, record: str, name: str) -> dt.datetime:
         t = dt.datetime.fromisoformat(str(value))
     except ValueError:
         raise InputError(
-            f"not an ISO 8601 date: {value!r}", file=where, record=record, field=name
+            f"not an ISO 8601 date: {excerpt(value)}", file=where, record=record, field=name
         ) from None
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)

@@ -86,6 +86,8 @@ def source_line(info: SourceInfo, as_of: dt.datetime | None = None) -> str:
     line = f"Data: {info.kind} {info.location!r}, collected at {when}{by}{regions}"
     if as_of is not None:
         line += f"; findings as of {as_of.astimezone(dt.UTC).strftime('%Y-%m-%d')}"
+    if info.verified is False:
+        line += "; UNVERIFIED: loaded with --no-verify, raw files not checked against the manifest"
     return line + "."
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
+from pathlib import Path
 from typing import Any
 
 from scalingo_audit.model import AuditData
@@ -124,3 +127,15 @@ def snapshot(
 
 def org(*args: Any, policy: Policy | None = None, **kwargs: Any) -> AuditData:
     return from_snapshot(snapshot(*args, **kwargs), policy=policy or Policy())
+
+
+def reseal(root: Path) -> Path:
+    """Record the current size and SHA-256 of every raw file in the snapshot's manifest, as
+    if the API had returned these bodies: for tests of hostile *content*, not of tampering."""
+    manifest = root / "manifest.json"
+    body = json.loads(manifest.read_text(encoding="utf-8"))
+    for entry in body["files"]:
+        data = (root / entry["path"]).read_bytes()
+        entry["size"], entry["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+    manifest.write_text(json.dumps(body, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return root

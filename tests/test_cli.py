@@ -11,7 +11,7 @@ import pytest
 
 from scalingo_audit.output import JSON_FIELDS
 
-from .orgs import app, collab, snapshot
+from .orgs import app, collab, reseal, snapshot
 from .test_checks import CONTRACT
 
 
@@ -118,6 +118,7 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path, command):
     body = json.loads(collabs.read_text())
     body["collaborators"][0]["is_limited"] = "invited"  # not a boolean (a new status would be kept)
     collabs.write_text(json.dumps(body))
+    reseal(snap)  # as if the API had returned it
     line = _one_line_error(
         run(command, str(snap), "--out", str(tmp_path / "r"))
         if command == "report"

@@ -168,3 +168,37 @@ def test_demo_report_pdf(tmp_path: Path) -> None:
     for role, colour in ROLE_COLORS.items():
         found = max(colour_pixels(rgb, colour) for rgb in rendered)
         assert found > 500, f"the {role} bars are missing from the PDF ({found} px)"
+
+
+def test_links_between_pages_are_relative_and_the_pdf_stays_valid(tmp_path: Path) -> None:
+    need("chromium")
+    report = tmp_path / "report (final)"
+    report.mkdir()
+    (report / "index.html").write_text("<html><body>index</body></html>", encoding="utf-8")
+    page = report / "01_roles.html"
+    page.write_text(
+        '<html><body><a href="index.html">Report index</a> '
+        '<a href="02 two (b).html#top">next</a> <a href="https://example.org/doc">doc</a>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    out = pdfmod.html_to_pdf(page, pdfmod.pdf_path(page))
+    data = out.read_bytes()
+    assert b"file:" not in data and str(tmp_path).encode() not in data
+    assert b"/URI (index.html)" in data
+    assert b"/URI (02%20two%20%28b%29.html#top)" in data
+    assert b"/URI (https://example.org/doc)" in data
+    info = subprocess.run(
+        [need("pdfinfo"), str(out)], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "Pages:" in info.stdout and info.stderr == ""  # the xref offsets still hold
+    assert rasterise(out, tmp_path)
+
+
+def test_relative_links_keep_every_byte_offset() -> None:
+    pdf = b"%PDF-1.4\n1 0 obj\n<</S /URI\n/URI (file:///r/a\\(1\\).html#x)>>\nendobj\nxref\n"
+    out = pdfmod.relative_links(pdf, Path("/r"))
+    assert len(out) == len(pdf)
+    assert b"/URI (a%281%29.html#x)" in out
+    outside = pdfmod.relative_links(b"/URI (file:///home/me/secret/x.html)", Path("/r"))
+    assert outside.rstrip() == b"/URI (x.html)"

@@ -13,7 +13,7 @@ from scalingo_audit import InputError, frames, load
 from scalingo_audit.demo import demo_policy, demo_snapshot
 from scalingo_audit.snapshot import write
 
-from .orgs import app, collab, org, snapshot
+from .orgs import app, collab, org, reseal, snapshot
 
 
 def test_demo_source_is_realistic_and_typed():
@@ -109,9 +109,12 @@ def snap_dir(tmp_path) -> Path:
 
 
 def _edit(path: Path, fn) -> None:
+    """Edit a raw file as if the API had returned it so (the manifest is resealed)."""
     body = json.loads(path.read_text())
     fn(body)
     path.write_text(json.dumps(body))
+    if path.name != "manifest.json":
+        reseal(next(p for p in path.parents if (p / "manifest.json").is_file()))
 
 
 @pytest.mark.parametrize(
@@ -160,8 +163,10 @@ def test_bad_snapshot_input_names_file_record_and_field(snap_dir, file, edit, ex
 
 def test_malformed_json_names_the_file_and_line(snap_dir):
     (snap_dir / "raw/osc-fr1/apps.json").write_text('{"apps": [\n  {"id": }\n]}')
-    with pytest.raises(InputError, match=r"apps.json: malformed JSON at line 2"):
+    with pytest.raises(InputError, match=r"apps.json: altered since collection"):
         load(snap_dir)
+    with pytest.raises(InputError, match=r"apps.json: malformed JSON at line 2"):
+        load(snap_dir, verify=False)
 
 
 def test_missing_raw_file_and_unknown_paths(snap_dir, tmp_path):

@@ -60,9 +60,10 @@ def run_checks(
     out["finding_id"] = assign_ids(out, data.apps)
     day = ctx.as_of.date()
     active = [e for e in ctx.policy.exceptions if e.active_on(day)]
-    for i, r in enumerate(out.itertuples(index=False)):
+    keys = frames.rows(out, ["check_id", "app", "email", "token_name"]) if active else []
+    for i, r in enumerate(keys):
         for e in active:
-            if e.matches(r.check_id, r.app, r.email, r.token_name):
+            if e.matches(r["check_id"], r["app"], r["email"], r["token_name"]):
                 out.loc[i, ["muted", "exception_reason", "exception_expires"]] = [
                     True,
                     e.reason,
@@ -88,9 +89,9 @@ def resolve_as_of(as_of: dt.datetime | dt.date | str | None, data: AuditData) ->
         try:
             parsed = dt.datetime.fromisoformat(as_of)
         except ValueError:
-            from ..errors import InputError
+            from ..errors import InputError, excerpt
 
-            raise InputError(f"--as-of: not a date (YYYY-MM-DD): {as_of!r}") from None
+            raise InputError(f"--as-of: not a date (YYYY-MM-DD): {excerpt(as_of)}") from None
         if len(as_of.strip()) == 10:
             return parsed.replace(hour=23, minute=59, second=59, tzinfo=dt.UTC)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from .. import events
+from .. import events, frames
 from ..commands import argv, phrase
 from .registry import Context, Finding, check
 
@@ -113,7 +113,7 @@ def inactive_collaborator(ctx: Context) -> Iterator[Finding]:
         & (last.isna() | (last < cutoff)).astype(bool)
     ]
     window = ctx.data.info.events_days
-    for r in sel.to_dict("records"):
+    for r in frames.rows(sel):
         cmd = argv("revoke", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],
@@ -154,7 +154,7 @@ def unused_full_privileges(ctx: Context) -> Iterator[Finding]:
         & (last.isna() | (last < cutoff)).astype(bool)
     ]
     window = ctx.data.info.events_days
-    for r in sel.to_dict("records"):
+    for r in frames.rows(sel):
         cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],
@@ -188,7 +188,7 @@ def pending_invitation_stale(ctx: Context) -> Iterator[Finding]:
         return
     m, skipped = _memberships(ctx, days)
     window = ctx.data.info.events_days
-    for r in m[m["status"] == "pending"].to_dict("records"):
+    for r in frames.rows(m[m["status"] == "pending"]):
         sent = r["invited_at"]
         if pd.isna(sent):
             when = f"before the {window}-day events window began"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .. import frames
 from ..commands import argv, phrase
 from .registry import Context, Finding, check
 
@@ -20,7 +21,7 @@ from .registry import Context, Finding, check
 def pending_invitation(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
     pending = m.loc[m["status"] == "pending", ["region", "app_name", "email", "role"]]
-    for r in pending.to_dict("records"):
+    for r in frames.rows(pending):
         role = "full Collaborator" if r["role"] == "collaborator" else "Limited Collaborator"
         cmd = argv("revoke", r["region"], r["app_name"], r["email"])
         yield {
@@ -45,7 +46,7 @@ def pending_invitation(ctx: Context) -> Iterator[Finding]:
 def deleted_account_collaborator(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
     deleted = m.loc[m["status"] == "user account deleted", ["region", "app_name", "email"]]
-    for r in deleted.to_dict("records"):
+    for r in frames.rows(deleted):
         cmd = argv("revoke", r["region"], r["app_name"], r["email"])
         yield {
             "region": r["region"],

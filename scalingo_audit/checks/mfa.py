@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .. import frames
 from ..commands import argv, phrase
 from .registry import GUIDE, Context, Finding, check
 
@@ -16,7 +17,7 @@ def _collaborators(ctx: Context, role: str, tfa_known: bool) -> Iterator[dict]:
     m = ctx.data.memberships
     sel = m[(m["status"] == "accepted") & (m["role"] == role)]
     sel = sel[sel["tfa"].notna() & (sel["tfa"] == False)] if tfa_known else sel[sel["tfa"].isna()]  # noqa: E712
-    yield from sel[["region", "app_name", "email", "role"]].to_dict("records")  # what they read
+    yield from frames.rows(sel, ["region", "app_name", "email", "role"])  # what they read
 
 
 @check(
@@ -100,7 +101,7 @@ def tfa_status_unknown(ctx: Context) -> Iterator[Finding]:
 def owner_without_2fa(ctx: Context) -> Iterator[Finding]:
     p = ctx.data.people
     sel = p[(p["owner_apps"].fillna(0) >= 1) & p["tfa"].notna() & (p["tfa"] == False)]  # noqa: E712
-    for r in sel.to_dict("records"):
+    for r in frames.rows(sel):
         n = int(r["owner_apps"])
         yield {
             "region": None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .. import frames
 from .registry import GUIDE, Context, Finding, check
 
 
@@ -19,7 +20,7 @@ from .registry import GUIDE, Context, Finding, check
 )
 def owner_not_service_account(ctx: Context) -> Iterator[Finding]:
     apps = ctx.data.apps
-    for r in apps[apps["owner_email"].notna()].to_dict("records"):
+    for r in frames.rows(apps[apps["owner_email"].notna()], ["region", "app_name", "owner_email"]):
         if ctx.policy.is_service_account(r["owner_email"]):
             continue
         yield {

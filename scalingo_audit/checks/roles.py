@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+from .. import frames
 from ..commands import argv, example, phrase
 from .registry import GUIDE, Context, Finding, check
 
@@ -25,7 +27,7 @@ def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
         & m["status"].isin(["accepted", "pending"])
         & (m["internal"] == False)  # noqa: E712
     ]
-    for r in sel[["region", "app_name", "email", "domain", "status"]].to_dict("records"):
+    for r in frames.rows(sel, ["region", "app_name", "email", "domain", "status"]):
         pending = " (invitation pending)" if r["status"] == "pending" else ""
         cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
         yield {
@@ -56,14 +58,19 @@ def full_collaborator_on_many_apps(ctx: Context) -> Iterator[Finding]:
     if over.empty:
         return
     sel = full.loc[full["email_key"].isin(over.index), ["email_key", "email", "region", "app_name"]]
-    # only the people over the limit are grouped again (a few among thousands)
-    for key, group in sel.groupby("email_key", sort=True):
+    # only the people over the limit are grouped again (a few among thousands), in plain
+    # Python: a pandas group costs more than its handful of rows
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in frames.rows(sel):
+        groups.setdefault(r["email_key"], []).append(r)
+    for key in sorted(groups):
+        group = groups[key]
         n = int(over[key])
-        email = group["email"].iloc[0]
-        apps = sorted(group["app_name"])
-        region, app = min(zip(group["app_name"], group["region"], strict=True))[::-1]
+        email = group[0]["email"]
+        apps = sorted(r["app_name"] for r in group)
+        region, app = min((r["app_name"], r["region"]) for r in group)[::-1]
         yield {
-            "region": ", ".join(sorted(set(group["region"]))),
+            "region": ", ".join(sorted({r["region"] for r in group})),
             "app": None,
             "email": email,
             "message": f"{email} is a full Collaborator on {n} apps (more than {limit}): "

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
+from .. import frames
 from ..commands import argv, example
 from .registry import GUIDE, Context, Finding, check
 
@@ -42,7 +43,7 @@ def token_account_on_many_apps(ctx: Context) -> Iterator[Finding]:
 
 
 def _tokens(ctx: Context) -> Iterator[dict]:
-    yield from ctx.data.tokens.to_dict("records")
+    yield from frames.rows(ctx.data.tokens)
 
 
 @check(
