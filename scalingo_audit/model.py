@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import activity, frames
+from . import frames
+from .events import activity_note
+from .events import derive as derive_activity
 from .policy import Policy
 
 
@@ -126,8 +128,8 @@ def assemble(
     m["internal"] = flags[dcodes]  # code -1 (no domain) picks the trailing None
     m = frames.build("memberships", m)
     events = frames.build("events", events)
-    m = frames.build("memberships", activity.derive(m, events))
-    note = activity.activity_note(info.events_days, policy.thresholds)
+    m = frames.build("memberships", derive_activity(m, events))
+    note = activity_note(info.events_days, policy.thresholds)
     return AuditData(
         apps=frames.build("apps", apps),
         memberships=m,

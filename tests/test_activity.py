@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from scalingo_audit import load, tables
-from scalingo_audit.activity import derive
 from scalingo_audit.checks import run_checks
+from scalingo_audit.events import derive
 from scalingo_audit.policy import Policy, parse_policy
 from scalingo_audit.snapshot import RawFile
 from scalingo_audit.sources import from_snapshot
@@ -473,7 +473,7 @@ LIMITED_ACTIONS = ("restart", "create_review_app", "close_review_app", "create_d
 
 
 def test_the_full_role_list_is_exactly_the_documented_one():
-    from scalingo_audit.activity import FULL_ROLE_EVENTS
+    from scalingo_audit.events import FULL_ROLE_EVENTS
 
     assert sorted(FULL_ROLE_EVENTS) == sorted(NOTES_FULL_ROLE)
     assert not set(LIMITED_ACTIONS) & FULL_ROLE_EVENTS

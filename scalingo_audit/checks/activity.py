@@ -1,6 +1,6 @@
 """Activity: access nobody uses, and invitations nobody accepts (needs app events).
 
-These checks read the activity columns of ``memberships`` (:mod:`scalingo_audit.activity`)
+These checks read the activity columns of ``memberships`` (:mod:`scalingo_audit.events`)
 and only run when the events window covers the days they look back. Otherwise each says,
 in one ``info`` finding, that it could not be evaluated and how to collect what it needs,
 instead of flagging everyone (no events) or no one.
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from .. import activity, frames
+from .. import events, frames
 from ..commands import argv, phrase
 from .registry import Context, Finding, check
 
@@ -33,7 +33,7 @@ _COLLECT = (
 def _not_evaluable(ctx: Context, days: int) -> Iterator[Finding]:
     """One info finding when the events window does not cover ``days`` before ``as_of``."""
     info = ctx.data.info
-    why = activity.window_problem(
+    why = events.window_problem(
         info.events_days, days, collected_at=info.collected_at, as_of=ctx.as_of
     )
     if why:
@@ -50,7 +50,7 @@ def _memberships(ctx: Context, days: int) -> tuple[pd.DataFrame, list[str]]:
     data = ctx.data
     m = data.memberships
     if ctx.as_of < data.info.collected_at:  # look at the events as they were on as_of
-        m = activity.derive(m, data.events, until=ctx.as_of)
+        m = events.derive(m, data.events, until=ctx.as_of)
     cutoff = pd.Timestamp(ctx.as_of - dt.timedelta(days=days))
     apps = data.apps
     covered = apps["events_since"].notna() & (apps["events_since"] <= cutoff)

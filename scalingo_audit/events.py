@@ -26,12 +26,14 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .frames import TIME
-from .policy import Thresholds
+
+if TYPE_CHECKING:  # annotations only: the events layer sits below the policy file
+    from .policy import Thresholds
 
 FULL_ROLE_EVENTS = frozenset(
     {
