@@ -9,11 +9,13 @@ boolean or the string ``"true"``/``"false"``, ``tfa_status`` missing or null
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +52,10 @@ def load(
     if path.is_dir():
         if not snap.is_snapshot(path):
             raise InputError("not a snapshot directory (no manifest.json)", file=path)
-        return from_snapshot(
-            snap.read(path, verify=verify), policy=policy or Policy(), kind="snapshot"
-        )
+        with _cyclic_gc_paused():
+            return from_snapshot(
+                snap.read(path, verify=verify), policy=policy or Policy(), kind="snapshot"
+            )
     if path.is_file():
         from .export import load_export
         from .model import with_info
@@ -65,6 +68,20 @@ def load(
         "no such file or directory (expected 'demo', a snapshot directory or a dashboard export)",
         file=path,
     )
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a snapshot becomes frames: the JSON bodies and
+    rows are hundreds of thousands of acyclic dicts that only make it scan again and again
+    (0.1-0.3 s of the 50,000-membership load). Reference counting still frees everything."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def from_snapshot(s: snap.Snapshot, *, policy: Policy, kind: str = "snapshot") -> AuditData:

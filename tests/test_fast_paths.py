@@ -184,3 +184,24 @@ def test_collaborator_fast_path_is_the_checked_path(field: str, value: Any) -> N
 
     for name in (None, "front"):
         assert read(sources._collaborator, name) == read(sources._collaborator_checked, name)
+
+
+def test_load_restores_the_cycle_collector(tmp_path: Any) -> None:
+    import gc
+
+    from scalingo_audit import snapshot
+
+    path = snapshot.write(demo_snapshot(), tmp_path / "snap")
+    assert gc.isenabled()
+    sources.load(path, policy=demo_policy())
+    assert gc.isenabled()
+    (path / "manifest.json").write_text("{", encoding="utf-8")
+    with pytest.raises(Exception):  # noqa: B017 - any refusal; the collector is what matters
+        sources.load(path, policy=demo_policy())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        sources.load(snapshot.write(demo_snapshot(), tmp_path / "again"), policy=demo_policy())
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
