@@ -196,6 +196,7 @@ def test_failing_notebook_is_a_report_error_naming_it(tmp_path: Path) -> None:
     # cell_index counts the executed notebook's cells; the kept copy has papermill's two
     # error cells added (a banner at the top, an anchor before the failed cell)
     cells = json.loads(failed)["cells"]
+    assert e.cell_index is not None
     assert "raise ValueError" in "".join(cells[e.cell_index + 2]["source"])
 
 
