@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import frames
@@ -145,24 +146,40 @@ def derive_people(memberships: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     m = memberships
     if m.empty:
         return frames.empty("people")
-    accepted = m["status"] == "accepted"
-    flags = pd.DataFrame(
+    # per-person counts: one factorisation of the key, one bincount per flag
+    status = m["status"].to_numpy(dtype=object, na_value=None)
+    role = m["role"].to_numpy(dtype=object, na_value=None)
+    accepted = status == "accepted"
+    codes, keys = pd.factorize(m["email_key"], sort=True)
+    known = codes >= 0  # no email key: no person (as groupby drops it)
+    flags = {
+        "owner_apps": accepted & (role == "owner"),
+        "full_apps": accepted & (role == "collaborator"),
+        "limited_apps": accepted & (role == "limited_collaborator"),
+        "pending_invitations": status == "pending",
+        "deleted_memberships": status == "user account deleted",
+        "apps": accepted,
+    }
+    counts = pd.DataFrame(
         {
-            "email_key": m["email_key"],
-            "owner_apps": (accepted & (m["role"] == "owner")).astype(int),
-            "full_apps": (accepted & (m["role"] == "collaborator")).astype(int),
-            "limited_apps": (accepted & (m["role"] == "limited_collaborator")).astype(int),
-            "pending_invitations": (m["status"] == "pending").astype(int),
-            "deleted_memberships": (m["status"] == "user account deleted").astype(int),
-            "apps": accepted.astype(int),
-        }
+            name: np.bincount(codes[known], weights=f[known], minlength=len(keys)).astype(int)
+            for name, f in flags.items()
+        },
+        index=pd.Index(keys, name="email_key"),
     )
-    counts = flags.groupby("email_key", sort=True).sum()
     g = m.groupby("email_key", sort=True)
     firsts = g[["email", "username", "user_id", "domain", "internal"]].first()
     # 2FA is a property of the account: any known value wins (False if any says False).
-    known = m[m["tfa"].notna()].groupby("email_key")["tfa"].all()
-    tfa = pd.Series(known, index=firsts.index, dtype="boolean")
+    tfa_col = m["tfa"]
+    has = known & tfa_col.notna().to_numpy()
+    told = np.bincount(codes[has], minlength=len(keys))
+    off = np.bincount(
+        codes[has], weights=(tfa_col == False).to_numpy(dtype=bool, na_value=False)[has],  # noqa: E712
+        minlength=len(keys),
+    )  # fmt: skip
+    per_key = pd.Series(pd.array(off == 0, dtype="boolean"), index=pd.Index(keys))
+    per_key[told == 0] = pd.NA
+    tfa = per_key.reindex(firsts.index)
     pairs = m[["email_key", "region"]].dropna().drop_duplicates()
     joined: dict[str, list[str]] = {}
     for key, region in sorted(zip(pairs["email_key"], pairs["region"], strict=True)):

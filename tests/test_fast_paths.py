@@ -98,6 +98,26 @@ def test_fast_paths_match_the_reference(case: str, monkeypatch: pytest.MonkeyPat
     )
     got = fast.people.set_index("email_key")["regions"].dropna()
     assert got.to_dict() == expected.to_dict()
+    # each person's counts: the same as summing the per-membership flags by group
+    accepted = m["status"] == "accepted"
+    flags = pd.DataFrame(
+        {
+            "email_key": m["email_key"],
+            "owner_apps": (accepted & (m["role"] == "owner")).astype(int),
+            "full_apps": (accepted & (m["role"] == "collaborator")).astype(int),
+            "pending_invitations": (m["status"] == "pending").astype(int),
+            "deleted_memberships": (m["status"] == "user account deleted").astype(int),
+            "apps": accepted.astype(int),
+        }
+    )
+    sums = flags.groupby("email_key", sort=True).sum()
+    people = fast.people.set_index("email_key")[sums.columns].astype(int)
+    pd.testing.assert_frame_equal(people, sums, check_index_type=False)
+    # 2FA of the account: all known values true, unknown when none is known
+    told = m[m["tfa"].notna()].groupby("email_key")["tfa"].all()
+    tfa = fast.people.set_index("email_key")["tfa"]
+    assert tfa.dropna().to_dict() == told.to_dict()
+    assert tfa.notna().sum() == len(told)
     if case == "demo":
         assert fast_findings["muted"].any()  # the exceptions loop ran on real matches
 
