@@ -43,7 +43,14 @@ from typing import Any
 import requests
 
 from . import __version__
-from .errors import ApiError, AuthError, DeadlineError, PageLimitError
+from .errors import (
+    ApiError,
+    ApiStatusError,
+    ApiTransportError,
+    AuthError,
+    DeadlineError,
+    PageLimitError,
+)
 
 DEFAULT_AUTH_URL = "https://auth.scalingo.com"
 MAX_PAGES = 1000  # pages of one list before it is a coverage gap (over 16 minutes at 60/min)
@@ -250,7 +257,7 @@ class Client:
                 request=label,
             )
         if r.status_code != 200:
-            raise ApiError(
+            raise ApiStatusError(
                 f"token exchange failed with HTTP {r.status_code}",
                 status=r.status_code,
                 request=label,
@@ -286,6 +293,7 @@ class Client:
         Without ``auth`` the request carries the bearer (checked before every attempt).
         """
         last = ""
+        failed: int | None = None  # the status of the last failed attempt; 0: no answer
         for attempt in range(1, self.max_attempts + 1):
             self._before(label, last)
             headers: dict[str, str] = {}
@@ -302,10 +310,11 @@ class Client:
                 self.limiter.done()
                 self._notify(label, None)
                 last = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+                failed = 0
             else:
                 self.limiter.done()
                 self._notify(label, r.status_code)
-                status = r.status_code
+                status = failed = r.status_code
                 if status == 401 and auth is None:
                     if fresh:
                         what = (
@@ -345,7 +354,12 @@ class Client:
                 self.limiter.pause(wait)  # holds every request, not only this one
             elif wait > 0:
                 self._sleep(wait)
-        raise ApiError(f"{last} after {self.max_attempts} attempt(s)", request=label)
+        message = f"{last} after {self.max_attempts} attempt(s)"
+        if failed == 0:
+            raise ApiTransportError(message, request=label)
+        if failed is not None and failed >= 400:
+            raise ApiStatusError(message, status=failed, request=label)
+        raise ApiError(message, request=label)  # answers, but malformed
 
     def _before(self, label: str, last: str) -> None:
         if self.deadline is not None and self._clock() >= self.deadline:
@@ -413,7 +427,7 @@ class Client:
         label = f"GET {path}"
         r, body = self._attempts("GET", base, path, label, params=params)
         if r.status_code >= 400:
-            raise ApiError(_error_text(r), status=r.status_code, request=label)
+            raise ApiStatusError(_error_text(r), status=r.status_code, request=label)
         return body
 
     def get_all(

@@ -5,10 +5,19 @@ Hierarchy::
     AuditError                 user-facing: bad input, bad policy, API faults.
     ├── InputError             a source (snapshot, export, file) is malformed
     ├── PolicyError            the policy file is invalid
-    ├── ReportError            a notebook failed while building a report
-    └── ApiError               the Scalingo API answered with an error (status, request)
+    ├── ReportError            a report could not be built (notebook, cell_index, ename,
+    │                          evalue when a notebook cell raised)
+    ├── MissingToolError       a system tool is not installed (tool: "chromium", ...)
+    └── ApiError               a Scalingo API call failed for good (status, request)
+        ├── ApiStatusError     the API answered with an HTTP error status (status, request)
+        ├── ApiTransportError  no answer: connection failed or timed out (request)
         ├── AuthError          SCALINGO_API_TOKEN missing, rejected or revoked
+        ├── PageLimitError     a list announced more pages than the bound allows
         └── DeadlineError      a call not made, or given up, because the deadline passed
+
+A plain ``ApiError`` is an answer that could not be used (malformed JSON or pagination).
+The fields are for programs (``except ApiStatusError as e: e.status``); the message stays
+the one line the CLI prints.
 
 Every ``AuditError`` carries a message meant for a person: it names the file,
 the record and the field at fault and, where it helps, what to do next. The
@@ -116,7 +125,35 @@ class PolicyError(AuditError):
 
 
 class ReportError(AuditError):
-    """A report notebook failed to execute."""
+    """A report could not be built. When a notebook cell raised (papermill's
+    ``PapermillExecutionError``), ``notebook`` is the notebook's file name, ``cell_index``
+    the index of the failed cell among the executed notebook's cells (papermill's parameters
+    cell included), ``ename``/``evalue`` the
+    exception's name and text; otherwise they are ``None``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        notebook: str | None = None,
+        cell_index: int | None = None,
+        ename: str | None = None,
+        evalue: str | None = None,
+    ) -> None:
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.ename = ename
+        self.evalue = evalue
+        super().__init__(message)
+
+
+class MissingToolError(AuditError):
+    """A system tool the command needs is not installed: ``tool`` is its name
+    (``"chromium"``, ``"pdftoppm"``); the message says how to install it."""
+
+    def __init__(self, message: str, *, tool: str) -> None:
+        self.tool = tool
+        super().__init__(message)
 
 
 class ApiError(AuditError):
@@ -128,6 +165,19 @@ class ApiError(AuditError):
         self.status = status
         self.request = request
         super().__init__(f"{request}: {message}" if request else message)
+
+
+class ApiStatusError(ApiError):
+    """The API answered ``request`` with an HTTP error status (``status``), for good."""
+
+    status: int
+
+    def __init__(self, message: str, *, status: int, request: str = "") -> None:
+        super().__init__(message, status=status, request=request)
+
+
+class ApiTransportError(ApiError):
+    """No answer to ``request``: the connection failed or timed out (after retries)."""
 
 
 class AuthError(ApiError):

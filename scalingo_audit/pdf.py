@@ -22,7 +22,7 @@ import urllib.parse
 from pathlib import Path
 
 from . import atomic
-from .errors import ReportError
+from .errors import MissingToolError, ReportError
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 """Executables looked up on ``PATH`` when no ``chromium`` path is given."""
@@ -67,16 +67,17 @@ FLAGS = (
 
 def find_chromium(chromium: str | None = None) -> str:
     """The Chromium executable: ``chromium`` if given (a path or a name on ``PATH``), else
-    the first of :data:`CHROMIUM_NAMES` on ``PATH``; ``ReportError`` when there is none."""
+    the first of :data:`CHROMIUM_NAMES` on ``PATH``; ``MissingToolError`` when there is none."""
     names = (chromium,) if chromium else CHROMIUM_NAMES
     for name in names:
         found = shutil.which(name)
         if found:
             return found
     wanted = chromium or " or ".join(CHROMIUM_NAMES)
-    raise ReportError(
+    raise MissingToolError(
         f"PDF output needs Chromium, and {wanted} was not found: install Debian's chromium "
-        "(apt-get install chromium) or leave out --pdf"
+        "(apt-get install chromium) or leave out --pdf",
+        tool=chromium or "chromium",
     )
 
 

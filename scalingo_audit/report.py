@@ -149,7 +149,11 @@ def execute(
     except pm.PapermillExecutionError as e:
         raise ReportError(
             f"notebook {notebook.name} failed at cell {e.exec_count}: "
-            f"{_plain(e.ename)}: {_plain(e.evalue)}"
+            f"{_plain(e.ename)}: {_plain(e.evalue)}",
+            notebook=notebook.name,
+            cell_index=e.cell_index,
+            ename=e.ename,
+            evalue=e.evalue,
         ) from None
     except Exception as e:  # kernel died, timed out, could not start...
         raise ReportError(

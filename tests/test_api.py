@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from scalingo_audit.api import Client, RateLimiter, Settings, api_path
-from scalingo_audit.errors import ApiError, AuthError, DeadlineError
+from scalingo_audit.errors import (
+    ApiError,
+    ApiStatusError,
+    ApiTransportError,
+    AuthError,
+    DeadlineError,
+)
 
 from .fakeapi import FakeScalingo, decode_jwt_payload, make_world
 
@@ -277,3 +283,30 @@ def test_the_token_never_leaves_the_exchange(fake, clock):
     seen = {(s.method, s.path, s.where) for s in fake.sightings()}
     assert seen == {("POST", "/auth/v1/tokens/exchange", "basic-auth-password")}
     assert fake.api_token not in repr(c.__dict__)
+
+
+def test_failures_carry_their_kind(fake, clock):
+    """An HTTP status for good is an ApiStatusError, no answer an ApiTransportError, an
+    unusable answer a plain ApiError; all are ApiErrors with the same one-line message."""
+    path = r"/osc-fr1/v1/apps$"
+    fake.fail(path, 503, times=None)
+    with pytest.raises(
+        ApiStatusError, match=r"^GET /v1/apps: HTTP 503 after 2 attempt\(s\)$"
+    ) as st:
+        client(fake, clock, max_attempts=2).get(apps_url(fake), "/v1/apps")
+    assert (st.value.status, st.value.request) == (503, "GET /v1/apps")
+    fake.clear_faults()
+    fake.fail(r"/osc-fr1/v1/apps/x/collaborators$", 404, times=None)
+    with pytest.raises(ApiStatusError) as nf:
+        client(fake, clock).get(apps_url(fake), "/v1/apps/x/collaborators")
+    assert nf.value.status == 404 and isinstance(nf.value, ApiError)
+    fake.clear_faults()
+    fake.delay(path, 1.0, times=None)
+    with pytest.raises(ApiTransportError, match=r"timed out after 2 attempt\(s\)") as tr:
+        client(fake, clock, max_attempts=2, timeout=0.2).get(apps_url(fake), "/v1/apps")
+    assert tr.value.status is None and tr.value.request == "GET /v1/apps"
+    fake.clear_faults()
+    fake.malformed(path, times=None)
+    with pytest.raises(ApiError, match="malformed JSON") as bad:
+        client(fake, clock, max_attempts=2).get(apps_url(fake), "/v1/apps")
+    assert type(bad.value) is ApiError

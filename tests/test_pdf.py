@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from scalingo_audit import pdf as pdfmod
-from scalingo_audit.errors import ReportError
+from scalingo_audit.errors import MissingToolError, ReportError
 from scalingo_audit.notebook import open_audit
 from scalingo_audit.plots import ROLE_COLORS
 from scalingo_audit.report import build_report
@@ -92,10 +92,12 @@ def test_a_small_page_prints_with_its_drawing(tmp_path: Path) -> None:
 def test_missing_chromium_is_a_clear_report_error(tmp_path: Path, monkeypatch) -> None:
     page = tmp_path / "page.html"
     page.write_text("<p>x</p>", encoding="utf-8")
-    with pytest.raises(ReportError, match="install Debian's chromium"):
+    with pytest.raises(MissingToolError, match="install Debian's chromium") as missing:
         pdfmod.html_to_pdf(page, tmp_path / "page.pdf", chromium="no-such-chromium-here")
+    assert missing.value.tool == "no-such-chromium-here"
+    assert not isinstance(missing.value, ReportError)
     monkeypatch.setattr(pdfmod, "CHROMIUM_NAMES", ("no-such-chromium-here",))
-    with pytest.raises(ReportError, match="apt-get install chromium"):
+    with pytest.raises(MissingToolError, match="apt-get install chromium"):
         build_report("demo", out_dir=tmp_path / "report", pdf=True, progress=False)
     assert not (tmp_path / "report").exists(), "notebooks ran although no PDF could be made"
     with pytest.raises(ReportError, match="no such HTML file"):

@@ -7,6 +7,7 @@ Failure paths and path handling run small generated notebooks (a few seconds eac
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from html.parser import HTMLParser
 from importlib import resources
@@ -183,11 +184,20 @@ def test_failing_notebook_is_a_report_error_naming_it(tmp_path: Path) -> None:
     assert "02_boom.ipynb" in message
     assert "ValueError: boom at 1 see the log" in message
     assert "\x1b" not in message and "Traceback" not in message and "\n" not in message
+    # papermill's data, kept as fields: the notebook, the failed cell, the exception
+    e = info.value
+    assert (e.notebook, e.ename) == ("02_boom.ipynb", "ValueError")
+    assert e.evalue is not None and e.evalue.startswith("boom at 1")
     # Nothing half-built: no index, no pages; the failed notebook is kept, uncoloured.
     assert not (out / "index.html").exists()
     assert not (out / "01_fine.html").exists()
     failed = (out / "_failed" / "02_boom.ipynb").read_text()
     assert "ValueError" in failed and "\\u001b[" not in failed
+    # cell_index counts the executed notebook's cells; the kept copy has papermill's two
+    # error cells added (a banner at the top, an anchor before the failed cell)
+    cells = json.loads(failed)["cells"]
+    assert e.cell_index is not None
+    assert "raise ValueError" in "".join(cells[e.cell_index + 2]["source"])
 
 
 def test_notebooks_run_at_once_leave_the_process_where_it_was(tmp_path: Path) -> None:
