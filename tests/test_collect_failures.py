@@ -289,42 +289,65 @@ def test_an_unwritable_out_fails_before_any_request(fake_scalingo, tmp_path, bad
     assert fake_scalingo.count() == 0
 
 
-def _can_mount_tmpfs(where: Path) -> bool:
-    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("mount") is None:
-        return False
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-                       capture_output=True)  # fmt: skip
-    if r.returncode != 0:
-        return False
-    subprocess.run(["umount", str(where)], check=True)
-    return True
+def _mount_prefix(where: Path) -> list[str] | None:
+    """How a test may mount a small tmpfs here: directly (root with the right to mount), or
+    in a new user and mount namespace (``unshare -rm``: no privilege needed where user
+    namespaces are enabled, and the mount is gone with the namespace); None if neither."""
+    probe = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)]
+    if shutil.which("mount") is None:
+        return None
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if root and subprocess.run(probe, capture_output=True).returncode == 0:
+        subprocess.run(["umount", str(where)], check=True)
+        return []
+    if shutil.which("unshare") and subprocess.run(["unshare", "-rm", *probe], capture_output=True).returncode == 0:  # fmt: skip
+        return ["unshare", "-rm"]
+    return None
+
+
+# In one shell, so that it also works inside a namespace of its own: mount the small disk,
+# collect onto it, then copy what is left there out for the test to read, and unmount.
+_FULL_DISK_SCRIPT = (
+    'mount -t tmpfs -o "size=$DISK_SIZE" tmpfs "$DISK" || exit 90\n'
+    '"$PY" -m scalingo_audit collect --out "$DISK/snap" --quiet --events-days 30 2>"$ERR"\n'
+    'echo $? >"$RC"\n'
+    'ls -A "$DISK" >"$LIST"\n'
+    'cp -a "$DISK/." "$COPY/"\n'
+    'umount "$DISK" 2>/dev/null || true\n'
+)
 
 
 def test_a_really_full_disk_on_a_small_tmpfs(tmp_path):
-    disk = tmp_path / "disk"
+    disk, copy = tmp_path / "disk", tmp_path / "copy"
     disk.mkdir()
-    if not _can_mount_tmpfs(disk):
+    copy.mkdir()
+    prefix = _mount_prefix(disk)
+    if prefix is None:
         if os.environ.get("CI"):
-            pytest.fail("CI must be able to mount a tmpfs (run as root) for this test")
+            pytest.fail("CI must be able to mount a tmpfs (as root, or with unshare -rm)")
         pytest.skip("mounting a tmpfs is not permitted here")
     world = make_world(owned=40, collaborated=40, collaborators_per_app=6, events_per_app=10)
     size = (1 << 20) + 96 * 1024  # the 1 MiB set aside for the manifest, plus 96 KiB
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], check=True)
-    try:
-        with FakeScalingo(world) as fake:
-            r = cli("collect", "--out", str(disk / "snap"), "--quiet", "--events-days", "30",
-                    env=fake.env(), cwd=tmp_path)  # fmt: skip
-        assert r.returncode == 2, r.stderr
-        line = only_error_line(r.stderr)
-        assert "No space left on device" in line and "snap.incomplete" in line, line
-        kept = disk / "snap.incomplete"
-        m = manifest(kept)
-        assert m["origin"] == "api-incomplete" and m["files"]
-        data = load(kept)
-        assert len(data.apps) > 0
-        assert sorted(p.name for p in disk.iterdir()) == ["snap.incomplete"]
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
+    files = {name: tmp_path / name for name in ("err", "rc", "list")}
+    with FakeScalingo(world) as fake:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}
+        env = {**base, **fake.env(), "DISK": str(disk), "COPY": str(copy), "PY": sys.executable,
+               "DISK_SIZE": str(size), "ERR": str(files["err"]), "RC": str(files["rc"]),
+               "LIST": str(files["list"])}  # fmt: skip
+        r = subprocess.run([*prefix, "sh", "-c", _FULL_DISK_SCRIPT], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    subprocess.run(["umount", str(disk)], capture_output=True, check=False)  # if still there
+    assert r.returncode == 0, (prefix, r.stdout, r.stderr)
+    err = files["err"].read_text()
+    assert files["rc"].read_text().strip() == "2", err
+    line = only_error_line(err)
+    assert "No space left on device" in line and "snap.incomplete" in line, line
+    assert files["list"].read_text().split() == ["snap.incomplete"]
+    kept = copy / "snap.incomplete"
+    m = manifest(kept)
+    assert m["origin"] == "api-incomplete" and m["files"]
+    data = load(kept)
+    assert len(data.apps) > 0
 
 
 # --------------------------------------------------------------------------- one --out at a time
