@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from scalingo_audit.api import Client, Settings  # noqa: E402
 from scalingo_audit.collect import collect  # noqa: E402
+from scripts.sections import write_section  # noqa: E402
 from tests.fakeapi import FakeScalingo, make_world  # noqa: E402
 
 BEGIN, END = "<!-- collect-benchmark:begin -->", "<!-- collect-benchmark:end -->"
@@ -109,11 +110,7 @@ def main(argv: list[str] | None = None) -> int:
              "`.venv/bin/python scripts/benchmark_collect.py`", "",
              "| measure | figure |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows]]
         )  # fmt: skip
-        bench = ROOT / "BENCHMARKS.md"
-        text = bench.read_text() if bench.exists() else "# Benchmarks\n"
-        if BEGIN in text:
-            text = text[: text.index(BEGIN)] + text[text.index(END) + len(END) :].lstrip("\n")
-        bench.write_text(text.rstrip("\n") + f"\n\n{BEGIN}\n{table}\n{END}\n")
+        write_section(ROOT / "BENCHMARKS.md", table, begin=BEGIN, end=END)
     return 0
 
 

@@ -48,6 +48,7 @@ from scalingo_audit.explorer import ANY, Explorer  # noqa: E402
 from scalingo_audit.notebook import Audit  # noqa: E402
 from scalingo_audit.sources import from_snapshot  # noqa: E402
 from scalingo_audit.tables import ROLE_LABELS  # noqa: E402
+from scripts.sections import write_section  # noqa: E402
 
 BEGIN, END = "<!-- explorer-benchmark:begin -->", "<!-- explorer-benchmark:end -->"
 
@@ -256,19 +257,8 @@ def main(argv: list[str] | None = None) -> int:
              "Goal: under 1 s per change.", "",
              "| measure | figure |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows]]
         )  # fmt: skip
-        write_section(ROOT / "BENCHMARKS.md", table)
+        write_section(ROOT / "BENCHMARKS.md", table, begin=BEGIN, end=END)
     return 0
-
-
-def write_section(bench: Path, table: str) -> None:
-    """Replace this script's section of ``bench`` (between its markers), or append it."""
-    text = bench.read_text(encoding="utf-8") if bench.exists() else "# Benchmarks\n"
-    section = f"{BEGIN}\n{table}\n{END}"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + f"\n\n{section}\n"
-    bench.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

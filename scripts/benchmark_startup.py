@@ -26,6 +26,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.sections import write_section  # noqa: E402
+
 BEGIN, END = "<!-- startup-benchmark:begin -->", "<!-- startup-benchmark:end -->"
 COMMANDS = (("--version",), ("check", "demo"), ("check", "demo", "--format", "json"))
 HEAVY = ("pandas", "plotly", "papermill", "nbconvert", "nbformat", "ipywidgets", "jupyterlab")
@@ -97,14 +101,7 @@ def main(argv: list[str] | None = None) -> int:
              "| checkout | command | wall time | imports |", "|---|---|---|---|",
              *[f"| {' | '.join(r)} |" for r in rows]]
         )  # fmt: skip
-        bench = ROOT / "BENCHMARKS.md"
-        text = bench.read_text(encoding="utf-8") if bench.exists() else "# Benchmarks\n"
-        section = f"{BEGIN}\n{table}\n{END}"
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip("\n") + f"\n\n{section}\n"
-        bench.write_text(text, encoding="utf-8")
+        write_section(ROOT / "BENCHMARKS.md", table, begin=BEGIN, end=END)
     return 0
 
 
