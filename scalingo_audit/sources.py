@@ -422,20 +422,10 @@ def _collaborator(
         and (tfa is None or type(tfa) is bool)
         and (app_id or name)
     ):  # the usual row, without the field-by-field checks: same result, half the time
-        username = rec.get("username")
-        return {
-            "region": region,
-            "app_id": app_id,
-            "app_name": name,
-            "role": "limited_collaborator" if limited else "collaborator",
-            "status": status,
-            "email": email,
-            "username": None if username in (None, "", "n/a") else username,
-            "user_id": rec.get("user_id") or None,
-            "tfa": tfa,
-            "collaboration_id": rec.get("id"),
-            "_missing_limited": limited is None,
-        }
+        return _collaborator_row(
+            rec, region, app_id, name, email=email, status=status, limited=bool(limited),
+            tfa=tfa, missing_limited=limited is None,
+        )  # fmt: skip
     return _collaborator_checked(rec, region, where, record, app_name=app_name)
 
 
@@ -457,17 +447,37 @@ def _collaborator_checked(
     name = rec.get("app_name") or app_name
     if not app_id and not name:
         raise InputError("missing required field", file=where, record=record, field="app_id")
+    tfa = _bool(rec, "tfa_status", where, record, required=False)
+    return _collaborator_row(
+        rec, region, app_id, name, email=email, status=status, limited=limited, tfa=tfa,
+        missing_limited=missing_limited,
+    )  # fmt: skip
+
+
+def _collaborator_row(
+    rec: Mapping[str, Any],
+    region: str,
+    app_id: Any,
+    app_name: Any,
+    *,
+    email: str,
+    status: str,
+    limited: bool,
+    tfa: bool | None,
+    missing_limited: bool,
+) -> dict[str, Any]:
+    """A collaborator row from its checked values and the record's free fields."""
     username = rec.get("username")
     return {
         "region": region,
         "app_id": app_id,
-        "app_name": name,
+        "app_name": app_name,
         "role": "limited_collaborator" if limited else "collaborator",
         "status": status,
         "email": email,
         "username": None if username in (None, "", "n/a") else username,
         "user_id": rec.get("user_id") or None,
-        "tfa": _bool(rec, "tfa_status", where, record, required=False),
+        "tfa": tfa,
         "collaboration_id": rec.get("id"),
         "_missing_limited": missing_limited,
     }
