@@ -32,18 +32,15 @@ How :func:`diff` counts, so that every change is listed exactly once:
 
 from __future__ import annotations
 
-import io
-import json
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from . import contracts, frames
+from . import frames, output
+from .frames import SEVERITIES
 from .model import AuditData
-from .output import safe_cell, terminal_text, write_csv_rows
 
 CHANGES = (
     "owner_changed",
@@ -427,51 +424,29 @@ FIELDS = tuple(frames.columns("changes"))
 
 def records(changes: pd.DataFrame) -> list[dict[str, Any]]:
     """Changes as plain dicts with :data:`FIELDS`; missing values are ``None``."""
-    return [{k: _text(r[k]) for k in FIELDS} for r in changes.to_dict("records")]
+    return output.plain_records(changes, FIELDS)
 
 
 def to_json(changes: pd.DataFrame) -> str:
     """A JSON array of changes; its published schema is ``scalingo-audit schema diff``."""
-    return json.dumps(contracts.checked("diff", records(changes)), indent=2, ensure_ascii=False)
+    return output.json_text("diff", records(changes))
 
 
 def to_csv(changes: pd.DataFrame) -> str:
-    """CSV with every cell formula-safe (:func:`scalingo_audit.output.safe_cell`)."""
-    import csv
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(FIELDS)
-    rows = [
-        [safe_cell("" if rec[k] is None else rec[k]) for k in FIELDS] for rec in records(changes)
-    ]
-    write_csv_rows(writer, buf, rows)
-    return buf.getvalue()
+    """CSV of :data:`FIELDS`, every cell formula-safe (:func:`scalingo_audit.output.csv_text`)."""
+    return output.csv_text(FIELDS, records(changes))
 
 
 def to_table(changes: pd.DataFrame, *, width: int = 100) -> str:
     """A plain-text listing grouped by kind of change (``finding_open`` summarised)."""
-    if changes.empty:
-        return "No changes."
-    lines: list[str] = []
-    for change in CHANGES:
-        group = changes[changes["change"] == change]
-        if group.empty:
-            continue
-        lines.append(f"{change.upper().replace('_', ' ')} ({len(group)})")
+
+    def lines(change: str, group: pd.DataFrame) -> list[str]:
         if change == "finding_open":
-            counts = group["severity"].value_counts()
-            lines.append(
-                "  still open: "
-                + ", ".join(f"{counts[s]} {s}" for s in frames.SEVERITIES if s in counts)
-            )
-        else:
-            for d in group["detail"]:
-                lines.extend(
-                    textwrap.wrap(str(d), width, initial_indent="  ", subsequent_indent="      ")
-                )
-        lines.append("")
-    return terminal_text("\n".join(lines).rstrip())
+            n = group["severity"].value_counts()
+            return ["  still open: " + ", ".join(f"{n[s]} {s}" for s in SEVERITIES if s in n)]
+        return [line for d in group["detail"] for line in output.wrapped(str(d), width)]
+
+    return output.listing(output.sections(changes, "change", CHANGES, lines), empty="No changes.")
 
 
 def counts(changes: pd.DataFrame) -> pd.DataFrame:

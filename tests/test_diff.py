@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-from scalingo_audit import diff, frames
+from scalingo_audit import diff, frames, output
 from scalingo_audit.checks import run_checks
 from scalingo_audit.policy import Policy
 from scalingo_audit.snapshot import write
@@ -225,3 +225,38 @@ def test_compare_loads_two_snapshot_directories(tmp_path):
     assert set(rows(changes)) == EXPECTED
     with_findings = diff.compare(old, new)
     assert {"finding_open"} <= set(with_findings["change"])
+
+
+def test_hostile_change_goes_through_the_one_writer():
+    """The diff writes through output.py's writers: a formula is inert in CSV, a carriage
+    return stays inside its cell, escape sequences never reach the terminal."""
+    hostile = "=cmd|' /C calc'!A0\r\x1b[2Jgone"
+    changes = frames.build(
+        "changes",
+        [
+            {"change": "token_created", "email": COLLECTOR, "token_name": hostile,
+             "detail": f"API token {hostile!r} created."},
+            {"change": "finding_open", "check_id": "token_unused", "severity": "high",
+             "detail": "open"},
+        ],
+    )  # fmt: skip
+    out = list(csv.reader(io.StringIO(diff.to_csv(changes), newline="")))
+    assert out[0] == list(diff.FIELDS) and len(out) == 3  # the \r split no row
+    cell = out[1][diff.FIELDS.index("token_name")]
+    assert cell == "'" + hostile
+    text = diff.to_table(changes)
+    assert "\x1b" not in text and "\r" not in text
+    assert text == "TOKEN CREATED (1)\n" + "\n".join(
+        output.wrapped(output.terminal_text(f"API token {hostile!r} created."), 100)
+    ) + "\n\nFINDING OPEN (1)\n  still open: 1 high"  # fmt: skip
+
+
+def test_output_writers_for_any_rows():
+    frame = pd.DataFrame({"kind": ["b_x", "a", "b_x"], "n": [1, 2, pd.NA]}).astype({"n": "Int64"})
+    assert output.plain_records(frame, ["n"]) == [{"n": 1}, {"n": 2}, {"n": None}]
+    assert type(output.plain_records(frame, ["n"])[0]["n"]) is int  # not a numpy scalar
+    blocks = output.sections(frame, "kind", ["a", "c", "b_x"], lambda k, g: [f"  {len(g)} {k}"])
+    assert blocks == [["A (1)", "  1 a"], ["B X (2)", "  2 b_x"]]
+    assert output.listing(blocks) == "A (1)\n  1 a\n\nB X (2)\n  2 b_x"
+    assert output.listing([], empty="Nothing.") == "Nothing."
+    assert output.csv_text(["a", "b"], [{"a": None, "b": "+1"}]) == "a,b\n,'+1\n"
