@@ -193,7 +193,7 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("baseline_status", TEXT, "new | existing | fixed against --baseline; empty without"),
     ),
     "changes": (
-        Column("change", TEXT, "kind of change, one of history.CHANGES (e.g. access_granted)"),
+        Column("change", TEXT, "kind of change, one of diff.CHANGES (e.g. access_granted)"),
         Column("region", TEXT, "region of the app concerned"),
         Column("app", TEXT, "app concerned"),
         Column("email", TEXT, "person concerned (lower-cased email)"),

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scalingo_audit.history import demo_history
+from scalingo_audit.demo.history import demo_history
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
