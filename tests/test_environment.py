@@ -75,7 +75,9 @@ def test_every_third_party_module_the_tests_and_scripts_import_is_declared():
     undeclared: dict[str, list[str]] = {}
     for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "scripts").rglob("*.py")]):
         for module in _imported_top_modules(path) - set(sys.stdlib_module_names) - local:
-            assert module in dists, f"{path.name} imports {module}, which nothing installed provides"
+            assert module in dists, (
+                f"{path.name} imports {module}, which nothing installed provides"
+            )
             if not {_canonical(d) for d in dists[module]} & declared:
                 undeclared.setdefault(module, []).append(path.relative_to(ROOT).as_posix())
     assert undeclared == {}, f"imported but not declared in pyproject's [dev] extra: {undeclared}"
