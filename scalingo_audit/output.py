@@ -30,7 +30,7 @@ JSON_FIELDS = (
 """Fields of each object in ``check --format json`` (a contract: CI jobs parse them).
 ``command`` is the Scalingo CLI command of the remediation as a list of words
 (:mod:`scalingo_audit.commands`), or ``null``; CSV has it as one shell-quoted line.
-``finding_id`` is stable across runs (:func:`scalingo_audit.baseline.finding_id`);
+``finding_id`` is stable across runs (:func:`scalingo_audit.identity.finding_id`);
 ``baseline_status`` is ``new``, ``existing`` or ``fixed`` with ``--baseline``, else ``null``;
 ``compliance`` maps each framework to the check's control ids
 (:func:`scalingo_audit.compliance.controls_for`; one line of text in CSV)."""
