@@ -37,6 +37,7 @@ from typing import Any
 
 from . import contracts
 from .errors import PolicyError, excerpt
+from .frames import CHECK_IDS
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,6 @@ _EXCEPTION_KEYS = {"check_id", "app", "email", "token_name", "reason", "expires"
 
 def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
     """Validate a policy mapping (as read from YAML) and return a :class:`Policy`."""
-    from .checks import CHECKS  # the catalogue names the valid check ids
-
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
@@ -185,7 +184,7 @@ def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
             raise PolicyError(
                 f"{where}: 'check_id' must be a string (one check id), not {excerpt(check_id)}"
             )
-        if check_id not in CHECKS:
+        if check_id not in CHECK_IDS:
             raise PolicyError(f"{where}: unknown check id {excerpt(check_id)}")
         reason = item.get("reason")
         if not isinstance(reason, str) or not reason.strip():

@@ -38,7 +38,7 @@ def app(
 
 
 def collab(
-    app_name: str,
+    app_or_name: str | dict[str, Any],
     email: str,
     *,
     limited: Any = False,
@@ -47,12 +47,20 @@ def collab(
     omit_tfa: bool = False,
     region: str | None = None,
 ) -> dict[str, Any]:
+    """A collaborator of an app, keyed by (region, app name): ``app_or_name`` is a record of
+    :func:`app` (its region and id), or a name in ``region`` (default osc-fr1)."""
+    if isinstance(app_or_name, dict):
+        if region is not None and region != app_or_name["region"]:
+            raise ValueError(f"app {app_or_name['name']!r} is in {app_or_name['region']}")
+        app_name, the_id = app_or_name["name"], app_or_name["id"]
+    else:
+        app_name, the_id = app_or_name, app_id(app_or_name, region or "osc-fr1")
     rec: dict[str, Any] = {
         "id": f"co-{next(_ids)}",
         "email": email,
         "status": status,
         "is_limited": limited,
-        "app_id": app_id(app_name, region or "osc-fr1"),
+        "app_id": the_id,
         "app_name": app_name,
         "user_id": None if status == "pending" else f"us-{email}",
         "username": "n/a" if status == "pending" else email.split("@")[0],
@@ -84,25 +92,34 @@ def snapshot(
     collaborators: list[dict[str, Any]] = (),  # type: ignore[assignment]
     tokens: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> Snapshot:
-    """Apps owned by the collector go through GET /v1/collaborators, others per app. A
-    collaborator belongs to the app whose id it names (``collab(..., region=R)``), else to
-    the one app of its name."""
+    """Apps owned by the collector go through GET /v1/collaborators, others per app. Apps
+    are keyed by (region, name): one name may be in several regions. A collaborator belongs
+    to the app whose id it names (``collab(app_record)`` or ``collab(name, region=R)``),
+    else to the one app of its name; a collaborator of no app, or of a name in several
+    regions without one of their ids, is a mistake in the test."""
     regions = sorted({a["region"] for a in apps})
+    keys = [(a["region"], a["name"]) for a in apps]
+    if len(set(keys)) < len(keys):
+        raise ValueError(f"two apps with the same (region, name): {sorted(keys)}")
     region_of = {a["id"]: a["region"] for a in apps}
     by_name: dict[str, list[dict[str, Any]]] = {}
     for a in apps:
         by_name.setdefault(a["name"], []).append(a)
-    collaborators = [
-        {**c, "app_id": by_name[c["app_name"]][0]["id"]}
-        if c["app_id"] not in region_of and len(by_name.get(c["app_name"], [])) == 1
-        else c
-        for c in collaborators
-    ]
+    resolved = []
+    for c in collaborators:
+        if c["app_id"] not in region_of:
+            named = by_name.get(c["app_name"], [])
+            if len(named) != 1:
+                where = sorted(a["region"] for a in named) or "no region"
+                raise ValueError(f"collaborator {c['email']!r} of {c['app_name']!r}: {where}")
+            c = {**c, "app_id": named[0]["id"]}
+        resolved.append(c)
+    collaborators = resolved
     files = []
     for i, region in enumerate(regions or [""]):  # per region: a name may be in several
         by_app: dict[str, list[dict[str, Any]]] = {}
         for c in collaborators:
-            if region_of.get(c["app_id"], "osc-fr1") == region:
+            if region_of[c["app_id"]] == region:
                 by_app.setdefault(c["app_name"], []).append(c)
         here = [
             {k: v for k, v in a.items() if k != "region"} for a in apps if a["region"] == region

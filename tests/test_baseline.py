@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from scalingo_audit.baseline import compare, finding_id, load_baseline
+from scalingo_audit.baseline import compare, load_baseline
 from scalingo_audit.checks import run_checks
+from scalingo_audit.identity import finding_id
 from scalingo_audit.snapshot import write
 from scalingo_audit.sources import load
 

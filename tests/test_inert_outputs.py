@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from scalingo_audit import atomic, output, review
 from scalingo_audit.checks import run_checks
-from scalingo_audit.errors import AuditError
+from scalingo_audit.errors import AuditError, OutputWarning
 from scalingo_audit.snapshot import write
 from scalingo_audit.sources import load
 
@@ -201,8 +201,10 @@ def test_review_sheet_is_not_left_half_written(
 
     monkeypatch.setattr(Workbook, "save", full)
     data = load(snap)
-    with pytest.raises(AuditError, match="No space"):
-        review.write_review(review.review_sheet(data, run_checks(data)), tmp_path / "r.xlsx")
+    sheet = review.review_sheet(data, run_checks(data))
+    # ESC_APP's control characters are escaped (and said so) before the disk fills up
+    with pytest.warns(OutputWarning, match="cell"), pytest.raises(AuditError, match="No space"):
+        review.write_review(sheet, tmp_path / "r.xlsx")
     assert list(tmp_path.glob("*r.xlsx*")) == []
 
 

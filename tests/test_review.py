@@ -324,7 +324,8 @@ def test_libreoffice_opens_the_sheet_and_formulas_stay_text(data, tmp_path):
     # the values LibreOffice computed: the evil cells are still text, not 2 or an error
     csv_out = _convert(soffice, sheet, "csv:Text - txt - csv (StarCalc):44,34,76", tmp_path / "csv",
                        home)  # fmt: skip
-    rows = list(csv.DictReader(csv_out.open(encoding="utf-8")))
+    with csv_out.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     mallory = next(r for r in rows if r["person"] == f"mallory{A}")
     assert mallory["app"] == "'" + EVIL_APP
     assert mallory["username"] == "'" + EVIL_USER

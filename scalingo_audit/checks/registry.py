@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..commands import ACTIONS
-from ..frames import SEVERITIES
+from ..frames import CHECK_IDS, SEVERITIES
 from ..model import AuditData
 from ..policy import Policy
 
@@ -87,6 +87,8 @@ def check(
     """Register a check function under ``id``. With ``needs`` (a policy key such as
     ``internal_domains``), the check runs only when the policy sets that key; otherwise it
     yields one ``info`` finding saying it was not evaluated (:func:`not_evaluated`)."""
+    if id not in CHECK_IDS:
+        raise ValueError(f"check id {id!r} is not in frames.CHECK_IDS (the ids' contract)")
     if severity not in SEVERITIES:
         raise ValueError(f"check {id}: unknown severity {severity!r}")
     if action is not None and action not in ACTIONS:
