@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import contracts
+from . import contracts, frames
 from .baseline import NEW, fixed_findings, open_findings
 from .commands import render
 from .compliance import controls_for, controls_text
@@ -62,7 +62,7 @@ def plain_records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, 
     scalars unwrapped); missing values are ``None``."""
     return [
         {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
-        for row in frame[list(fields)].to_dict("records")
+        for row in frames.rows(frame, fields)
     ]
 
 
@@ -225,7 +225,7 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
 
     def lines(_severity: str, group: pd.DataFrame) -> list[str]:
         out = []
-        for r in group.to_dict("records"):
+        for r in frames.rows(group):
             new = " NEW" if r["baseline_status"] == NEW else ""
             out.append(f"  [{r['check_id']}]{new} {r['message']}{_id(r)}")
             # the command goes on a line of its own, never wrapped, so it can be pasted
@@ -247,13 +247,13 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
             + [
                 f"  [{r['check_id']}] {r['message']} — accepted until "
                 f"{r['exception_expires']}: {r['exception_reason']}{_id(r)}"
-                for r in muted.to_dict("records")
+                for r in frames.rows(muted)
             ]
         )
     if not fixed.empty:
         blocks.append(
             [f"FIXED SINCE THE BASELINE ({len(fixed)})"]
-            + [f"  [{r['check_id']}] {r['message']}{_id(r)}" for r in fixed.to_dict("records")]
+            + [f"  [{r['check_id']}] {r['message']}{_id(r)}" for r in frames.rows(fixed)]
         )
     return listing(blocks)
 
@@ -284,6 +284,8 @@ def severity_counts(findings: pd.DataFrame) -> dict[str, int]:
 
 
 def _missing(v: Any) -> bool:
+    if v is None or isinstance(v, str | bool | int):  # the usual values, without pd.isna
+        return v is None
     try:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
