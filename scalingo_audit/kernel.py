@@ -53,6 +53,24 @@ def manager_class() -> Any:
 _MANAGER: Any = None
 
 
+def start(*, cwd: str | Path, extra_arguments: list[str]) -> Any:
+    """A report kernel started in ``cwd`` (a :func:`manager_class` manager; the process is
+    spawned and this returns while it starts up). Its caller shuts it down."""
+    km = manager_class()(kernel_name="python3")
+    km.start_kernel(cwd=str(cwd), extra_arguments=list(extra_arguments))
+    return km
+
+
+def stop(km: Any) -> None:
+    """Shut a kernel from :func:`start` down at once (it has nothing to flush: its notebook
+    is saved by the parent), whatever state it is in."""
+    try:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    except Exception:  # pragma: no cover (already gone)
+        pass
+
+
 def main() -> None:
     """What ``ipykernel_launcher`` does, after :func:`skip_slow_imports`."""
     skip_slow_imports()

@@ -191,7 +191,8 @@ def write_review(
         raise InputError("is a directory; name the sheet file to write", file=out)
     out.parent.mkdir(parents=True, exist_ok=True)
     # column by column (.tolist()): itertuples boxes every string value on its own
-    cells = [[_cell(v) for v in row] for row in zip(*(df[c].tolist() for c in df.columns))]
+    columns = [df[c].tolist() for c in df.columns]
+    cells = [[_cell(v) for v in row] for row in zip(*columns, strict=True)]
     with atomic.replacing(out) as tmp:  # a full disk leaves no half sheet under its name
         if suffix == ".csv":
             with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
