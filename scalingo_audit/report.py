@@ -257,12 +257,14 @@ def merge_notebooks(executed: list[Path]) -> tuple[Any, list[Section]]:
     import nbformat
 
     merged = nbformat.v4.new_notebook()
-    merged.metadata = nbformat.read(executed[0], as_version=4).metadata if executed else {}
     sections: list[Section] = []
     bundle_kept = False
     for n, path in enumerate(executed, 1):
-        nb = _outputs_only(nbformat.read(path, as_version=4))
-        title, _ = describe_notebook(path)
+        nb = nbformat.read(path, as_version=4)  # each read once: tens of MB on a large org
+        if n == 1:
+            merged.metadata = nb.metadata
+        title, _ = describe_notebook(path, nb)
+        nb = _outputs_only(nb)
         anchor = f"section-{n}"
         headings: list[tuple[str, str]] = []
         start = nbformat.v4.new_markdown_cell(f'<div id="{anchor}" class="sa-section"></div>')
@@ -325,11 +327,13 @@ _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 _EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\ssrc=[\"'](https?:)?//[^>]*>\s*</script>", re.I)
 
 
-def describe_notebook(path: Path) -> tuple[str, str]:
-    """Title (the first ``# heading``) and summary (first sentence after it) of a notebook."""
+def describe_notebook(path: Path, nb: Any = None) -> tuple[str, str]:
+    """Title (the first ``# heading``) and summary (first sentence after it) of a notebook
+    (``nb``, when it is already read)."""
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
+    if nb is None:
+        nb = nbformat.read(path, as_version=4)
     title = re.sub(r"^\d+_", "", path.stem).replace("_", " ").capitalize()
     cell = next((c for c in nb.cells if c.cell_type == "markdown"), None)
     paragraphs = re.split(r"\n\s*\n", cell.source.strip()) if cell else []
@@ -613,7 +617,10 @@ def _environ(name: str, value: str) -> Iterator[None]:
 
 DATA_FILES = (
     ("findings.csv", "every finding, muted ones included (CSV, formula-safe)"),
-    ("findings.json", "every finding as JSON, the same objects as `check --format json`"),
+    (
+        "findings.json",
+        "every finding as JSON, one per line, the same objects as `check --format json`",
+    ),
     (
         "review.csv",
         "the access review sheet: one row per membership, to fill and apply with "
@@ -631,7 +638,7 @@ def write_data_files(audit: Audit, out: Path) -> list[Path]:
     prov = provenance(audit.data, as_of=audit.as_of)
     csv_file, json_file, sheet_file = (out / name for name, _ in DATA_FILES)
     atomic.write_text(csv_file, output.to_csv(audit.findings, prov))
-    atomic.write_text(json_file, output.to_json(audit.findings, prov) + "\n")
+    atomic.write_text(json_file, output.to_json(audit.findings, prov, one_per_line=True) + "\n")
     sheet = review.review_sheet(audit.data, audit.findings)
     review.write_review(sheet, sheet_file, about={**review.sheet_about(audit.data), **prov})
     return [csv_file, json_file, sheet_file]

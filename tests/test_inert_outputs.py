@@ -73,6 +73,14 @@ def test_plain_text_is_left_alone(text: str) -> None:
     assert output.safe_cell(text) == text
 
 
+def test_the_letter_or_digit_shortcut_agrees_with_the_formula_pattern() -> None:
+    """is_formula_like skips its pattern when a text starts with a letter or digit: no such
+    character, anywhere in Unicode, can start a match of the pattern."""
+    starts = [chr(c) for c in range(0x110000) if chr(c).isalnum()]
+    assert not [c for c in starts if output._FORMULA.match(c + "=1")]
+    assert not output.is_formula_like("a=1") and output.is_formula_like("\u3000=1")
+
+
 def test_csv_quotes_every_field_with_a_carriage_return(snap: Path) -> None:
     data = load(snap)
     text = output.to_csv(run_checks(data))
