@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+import platformdirs
 import pytest
 
 from scalingo_audit.contracts import CHECK_ENV, validate_recorded
@@ -22,6 +23,15 @@ from .fakeapi import FakeScalingo, make_world
 CONTRACTS_DIR = tempfile.mkdtemp(prefix="scalingo-audit-contracts-")
 os.environ[CHECK_ENV] = CONTRACTS_DIR
 atexit.register(shutil.rmtree, CONTRACTS_DIR, True)
+
+# The user's cache directory (platformdirs.user_cache_dir, where the demo history is cached)
+# is a private temporary one for this test process, its CLI subprocesses and notebook
+# kernels: a test run never writes into the real ~/.cache. On Linux platformdirs honours
+# XDG_CACHE_HOME. pip keeps its real cache (the wheel test installs dependencies).
+os.environ.setdefault("PIP_CACHE_DIR", platformdirs.user_cache_dir("pip"))
+CACHE_HOME = tempfile.mkdtemp(prefix="scalingo-audit-cache-home-")
+os.environ["XDG_CACHE_HOME"] = CACHE_HOME
+atexit.register(shutil.rmtree, CACHE_HOME, True)
 
 
 @pytest.fixture(autouse=True)

@@ -56,6 +56,31 @@ def test_pair_without_arguments_uses_the_demo_history():
     assert history.snapshots(Path(new).parent)[-2:] == [Path(old), Path(new)]
     with pytest.raises(InputError, match="newer snapshot"):
         history.pair(old, "")
+    # a subprocess (a CLI command, a notebook kernel) finds the same cache
+    code = "from scalingo_audit import history; print('|'.join(history.pair()))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{old}|{new}"
+
+
+def test_a_test_run_leaves_the_real_user_cache_alone(tmp_path):
+    """tests/conftest.py points the user cache directory of the test process and its
+    subprocesses at a temporary one: a run building the demo history (in the process and in
+    a subprocess) with a fresh HOME writes nothing under HOME."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "PYTEST_"))}
+    env["HOME"] = str(home)
+    test = "tests/test_history.py::test_pair_without_arguments_uses_the_demo_history"
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", test],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 passed" in r.stdout
+    assert not (home / ".cache" / "scalingo-audit").exists()
+    assert not os.environ["XDG_CACHE_HOME"].startswith(os.path.expanduser("~"))
 
 
 def test_demo_history_is_cached_once_in_the_user_cache_dir(tmp_path, monkeypatch):
