@@ -252,17 +252,6 @@ def test_hostile_change_goes_through_the_one_writer():
     ) + "\n\nFINDING OPEN (1)\n  still open: 1 high"  # fmt: skip
 
 
-def test_output_writers_for_any_rows():
-    frame = pd.DataFrame({"kind": ["b_x", "a", "b_x"], "n": [1, 2, pd.NA]}).astype({"n": "Int64"})
-    assert output.plain_records(frame, ["n"]) == [{"n": 1}, {"n": 2}, {"n": None}]
-    assert type(output.plain_records(frame, ["n"])[0]["n"]) is int  # not a numpy scalar
-    blocks = output.sections(frame, "kind", ["a", "c", "b_x"], lambda k, g: [f"  {len(g)} {k}"])
-    assert blocks == [["A (1)", "  1 a"], ["B X (2)", "  2 b_x"]]
-    assert output.listing(blocks) == "A (1)\n  1 a\n\nB X (2)\n  2 b_x"
-    assert output.listing([], empty="Nothing.") == "Nothing."
-    assert output.csv_text(["a", "b"], [{"a": None, "b": "+1"}]) == "a,b\n,'+1\n"
-
-
 def test_the_same_app_name_in_two_regions_stays_two_apps_from_collect_to_diff(tmp_path):
     """``shop`` in osc-fr1 and in osc-secnum-fr1, collected from the fake API: two apps, two
     memberships of the same person, findings that keep their region, and a revocation in
