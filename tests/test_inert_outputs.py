@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from scalingo_audit import atomic, output, review
+from scalingo_audit import output, review
 from scalingo_audit.checks import run_checks
 from scalingo_audit.errors import AuditError, OutputWarning
 from scalingo_audit.snapshot import write
@@ -144,33 +144,6 @@ def test_terminal_table_strips_control_characters(snap: Path) -> None:
 
 
 # --- whole files or none ----------------------------------------------------------------------
-
-
-def test_atomic_write_keeps_the_old_file_on_a_full_disk(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "page.html"
-    target.write_text("old, complete")
-
-    real_open = open
-
-    class FullDisk(io.BufferedWriter):
-        def write(self, data: object) -> int:
-            super().write(bytes(data)[:100])  # type: ignore[call-overload]
-            self.flush()
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    def full_open(file: object, mode: str = "r", *args: object, **kw: object) -> object:
-        if "w" in mode:
-            return FullDisk(real_open(file, "wb", buffering=0))  # type: ignore[call-overload]
-        return real_open(file, mode, *args, **kw)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(atomic, "open", full_open, raising=False)
-    with pytest.raises(AuditError, match="No space"):
-        atomic.write_text(target, "new " * 1000)
-    monkeypatch.undo()
-    assert target.read_text() == "old, complete"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
 
 
 def test_review_sheet_is_not_left_half_written(
