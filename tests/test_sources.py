@@ -51,27 +51,6 @@ def test_demo_is_deterministic():
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_people_are_one_row_per_email_case_insensitive():
-    data = org(
-        [app("a"), app("b", region="osc-secnum-fr1")],
-        [
-            collab("a", "Dev@Acme.example", tfa=False),
-            collab("b", "dev@acme.example", limited=True, tfa=False),
-            collab("b", "new@acme.example", status="pending"),
-        ],
-    )
-    p = data.people.set_index("email_key")
-    assert list(p.index) == ["dev@acme.example", "new@acme.example", "ops@acme.example"]
-    dev = p.loc["dev@acme.example"]
-    assert (dev["full_apps"], dev["limited_apps"], dev["apps"]) == (1, 1, 2)
-    assert dev["regions"] == "osc-fr1, osc-secnum-fr1"
-    assert dev["tfa"] == False  # noqa: E712
-    assert dev["highest_role"] == "collaborator"
-    assert p.loc["new@acme.example", "highest_role"] == "pending"
-    assert pd.isna(p.loc["new@acme.example", "tfa"])
-    assert p.loc["ops@acme.example", "owner_apps"] == 2
-
-
 def test_api_shape_quirks():
     data = org(
         [app("a")],
