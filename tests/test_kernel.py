@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jupyter_client.kernelspec import KernelSpecManager
-
 from scalingo_audit import kernel
 
 BLOCKED = kernel.SKIPPED_IMPORTS[0]
@@ -53,7 +51,8 @@ def _manager(spec_dir: Path, argv: list[str]):
         json.dumps({"argv": argv, "display_name": "k", "language": "python"})
     )
     km = kernel.manager_class()(kernel_name="k")
-    km.kernel_spec_manager = KernelSpecManager(kernel_dirs=[str(spec_dir)])
+    # jupyter_client's KernelSpecManager, reading only this directory
+    km.kernel_spec_manager = type(km.kernel_spec_manager)(kernel_dirs=[str(spec_dir)])
     return km
 
 
