@@ -156,3 +156,13 @@ def reseal(root: Path) -> Path:
         entry["size"], entry["sha256"] = len(data), hashlib.sha256(data).hexdigest()
     manifest.write_text(json.dumps(body, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return root
+
+
+def edit_json(path: Path, fn: Any) -> None:
+    """Edit a JSON file of a snapshot in place with ``fn(body)``; a raw file is then resealed
+    (:func:`reseal`) as if the API had returned it so, a manifest is left as edited."""
+    body = json.loads(path.read_text(encoding="utf-8"))
+    fn(body)
+    path.write_text(json.dumps(body), encoding="utf-8")
+    if path.name != "manifest.json":
+        reseal(next(p for p in path.parents if (p / "manifest.json").is_file()))

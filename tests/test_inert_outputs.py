@@ -27,8 +27,6 @@ from .tools import system_tool
 # text after it becomes the first cell of a new row, here a live formula.
 CR_APP = 'shop\r=HYPERLINK("http://evil.example","x")'
 CR_EMAIL = "mallory\r=1+1@acme.example"
-SPACED = "  =1+1"
-CONTROL = "\x01@SUM(1)"
 ESC_APP = "blog\x1b[31mred\x1b[0m\x00nul"
 
 
@@ -56,21 +54,6 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
         timeout=120,
         cwd=cwd,
     )
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["=1+1", "+1", "-1", "@SUM(1)", " =1+1", SPACED, "\t=1", "\r=1", CONTROL, "\u200b=1",
-     "\ufeff@x", "\u00a0=1", "\uff1d1+1", "\n-2"],
-)  # fmt: skip
-def test_formula_prefixes_are_neutralised_after_leading_whitespace_or_controls(text: str) -> None:
-    assert output.safe_cell(text) == "'" + text
-    assert review._unquote(output.safe_cell(text)) == text  # read back as typed
-
-
-@pytest.mark.parametrize("text", ["shop", "a=b", "dev@acme.example", "1-2", ""])
-def test_plain_text_is_left_alone(text: str) -> None:
-    assert output.safe_cell(text) == text
 
 
 def test_csv_quotes_every_field_with_a_carriage_return(snap: Path) -> None:
