@@ -585,14 +585,8 @@ def _review(args: argparse.Namespace) -> int:
         pseudonymise=args.pseudonymise,
         verify=args.verify,
     )
-    from . import output
-
     sheet = review.review_sheet(audit.data, audit.findings)
-    about = {
-        **review.sheet_about(audit.data),
-        **provenance(audit.data, as_of=audit.as_of),
-        "evidence": output.verified_word(audit.data.info.verified),
-    }
+    about = {**review.sheet_about(audit.data), **provenance(audit.data, as_of=audit.as_of)}
     path = review.write_review(sheet, args.out, about=about)
     print(f"Review sheet with {len(sheet)} rows written to {path}")
     return 0

@@ -249,6 +249,11 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("suggested_action", TEXT, "keep | downgrade to Limited | revoke"),
         Column("reason", TEXT, "why that action is suggested"),
         Column("command", TEXT, "Scalingo CLI command carrying out the suggested action"),
+        Column(
+            "source_verified",
+            TEXT,
+            "verified | UNVERIFIED (loaded with --no-verify) | n/a (no manifest), as in check's CSV",
+        ),
         Column("decision", TEXT, "to fill: keep | downgrade | revoke"),
         Column("reviewer", TEXT, "to fill: who decided"),
         Column("date", TEXT, "to fill: when (YYYY-MM-DD)"),

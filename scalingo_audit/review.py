@@ -42,7 +42,7 @@ from . import atomic, frames
 from . import commands as cli
 from .errors import InputError, OutputWarning, excerpt
 from .model import AuditData
-from .output import is_formula_like, safe_cell, write_csv_rows
+from .output import is_formula_like, safe_cell, verified_word, write_csv_rows
 
 KEEP, DOWNGRADE, REVOKE = "keep", "downgrade to Limited", "revoke"
 DECISIONS = {
@@ -85,6 +85,7 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
             on_app.setdefault((_s(r["region"]), _s(r["app"]), email), []).append(r["check_id"])
         else:
             on_person.setdefault(email, []).append(r["check_id"])
+    evidence = verified_word(data.info.verified)  # UNVERIFIED on every row after --no-verify
     has_activity = "last_activity_at" in m.columns
     has_full = "last_full_action_at" in m.columns
     rows = []
@@ -112,6 +113,7 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
                 "suggested_action": action,
                 "reason": reason,
                 "command": command(action, _s(r["region"]), _s(r["app_name"]), email),
+                "source_verified": evidence,
             }
         )
     sheet = frames.build("review", rows)
@@ -514,6 +516,7 @@ def sheet_about(data: AuditData) -> dict[str, Any]:
         "kind": data.info.kind,
         "collected_at": data.info.collected_at.isoformat(),
         "collected_by": data.info.collected_by,
+        "evidence": verified_word(data.info.verified),
     }
 
 

@@ -23,8 +23,7 @@ import pandas as pd
 
 from . import snapshot as snap
 from .errors import ApiError, DataWarning, InputError, excerpt, short
-from .frames import STATUSES
-from .model import AuditData, SourceInfo, assemble
+from .model import AuditData, SourceInfo, assemble, warn_unknown_statuses
 from .pagination import next_page  # the one rule, shared with the client
 from .policy import Policy
 from .redact import redact_event
@@ -195,18 +194,7 @@ def _warn_assumptions(memberships: list[dict[str, Any]], where: Path) -> None:
     """One warning per kind of assumption made on collaborator rows: a status this tool does
     not know (kept as given; no check fires on it) and rows without ``is_limited`` (the
     full role, as before the Limited role existed)."""
-    unknown = sorted({r["status"] for r in memberships if r["status"] not in STATUSES})
-    if unknown:
-        n = sum(1 for r in memberships if r["status"] not in STATUSES)
-        shown = ", ".join(excerpt(v) for v in unknown[:5])
-        warnings.warn(
-            DataWarning(
-                f"{where}: {n} collaborator row(s) with a status this version does not know "
-                f"({shown}{', ...' if len(unknown) > 5 else ''}): kept as given, no check "
-                f"looks at them (known: {', '.join(STATUSES)})"
-            ),
-            stacklevel=4,
-        )
+    warn_unknown_statuses((r["status"] for r in memberships), where, stacklevel=4)
     missing = sum(1 for r in memberships if r.pop("_missing_limited", False))
     if missing:
         warnings.warn(

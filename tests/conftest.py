@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -66,3 +67,18 @@ def browser() -> Iterator[Any]:
         b = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def demo_findings() -> list[dict[str, Any]]:
+    """``scalingo-audit check demo --format json``, run once as a user runs it, parsed."""
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "scalingo_audit.cli", "check", "demo", "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    found: list[dict[str, Any]] = json.loads(r.stdout)
+    return found

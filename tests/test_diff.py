@@ -14,6 +14,7 @@ from scalingo_audit.checks import run_checks
 from scalingo_audit.policy import Policy
 from scalingo_audit.snapshot import write
 from scalingo_audit.sources import from_snapshot
+from scalingo_audit.sources import load as load_source
 
 from .orgs import COLLECTOR, app, collab, snapshot, token
 
@@ -251,12 +252,51 @@ def test_hostile_change_goes_through_the_one_writer():
     ) + "\n\nFINDING OPEN (1)\n  still open: 1 high"  # fmt: skip
 
 
-def test_output_writers_for_any_rows():
-    frame = pd.DataFrame({"kind": ["b_x", "a", "b_x"], "n": [1, 2, pd.NA]}).astype({"n": "Int64"})
-    assert output.plain_records(frame, ["n"]) == [{"n": 1}, {"n": 2}, {"n": None}]
-    assert type(output.plain_records(frame, ["n"])[0]["n"]) is int  # not a numpy scalar
-    blocks = output.sections(frame, "kind", ["a", "c", "b_x"], lambda k, g: [f"  {len(g)} {k}"])
-    assert blocks == [["A (1)", "  1 a"], ["B X (2)", "  2 b_x"]]
-    assert output.listing(blocks) == "A (1)\n  1 a\n\nB X (2)\n  2 b_x"
-    assert output.listing([], empty="Nothing.") == "Nothing."
-    assert output.csv_text(["a", "b"], [{"a": None, "b": "+1"}]) == "a,b\n,'+1\n"
+def test_the_same_app_name_in_two_regions_stays_two_apps_from_collect_to_diff(tmp_path):
+    """``shop`` in osc-fr1 and in osc-secnum-fr1, collected from the fake API: two apps, two
+    memberships of the same person, findings that keep their region, and a revocation in
+    one region that the diff does not merge with the access kept in the other."""
+    from .fakeapi import FakeScalingo, make_world
+    from .test_collect import run_collect
+
+    fr1, sec = "osc-fr1", "osc-secnum-fr1"
+    world = make_world(owned=2, collaborated=0, regions=(fr1, sec))
+    shops = {r: world.rename_app(r, world.apps[r][0]["name"], "shop") for r in (fr1, sec)}
+    for shop in shops.values():
+        world.collaborators[shop["id"]] = [collab(shop, f"dev{A}", tfa=False)]
+    world.collaborators[shops[sec]["id"]].append(collab(shops[sec], f"lim{A}", limited=True))
+    with FakeScalingo(world) as fake:
+        old_dir, _ = run_collect(fake, tmp_path / "old")
+        world.collaborators[shops[sec]["id"]] = [collab(shops[sec], f"lim{A}", limited=True)]
+        new_dir, _ = run_collect(fake, tmp_path / "new")
+
+    old, new = load_source(old_dir), load_source(new_dir)
+    assert sorted(zip(old.apps["region"], old.apps["app_id"], strict=True)) == sorted(
+        (r, s["id"]) for r, s in shops.items()
+    )
+    assert set(old.apps["app_name"]) == {"shop"}
+    dev = old.memberships[old.memberships["email"] == f"dev{A}"]
+    assert sorted(zip(dev["region"], dev["app_id"], strict=True)) == sorted(
+        (r, s["id"]) for r, s in shops.items()
+    )
+
+    old_f, new_f = run_checks(old), run_checks(new)
+    no_2fa = old_f[
+        (old_f["check_id"] == "collaborator_without_2fa") & (old_f["email"] == f"dev{A}")
+    ]
+    assert sorted(no_2fa["region"]) == [fr1, sec] and set(no_2fa["app"]) == {"shop"}
+    assert sorted(c[2] for c in no_2fa["command"]) == [fr1, sec]  # scalingo --region R ...
+
+    changes = diff.diff(old, new, old_findings=old_f, new_findings=new_f)
+    mine = changes[changes["email"] == f"dev{A}"]
+    revoked = mine[mine["change"] == "access_revoked"]
+    assert list(zip(revoked["region"], revoked["app"], strict=True)) == [(sec, "shop")]
+    fixed = mine[
+        (mine["change"] == "finding_fixed") & (mine["check_id"] == "collaborator_without_2fa")
+    ]
+    still = mine[
+        (mine["change"] == "finding_open") & (mine["check_id"] == "collaborator_without_2fa")
+    ]
+    assert fixed["region"].tolist() == [sec] and still["region"].tolist() == [fr1]
+    assert not (changes["email"] == f"lim{A}").any()  # untouched in its one region
+    assert diff.compare(old_dir, new_dir).equals(changes)  # the same from the directories

@@ -1,5 +1,7 @@
-"""environment.yml (the conda route) stays in sync with pyproject.toml: its conda packages
-are the runtime dependencies plus the [lab] extra, and pip installs the package with [dev]."""
+"""The development environment and the suite's shape: environment.yml (the conda route)
+stays in sync with pyproject.toml (its conda packages are the runtime dependencies plus the
+[lab] extra, and pip installs the package with [dev]); what tests/ and scripts/ import is
+declared; every package module has a test module named after it."""
 
 from __future__ import annotations
 
@@ -105,3 +107,38 @@ def test_every_declared_dev_tool_is_used():
             continue  # a pytest plugin the README's test command loads
         unused.append(name)
     assert unused == []
+
+
+TESTED_UNDER_ANOTHER_NAME = {
+    "__init__": "test_public_api.py",  # the exported names
+    "__main__": "test_packaging.py",  # python -m scalingo_audit
+    "_version": "test_packaging.py",  # the one version source, read by the build
+    "resources": "test_packaging.py",  # where the bundled notebooks are found, copies
+    "demo/__init__": "test_sources.py",  # load("demo")
+    "demo/generate": "test_sources.py",  # the demo organisation, typed and deterministic
+}
+"""Package modules whose tests live in a module of another name, and where."""
+
+
+def test_every_package_module_has_a_test_module_named_after_it():
+    """``scalingo_audit/x.py`` is tested in ``tests/test_x.py``; a module of a subpackage
+    (``checks/``, ``demo/``) in ``tests/test_<module>.py`` or ``tests/test_<subpackage>.py``;
+    the few exceptions are listed with the module that tests them."""
+    package = ROOT / "scalingo_audit"
+    tests = {p.name for p in (ROOT / "tests").glob("test_*.py")}
+    missing, stale = [], []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).with_suffix("").as_posix()
+        names = {f"test_{path.stem}.py"}
+        if "/" in rel:
+            names.add(f"test_{rel.split('/')[0]}.py")
+        if names & tests:
+            if rel in TESTED_UNDER_ANOTHER_NAME:
+                stale.append(rel)  # it has its own test module now
+        elif TESTED_UNDER_ANOTHER_NAME.get(rel) not in tests:
+            missing.append(rel)
+    assert missing == [], f"package modules without a test module: {missing}"
+    assert stale == [], f"listed as tested elsewhere but have their own module: {stale}"
+    assert set(TESTED_UNDER_ANOTHER_NAME) <= {
+        p.relative_to(package).with_suffix("").as_posix() for p in package.rglob("*.py")
+    }

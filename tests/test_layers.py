@@ -113,6 +113,8 @@ def test_graph_reads_the_imports():
     assert "scalingo_audit.checks" in graph["scalingo_audit"]  # a lazy export (run_checks)
     # annotations only (TYPE_CHECKING): not an edge
     assert "scalingo_audit.policy" not in graph["scalingo_audit.events"]
+    registry = graph["scalingo_audit.checks.registry"]
+    assert {"scalingo_audit.model", "scalingo_audit.policy"}.isdisjoint(registry)
 
 
 def test_no_import_cycle():

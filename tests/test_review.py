@@ -69,6 +69,7 @@ def test_one_row_per_membership_with_suggestions(data):
     assert set(sheet.columns) <= set(frames.columns("review"))
     assert list(sheet.columns[-3:]) == ["decision", "reviewer", "date"]
     assert sheet[["decision", "reviewer", "date"]].isna().all().all()
+    assert set(sheet["source_verified"]) == {"verified"}  # UNVERIFIED after --no-verify
     rows = by_person_app(sheet)
     dave = rows[("dave@agency.example", "shop")]
     assert dave["suggested_action"] == "downgrade to Limited"

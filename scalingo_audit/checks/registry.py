@@ -17,12 +17,14 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..commands import ACTIONS
 from ..frames import CHECK_IDS, SEVERITIES
-from ..model import AuditData
-from ..policy import Policy
+
+if TYPE_CHECKING:  # annotations only: the registry runs without the model or the policy
+    from ..model import AuditData
+    from ..policy import Policy
 
 GUIDE = "Scalingo's best-practices guide"
 
