@@ -273,6 +273,7 @@ def collect(
     since: str | Path | None = None,
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
     write_file: Callable[[Path, bytes], None] | None = None,
     max_pages: int = MAX_PAGES,
 ) -> Path:
@@ -281,8 +282,10 @@ def collect(
     With ``since`` (a previous snapshot collected with events), only events newer than
     those it holds are fetched — usually one page per app — and the older ones are
     carried forward, so a weekly run stays cheap. ``deadline`` (seconds from now, on
-    ``clock``): calls not made by then become coverage gaps. ``write_file`` replaces
-    the function that writes each file (e.g. to simulate a full disk).
+    ``clock``): calls not made by then become coverage gaps. ``clock`` and ``sleep`` (the
+    client's waits: rate limit, Retry-After, backoff) are injectable, so tests run without
+    real waiting. ``write_file`` replaces the function that writes each file (e.g. to
+    simulate a full disk).
 
     Raises :class:`AuthError` for a missing or rejected token, :class:`InputError` if
     ``out`` exists or is in use by another collection, and :class:`CollectionStopped`
@@ -325,6 +328,7 @@ def collect(
             timeout=timeout,
             on_request=on_request,
             clock=clock,
+            sleep=sleep,
             deadline=None if deadline is None else clock() + deadline,
         )
         with _signals() as guard:

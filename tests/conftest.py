@@ -7,11 +7,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import platformdirs
 import pytest
+from filelock import FileLock
 
 from scalingo_audit.contracts import CHECK_ENV, validate_recorded
 
@@ -28,11 +30,60 @@ atexit.register(shutil.rmtree, CONTRACTS_DIR, True)
 # The user's cache directory (platformdirs.user_cache_dir, where the demo history is cached)
 # is a private temporary one for this test process, its CLI subprocesses and notebook
 # kernels: a test run never writes into the real ~/.cache. On Linux platformdirs honours
-# XDG_CACHE_HOME. pip keeps its real cache (the wheel test installs dependencies).
+# XDG_CACHE_HOME. pip and uv keep their real caches (the wheel test installs dependencies).
 os.environ.setdefault("PIP_CACHE_DIR", platformdirs.user_cache_dir("pip"))
+os.environ.setdefault("UV_CACHE_DIR", platformdirs.user_cache_dir("uv"))  # so does uv's
 CACHE_HOME = tempfile.mkdtemp(prefix="scalingo-audit-cache-home-")
 os.environ["XDG_CACHE_HOME"] = CACHE_HOME
 atexit.register(shutil.rmtree, CACHE_HOME, True)
+
+
+# --- pytest-xdist ---------------------------------------------------------------------------
+# The suite runs on every core (pyproject: ``-n auto --dist loadscope``): each test module (and
+# each notebook, whose cells nbval runs in one kernel, in order) goes whole to one worker, so
+# a module-scoped fixture is built once. The modules with slow tests (and the notebooks) are
+# handed out first (``--no-loadscope-reorder`` keeps this order), so that the last modules
+# a worker picks are short ones and no worker waits long for the other at the end.
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process: the usual order
+    slow = {i.path for i in items if i.path.suffix == ".ipynb" or i.get_closest_marker("slow")}
+    items.sort(key=lambda i: i.path not in slow)  # stable: a module's tests stay in order
+
+
+def shared(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """The directory ``name``, filled once by ``build(directory)`` for the whole run: by the
+    first worker that asks, under a file lock, the others waiting for it and reusing it
+    (pytest-xdist's recipe). Tests only read it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's directory, shared by its workers
+    target = root / f"shared-{name}"
+    done = target / ".built"
+    with FileLock(f"{target}.lock"):
+        if not done.exists():
+            shutil.rmtree(target, ignore_errors=True)  # what a failed build left
+            target.mkdir()
+            build(target)
+            done.touch()
+    return target
+
+
+@pytest.fixture(scope="session")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo report (``build_report("demo")``), built once for every test that reads it;
+    its index.html."""
+    from scalingo_audit.report import build_report
+
+    def build(where: Path) -> None:
+        build_report("demo", out_dir=where / "demo", progress=False)
+
+    return shared(tmp_path_factory, "demo-report", build) / "demo" / "index.html"
 
 
 @pytest.fixture(autouse=True)

@@ -45,7 +45,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -436,7 +436,7 @@ class LoggedRequest:
     query: dict[str, str]
     status: int
     auth: AuthKind
-    at: float  # time.time() when the request arrived
+    at: float  # the server's wall clock when the request arrived (time.time() by default)
     duration: float  # seconds spent answering, delays included
     fault: str | None  # "fail", "delay", "malformed", "rate_limit", or None
 
@@ -545,6 +545,42 @@ def decode_jwt_payload(token: str) -> JSON:
     return result
 
 
+class FakeClock:
+    """Time that moves only when told: a monotonic clock, a wall clock and a ``sleep`` that
+    only moves both forward (and may change the server between attempts, ``on_sleep``).
+
+    Given to the client (``clock``, ``sleep``, ``wall_clock``) and to
+    ``FakeScalingo(clock=...)`` (bearer expiry, the rate limiter's window), it makes every
+    wait of a test instant and exact: what the client sleeps is what the server sees pass.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.wall_start = time.time()  # bearers carry real exp claims
+        self.sleeps: list[float] = []
+        self.on_sleep: Callable[[int], None] | None = None  # called with the sleep's number
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return self.wall_start + self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass (a test's wait, not the client's)."""
+        assert seconds >= 0
+        with self._lock:
+            self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+        if self.on_sleep is not None:
+            self.on_sleep(len(self.sleeps))
+
+
 class _Reply(Exception):
     """Raised inside a handler to answer immediately."""
 
@@ -578,6 +614,9 @@ class FakeScalingo:
         claimed_bearer_ttl: what the bearer's ``exp`` claim says (default: ``bearer_ttl``);
             e.g. ``bearer_ttl=1, claimed_bearer_ttl=3600`` makes a bearer expire mid-run
             while the client still believes it valid.
+        clock: the server's time for bearer expiry and the rate limiter's window (default:
+            the real clocks); a :class:`FakeClock` shared with the client makes them move
+            only when the client sleeps or the test calls ``clock.advance``.
     """
 
     def __init__(
@@ -594,7 +633,10 @@ class FakeScalingo:
         users_self_regional: bool = False,
         bearer_ttl: float = 3600.0,
         claimed_bearer_ttl: float | None = None,
+        clock: FakeClock | None = None,
     ) -> None:
+        self._monotonic = clock.monotonic if clock is not None else time.monotonic
+        self._wall = clock.wall if clock is not None else time.time
         self.world = world if world is not None else make_world(owned=3, collaborated=2)
         self.per_page = per_page
         self.max_per_page = max_per_page
@@ -616,7 +658,7 @@ class FakeScalingo:
         self._bodies: list[tuple[str, str, str, bytes]] = []  # method, path, raw query, body
         self._rules: list[Rule] = []
         self._limit: RateLimit | None = None
-        self._bearers: dict[str, float] = {}  # bearer -> server-side expiry (time.time())
+        self._bearers: dict[str, float] = {}  # bearer -> server-side expiry (wall clock)
         self._secret = _hex(random.Random(), 32).encode()
         self._jti = itertools.count(1)
         self._stopping = threading.Event()
@@ -870,7 +912,7 @@ class FakeScalingo:
     # ----------------------------------------------------------------- bearers
 
     def issue_bearer(self) -> str:
-        now = time.time()
+        now = self._wall()
         claimed = (
             self.claimed_bearer_ttl if self.claimed_bearer_ttl is not None else self.bearer_ttl
         )
@@ -895,14 +937,14 @@ class FakeScalingo:
     def _bearer_ok(self, bearer: str) -> bool:
         with self._lock:
             expiry = self._bearers.get(bearer)
-        return expiry is not None and time.time() < expiry
+        return expiry is not None and self._wall() < expiry
 
     # ----------------------------------------------------------------- WSGI
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        started = time.time()
-        t0 = time.monotonic()
+        started = self._wall()
+        t0 = time.monotonic()  # the real time the fake takes to answer
         method = request.method.upper()
         path = request.path
         authz = request.headers.get("Authorization", "")
@@ -970,7 +1012,7 @@ class FakeScalingo:
             lim = self._limit
             if lim is None or (lim.pattern is not None and not lim.pattern.search(path)):
                 return None
-            now = time.monotonic()
+            now = self._monotonic()
             while lim.admitted and lim.admitted[0] <= now - lim.window_seconds:
                 lim.admitted.popleft()
             if len(lim.admitted) < lim.per_window:

@@ -7,8 +7,7 @@ change the server between attempts), so every wait is asserted exactly.
 from __future__ import annotations
 
 import email.utils
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,30 +21,7 @@ from scalingo_audit.errors import (
     DeadlineError,
 )
 
-from .fakeapi import FakeScalingo, decode_jwt_payload, make_world
-
-
-class FakeClock:
-    """A monotonic clock, a wall clock and a sleep that only moves them forward."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.wall_start = time.time()  # the fake server's bearers carry real exp claims
-        self.sleeps: list[float] = []
-        self.on_sleep: Callable[[int], None] | None = None  # called with the sleep's number
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.wall_start + self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-        if self.on_sleep is not None:
-            self.on_sleep(len(self.sleeps))
+from .fakeapi import FakeClock, FakeScalingo, decode_jwt_payload, make_world
 
 
 @pytest.fixture

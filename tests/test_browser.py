@@ -15,7 +15,6 @@ import pytest
 from playwright.sync_api import Browser, Request, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from scalingo_audit.report import build_report
 from scalingo_audit.sources import load
 
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
@@ -23,9 +22,10 @@ LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
 pytestmark = pytest.mark.slow  # builds the demo report with the real notebooks (~30-60 s)
 
 
-@pytest.fixture(scope="module")
-def report(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_report("demo", out_dir=tmp_path_factory.mktemp("report") / "demo", progress=False)
+@pytest.fixture
+def report(browser: Browser, demo_report: Path) -> Path:
+    """The demo report's index.html (built once for the run: tests/conftest.py)."""
+    return demo_report
 
 
 @dataclass

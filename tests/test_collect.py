@@ -22,7 +22,7 @@ from scalingo_audit.policy import Policy
 from scalingo_audit.snapshot import Snapshot, api_files
 from scalingo_audit.sources import from_snapshot
 
-from .fakeapi import FakeScalingo, World, make_world
+from .fakeapi import FakeClock, FakeScalingo, World, make_world
 
 FAST: dict[str, Any] = {"period": 1.0, "backoff": 0.02, "timeout": 2.0, "progress": False}
 
@@ -86,8 +86,10 @@ def test_request_plan_is_minimal_at_scale(tmp_path):
 def test_rate_limit_is_respected_without_any_429(tmp_path):
     world = make_world(owned=20, collaborated=150, collaborators_per_app=2)
     with FakeScalingo(world) as fake:
-        fake.rate_limit(per_window=60, window_seconds=1.0, retry_after=True)
-        path, _ = run_collect(fake, tmp_path / "snap", rate_limit=60, period=1.0)
+        # real time (the client's window starts when a response arrives, whatever the
+        # latency): 60 requests per quarter second on both sides, over 150 requests
+        fake.rate_limit(per_window=60, window_seconds=0.25, retry_after=True)
+        path, _ = run_collect(fake, tmp_path / "snap", rate_limit=60, period=0.25)
         assert fake.rate_limited == 0
         assert fake.count(status=429) == 0
         assert fake.count() > 150
@@ -99,10 +101,17 @@ def test_rate_limit_is_respected_without_any_429(tmp_path):
 @pytest.mark.parametrize("retry_after", [True, False])
 def test_429s_from_a_stricter_server_are_retried(tmp_path, retry_after):
     world = make_world(owned=10, collaborated=70, collaborators_per_app=1)
-    with FakeScalingo(world) as fake:
+    clock = FakeClock()  # the server's window moves as the client waits: no real sleep
+    with FakeScalingo(world, clock=clock) as fake:
         fake.rate_limit(per_window=30, window_seconds=1.0, retry_after=retry_after)
-        path, _ = run_collect(fake, tmp_path / "snap", rate_limit=1000, period=1.0, backoff=0.3)
+        path, _ = run_collect(
+            fake, tmp_path / "snap", rate_limit=1000, period=1.0, backoff=0.3,
+            clock=clock.monotonic, sleep=clock.sleep,
+        )  # fmt: skip
         assert fake.rate_limited > 0  # the server did push back ...
+        assert clock.sleeps and len(clock.sleeps) <= fake.rate_limited
+        if retry_after:  # "Retry-After: 1" (whole seconds) is what the client waited
+            assert set(clock.sleeps) == {1.0}
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["gaps"] == []  # ... and nothing was lost
     assert len(load(path).apps) == 80
@@ -116,7 +125,11 @@ def test_transient_faults_end_as_retried_successes(fake_scalingo, tmp_path):
     fake.fail(r"/auth/v1/tokens/exchange$", 503, times=1)
     fake.delay(r"/osc-secnum-fr1/v1/apps$", 1.5, times=1)
     fake.malformed(r"/v1/users/self$", times=1)
-    path, _ = run_collect(fake, tmp_path / "snap", timeout=0.5)
+    clock = FakeClock()  # the waits between attempts (the timeout is a real socket's)
+    path, _ = run_collect(
+        fake, tmp_path / "snap", timeout=0.5, clock=clock.monotonic, sleep=clock.sleep
+    )
+    assert 1.0 in clock.sleeps  # the collaborators list's Retry-After: 1
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["gaps"] == []
     assert len(load(path).apps) == len(fake.world.all_apps())

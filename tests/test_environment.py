@@ -105,6 +105,8 @@ def test_every_declared_dev_tool_is_used():
             continue  # a tool .ci/run runs
         if name == "nbval" and "--nbval" in addopts["ini_options"]["addopts"]:
             continue  # a pytest plugin the README's test command loads
+        if name == "pytest-xdist" and "-n " in addopts["ini_options"]["addopts"]:
+            continue  # the plugin that runs the README's test command on every core
         unused.append(name)
     assert unused == []
 

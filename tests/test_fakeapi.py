@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from .fakeapi import FakeScalingo, decode_jwt_payload, iter_pages, make_world
+from .fakeapi import FakeClock, FakeScalingo, decode_jwt_payload, iter_pages, make_world
 
 TIMEOUT = 5
 _NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -106,11 +106,14 @@ def test_bearer_is_required(fake_scalingo: FakeScalingo):
 
 
 def test_expire_bearers_and_short_ttl():
-    with FakeScalingo(make_world(owned=1, collaborated=0), bearer_ttl=0.3) as fake:
+    clock = FakeClock()
+    with FakeScalingo(make_world(owned=1, collaborated=0), bearer_ttl=0.3, clock=clock) as fake:
         s = _session(fake)
         url = f"{fake.auth_url}/v1/users/self"
         assert _get(s, url).status_code == 200
-        time.sleep(0.35)
+        clock.advance(0.29)
+        assert _get(s, url).status_code == 200
+        clock.advance(0.02)
         assert _get(s, url).status_code == 401
         s = _session(fake)
         assert _get(s, url).status_code == 200
@@ -119,10 +122,11 @@ def test_expire_bearers_and_short_ttl():
 
 
 def test_claimed_ttl_can_lie():
-    with FakeScalingo(bearer_ttl=0.2, claimed_bearer_ttl=3600) as fake:
+    clock = FakeClock()
+    with FakeScalingo(bearer_ttl=0.2, claimed_bearer_ttl=3600, clock=clock) as fake:
         bearer = _exchange(fake).json()["token"]
         assert decode_jwt_payload(bearer)["exp"] - time.time() > 3500
-        time.sleep(0.25)
+        clock.advance(0.25)
         r = requests.get(
             f"{fake.region_urls['osc-fr1']}/v1/apps",
             headers={"Authorization": f"Bearer {bearer}"},
@@ -367,7 +371,8 @@ def test_malformed_json(fake_scalingo: FakeScalingo):
 
 
 def test_rate_limiter_429s_then_recovers():
-    with FakeScalingo(make_world(owned=2, collaborated=1)) as fake:
+    clock = FakeClock()
+    with FakeScalingo(make_world(owned=2, collaborated=1), clock=clock) as fake:
         s = _session(fake)  # the exchange is admitted before the limit exists
         fake.rate_limit(per_window=5, window_seconds=0.5, retry_after=True)
         url = f"{fake.region_urls['osc-fr1']}/v1/apps"
@@ -376,14 +381,16 @@ def test_rate_limiter_429s_then_recovers():
         assert rs[5].text == "Retry later"
         assert rs[5].headers["Retry-After"] == "1"  # integer, at least 1
         assert fake.rate_limited == 3
-        time.sleep(0.55)
+        clock.advance(0.49)
+        assert _get(s, url).status_code == 429  # the window has not passed yet
+        clock.advance(0.01)
         assert [_get(s, url).status_code for _ in range(5)] == [200] * 5
         assert _get(s, url).status_code == 429
         fake.rate_limit(per_window=1, window_seconds=0.3, retry_after=False)
         assert _get(s, url).status_code == 200
         r = _get(s, url)
         assert r.status_code == 429 and "Retry-After" not in r.headers
-        assert fake.count(status=429) == fake.rate_limited == 5
+        assert fake.count(status=429) == fake.rate_limited == 6
         fake.clear_faults()
         assert _get(s, url).status_code == 200
 

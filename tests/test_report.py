@@ -260,10 +260,7 @@ def test_report_on_a_snapshot_with_relative_paths(
 # --- the real notebooks on the demo ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("report") / "demo"
-    return build_report("demo", out_dir=out, progress=False)
+# demo_report: the demo report, built once for the run (tests/conftest.py)
 
 
 @pytest.mark.slow  # executes every report notebook in notebooks/ (~30-60 s)
