@@ -356,7 +356,9 @@ def test_a_really_full_disk_on_a_small_tmpfs(tmp_path):
 def test_a_second_collect_on_the_same_out_fails_at_once(tmp_path):
     world = make_world(owned=2, collaborated=3)
     with FakeScalingo(world) as fake:
-        fake.delay(r"/v1/apps/[^/]+/collaborators$", 1.0, times=3)
+        # the first run is held (each per-app request delayed) until the second has returned,
+        # however slowly this machine starts Python
+        fake.delay(r"/v1/apps/[^/]+/collaborators$", 0.5, times=None)
         base = {k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}
         first = subprocess.Popen(
             [sys.executable, "-m", "scalingo_audit", "collect", "--out", "snap", "--quiet"],
@@ -367,13 +369,15 @@ def test_a_second_collect_on_the_same_out_fails_at_once(tmp_path):
             t0 = time.monotonic()
             second = cli("collect", "--out", "snap", "--quiet", env=fake.env(), cwd=tmp_path)
             took = time.monotonic() - t0
+            assert first.poll() is None  # the first was still collecting
+            fake.clear_faults()
             assert fake.count(r"/tokens/exchange$") == 1  # the second never asked the API
             _, err = first.communicate(timeout=120)
         finally:
             first.kill()
     assert second.returncode == 2
     assert "lock is held" in only_error_line(second.stderr)
-    assert took < 15  # at once: Python's start-up, not the first run's 3 s of delays
+    assert took < 15  # at once: Python's start-up, not waiting for the first run's lock
     assert first.returncode == 0, err
     assert manifest(tmp_path / "snap")["gaps"] == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]

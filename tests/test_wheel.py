@@ -102,9 +102,11 @@ def installed(dist: Path) -> Iterator[Installed]:
         assert r.returncode == 0, r.stderr
         workdir = base / "work"
         (workdir / "home").mkdir(parents=True)
-        env = {  # nothing of this checkout: no PYTHONPATH, a home of its own (no kernelspecs)
-            k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}
-        }
+        # nothing of this checkout: no PYTHONPATH, a home of its own (no kernelspecs); Python
+        # writes bytecode as on a user's machine (uv installs without compiling, pip compiles
+        # everything at install: either way each module is compiled once, not on every run)
+        drop = {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"}
+        env = {k: v for k, v in os.environ.items() if k not in drop}
         env.update(HOME=str(workdir / "home"), PATH=f"{prefix / 'bin'}{os.pathsep}{env['PATH']}")
         yield Installed(prefix=prefix, workdir=workdir, env=env)
     finally:
