@@ -49,11 +49,12 @@ def cache_key(
     from pathlib import Path
 
     from . import __version__
+    from .snapshot import sha256_file
 
     def digest(path: Path) -> str:
         target = path / "manifest.json" if path.is_dir() else path
         try:
-            return hashlib.sha256(target.read_bytes()).hexdigest()
+            return sha256_file(target)
         except OSError:
             return "unreadable"
 

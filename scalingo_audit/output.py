@@ -15,7 +15,7 @@ from . import contracts
 from .baseline import NEW, fixed_findings, open_findings
 from .commands import render
 from .compliance import controls_for, controls_text
-from .frames import SEVERITIES
+from .frames import SEVERITIES, is_missing
 
 JSON_FIELDS = (
     "check_id", "severity", "title", "region", "app", "email", "token_name",
@@ -57,7 +57,7 @@ def records(
     out = []
     for row in findings[[f for f in JSON_FIELDS if f != "compliance"]].to_dict("records"):
         cmd = row.pop("command")
-        rec = {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
+        rec = {k: (None if is_missing(v) else _plain(v)) for k, v in row.items()}
         rec["command"] = list(cmd) if isinstance(cmd, tuple | list) else None
         rec["compliance"] = controls_for(str(rec["check_id"]))
         rec = {k: rec[k] for k in JSON_FIELDS}
@@ -223,13 +223,6 @@ def severity_counts(findings: pd.DataFrame) -> dict[str, int]:
     findings = open_findings(findings)
     active = findings[~findings["muted"].astype(bool)]
     return {s: int((active["severity"] == s).sum()) for s in SEVERITIES}
-
-
-def _missing(v: Any) -> bool:
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def _plain(v: Any) -> Any:

@@ -19,24 +19,16 @@ import pandas as pd
 
 from .checks import CHECKS
 from .commands import render
-from .frames import ROLES, SEVERITIES, STATUSES
+from .frames import ROLE_LABELS, ROLES, SEVERITIES, SEVERITY_RANK, STATUSES
 from .model import AuditData, SourceInfo, derive_people
 from .policy import Policy
 
-ROLE_LABELS = {
-    "owner": "Owner",
-    "collaborator": "Collaborator (full)",
-    "limited_collaborator": "Limited Collaborator",
-}
 TFA_STATES = ("on", "off", "unknown", "not exposed")
 """2FA states, in display order. ``not exposed`` is for owners only (but the collector)."""
 
 MANUAL_CELL = "none: a name is unsafe in a shell, make the change on the dashboard"
 """A table's ``command`` cell for a finding whose command is withheld (see
 :mod:`scalingo_audit.commands`)."""
-
-_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-
 
 # --- scope -------------------------------------------------------------------------------
 
@@ -319,7 +311,7 @@ def downgrade_commands(findings: pd.DataFrame, *, top: int | None = None) -> pd.
     f = f[f["app"].notna() & f["check_id"].isin(downgrade)]
     if f.empty:
         return pd.DataFrame(columns=cols)
-    f = f.assign(command=command_cells(f["command"]), _rank=f["severity"].map(_SEVERITY_RANK))
+    f = f.assign(command=command_cells(f["command"]), _rank=f["severity"].map(SEVERITY_RANK))
     g = f.groupby(["region", "app", "email"], sort=False, dropna=False)
     out = pd.DataFrame(
         {
@@ -407,7 +399,7 @@ def findings_overview(findings: pd.DataFrame) -> pd.DataFrame:
         ["check_id", "severity", "title"], as_index=False
     )
     out = g[["open", "muted"]].sum()
-    out["_rank"] = out["severity"].map(_SEVERITY_RANK)
+    out["_rank"] = out["severity"].map(SEVERITY_RANK)
     out = out.sort_values(["_rank", "open", "check_id"], ascending=[True, False, True])
     return out[cols].reset_index(drop=True)
 
@@ -437,7 +429,7 @@ def check_groups(findings: pd.DataFrame) -> list[CheckGroup]:
     from .checks import CHECKS
 
     f = findings[~findings["muted"].fillna(False).astype(bool)]
-    f = f.assign(_rank=f["severity"].map(_SEVERITY_RANK))
+    f = f.assign(_rank=f["severity"].map(SEVERITY_RANK))
     groups = []
     for (_rank, check_id), rows in f.groupby(["_rank", "check_id"], sort=True):
         check = CHECKS.get(str(check_id))
