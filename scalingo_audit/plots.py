@@ -143,7 +143,8 @@ def tfa_by_role(memberships: pd.DataFrame) -> go.Figure:
     fig = _stacked_h(table, states, TFA_COLORS)
     return _layout(
         fig,
-        "2FA of accepted collaborators, by role (owners' 2FA is not exposed by the API)",
+        "2FA of accepted collaborators, by role (owners aside: the API reports only the "
+        "collector's)",
         "Accepted memberships",
         "Role",
         rows=len(table),

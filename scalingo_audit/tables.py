@@ -211,9 +211,10 @@ def owners(data: AuditData, *, top: int | None = None) -> pd.DataFrame:
 def tfa_counts(
     memberships: pd.DataFrame, by: str = "role", *, top: int | None = None
 ) -> pd.DataFrame:
-    """Accepted collaborator memberships (owners excluded: their 2FA is not exposed) counted by
-    2FA state (columns ``on``, ``off``, ``unknown``), one row per value of ``by``. Rows with
-    the most gaps (off, then unknown) come first; ``top`` keeps the first N."""
+    """Accepted collaborator memberships (owners excluded: the API reports no owner's 2FA but
+    the collecting account's) counted by 2FA state (columns ``on``, ``off``, ``unknown``),
+    one row per value of ``by``. Rows with the most gaps (off, then unknown) come first;
+    ``top`` keeps the first N."""
     m = memberships[(memberships["status"] == "accepted") & (memberships["role"] != "owner")]
     state = tfa_state(m)
     out = pd.crosstab(m[by].fillna("(none)"), state).reindex(
