@@ -74,29 +74,18 @@ def cache_key(
 
 def save_cached(audit: Audit, key: str, directory: str) -> None:
     """Keep ``audit`` under ``key`` in ``directory`` (see :data:`CACHE_ENV`)."""
-    import pickle
-    from pathlib import Path
+    from . import cache
 
-    (Path(directory) / f"{key}.pickle").write_bytes(
-        pickle.dumps(audit, protocol=pickle.HIGHEST_PROTOCOL)
-    )
+    cache.save(audit, key, directory)
 
 
 def _cached(key: str) -> Audit | None:
     import os
-    import pickle
-    from pathlib import Path
+
+    from . import cache
 
     directory = os.environ.get(CACHE_ENV)
-    if not directory:
-        return None
-    path = Path(directory) / f"{key}.pickle"
-    try:
-        blob = path.read_bytes()
-    except OSError:
-        return None
-    found = pickle.loads(blob)  # written by this report's own process, in its private dir
-    return found if isinstance(found, Audit) else None
+    return cache.read(key, directory, Audit) if directory else None
 
 
 def open_audit(

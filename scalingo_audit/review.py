@@ -41,7 +41,7 @@ from . import atomic, frames
 from . import commands as cli
 from .errors import InputError, OutputWarning, excerpt
 from .model import AuditData
-from .output import is_formula_like, safe_cell, write_csv_rows
+from .output import is_formula_like, safe_cell, verified_word, write_csv_rows
 from .snapshot import sha256_file
 
 KEEP, DOWNGRADE, REVOKE = "keep", "downgrade to Limited", "revoke"
@@ -87,6 +87,7 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
             )
         else:
             on_person.setdefault(email, []).append(r["check_id"])
+    evidence = verified_word(data.info.verified)  # UNVERIFIED on every row after --no-verify
     has_activity = "last_activity_at" in m.columns
     has_full = "last_full_action_at" in m.columns
     rows = []
@@ -116,6 +117,7 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
                 "command": command(
                     action, frames.text(r["region"]), frames.text(r["app_name"]), email
                 ),
+                "source_verified": evidence,
             }
         )
     sheet = frames.build("review", rows)
@@ -512,6 +514,7 @@ def sheet_about(data: AuditData) -> dict[str, Any]:
         "kind": data.info.kind,
         "collected_at": data.info.collected_at.isoformat(),
         "collected_by": data.info.collected_by,
+        "evidence": verified_word(data.info.verified),
     }
 
 

@@ -511,9 +511,12 @@ def person_access(memberships: pd.DataFrame, email: str) -> pd.DataFrame:
 
 
 def person_findings(findings: pd.DataFrame, email: str) -> pd.DataFrame:
-    """Every finding about one person (email compared case-insensitively)."""
+    """Every finding about one person (email compared case-insensitively); ``region`` tells
+    apart two apps of one name in two regions."""
     f = findings[findings["email"].str.lower() == email.strip().lower()]
-    cols = ["severity", "check_id", "app", "token_name", "message", "remediation", "muted"]
+    cols = [
+        "severity", "check_id", "region", "app", "token_name", "message", "remediation", "muted"
+    ]  # fmt: skip
     return f[cols].reset_index(drop=True)
 
 
