@@ -49,6 +49,7 @@ from .errors import InputError, excerpt
 from .frames import ROLE_RANK, STATUSES
 from .model import AuditData, SourceInfo, assemble, warn_unknown_statuses
 from .policy import Policy
+from .snapshot import parse_json
 
 __all__ = ["ALIASES", "REQUIRED", "load_export", "map_columns"]
 
@@ -210,14 +211,7 @@ def _is_json(path: Path, text: str) -> bool:
 
 
 def _json_rows(text: str, path: Path) -> tuple[list[str], list[Row]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path
-        ) from None
-    except RecursionError:
-        raise InputError("JSON nested too deeply to be read", file=path) from None
+    data = parse_json(text.encode("utf-8"), path)  # the one JSON reader and its errors
     key = "records"
     if isinstance(data, Mapping):
         lists = [k for k, v in data.items() if isinstance(v, list)]
