@@ -25,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -422,14 +422,13 @@ def build_report(
         save_cached(audit, key, tmp)
         data_dir = staging / "data"
         data_dir.mkdir()
-        # the data files are written while the kernels run (this process mostly waits on them)
-        with ThreadPoolExecutor(max_workers=1) as side:
-            data_files = side.submit(write_data_files, audit, data_dir)
+        # the data files are written while the kernels run, in a process of their own
+        with _data_files_aside(audit, data_dir) as data_files:
             executed = run_notebooks(
                 notebooks, staging, params, out=out, progress=progress, kernels=kernels
             )
             clock.lap("notebooks")
-            written = data_files.result()
+            written = data_files()
             clock.lap("data files (the rest, after the notebooks)")
         _say(progress, f"{REPORT_HTML} … ")
         nb, sections = merge_notebooks(executed)
@@ -508,6 +507,43 @@ def report_print_css(audit: Audit) -> str:
         "document.addEventListener('DOMContentLoaded',saInternalLinks);"
         "window.addEventListener('load',saInternalLinks);\n</script>"
     )
+
+
+@contextlib.contextmanager
+def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[Path]]]:
+    """:func:`write_data_files` of ``audit`` into ``folder`` beside the block; yields the
+    function that waits for it and returns the files. Where the platform forks, in a forked
+    copy of this process: the copy has the audit already, and the CPU the files take (1-2 s
+    on a 50,000-membership organisation) does not compete for this process's GIL with the
+    threads that feed the kernels. If the copy fails, the files are written here, so that
+    an error is raised as usual. Elsewhere, in a thread."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        with ThreadPoolExecutor(max_workers=1) as side:
+            future = side.submit(write_data_files, audit, folder)
+            yield future.result
+        return
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # the copy would write out what is still buffered a second time
+    child = multiprocessing.get_context("fork").Process(
+        target=write_data_files, args=(audit, folder), daemon=True
+    )
+    child.start()
+
+    def result() -> list[Path]:
+        child.join()
+        files = [folder / name for name, _ in DATA_FILES]
+        if child.exitcode != 0 or not all(f.is_file() for f in files):
+            return write_data_files(audit, folder)
+        return files
+
+    try:
+        yield result
+    finally:
+        if child.is_alive():  # the block failed: the files are not needed any more
+            child.kill()
+        child.join()
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from html.parser import HTMLParser
 from importlib import resources
@@ -393,3 +394,52 @@ def test_top_reaches_the_notebooks_and_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--top"):
         build_report("demo", out_dir=tmp_path / "bad", notebooks_dir=nbs, top=0)
     assert not (tmp_path / "bad").exists()
+
+
+# --- kernels started while the report loads -------------------------------------------------
+
+
+def _kernel_children() -> list[int]:
+    """Pids of this process's children running a report kernel (``scalingo_audit.kernel``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"scalingo_audit.kernel" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_prestarted_kernels_run_the_notebooks_and_keep_only_the_html_of_frames(
+    tmp_path: Path,
+) -> None:
+    from scalingo_audit.notebook import CACHE_ENV
+    from scalingo_audit.report import _environ, _kernels
+
+    nb = write_notebook(
+        tmp_path / "01_frame.ipynb",
+        "import sys\nprint(sorted(m for m in sys.modules if m.startswith('scalingo_audit.t')))",
+        "import pandas as pd\nfrom scalingo_audit.notebook import setup_display\n"
+        "setup_display()\npd.DataFrame({'email': ['a@acme.example', 'b@acme.example']})",
+    )
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with _environ(CACHE_ENV, str(tmp_path)), _kernels([nb]) as kernels:
+        assert len(_kernel_children()) == 1  # started before any notebook runs
+        (done,) = run_notebooks([nb], staging, {}, out=tmp_path / "out", kernels=kernels)
+        assert _kernel_children() == []  # shut down once its notebook has run
+    cells = [c for c in nbformat.read(done, as_version=4).cells if c.cell_type == "code"]
+    assert "scalingo_audit.tables" in cells[1].outputs[0]["text"]  # imported at kernel start
+    data = cells[2].outputs[0]["data"]
+    assert "b@acme.example" in data["text/html"] and "sa-table" in data["text/html"]
+    assert data["text/plain"] == "<table: 2 rows x 1 columns>"  # not 50,000 rows as text
+
+
+def test_a_bad_source_stops_the_kernels_started_for_it(tmp_path: Path) -> None:
+    with pytest.raises(InputError):
+        build_report(str(tmp_path / "missing"), out_dir=tmp_path / "out", progress=False)
+    assert _kernel_children() == []
+    assert not (tmp_path / "out").exists()
