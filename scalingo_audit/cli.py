@@ -557,14 +557,14 @@ def _run(args: argparse.Namespace) -> int:
         _out(f"Demo snapshot written to {path}")
         return 0
     if args.command == "diff":
-        from . import history
+        from . import diff
 
         if not args.verify:
             log.warning("--no-verify: these changes may come from altered evidence (UNVERIFIED)")
-        changes = history.compare(args.old, args.new, policy=args.policy, verify=args.verify)
+        changes = diff.compare(args.old, args.new, policy=args.policy, verify=args.verify)
         for what in changes.attrs.get("left_out", []):
             log.warning("not compared (coverage gap): %s", what)
-        render = {"table": history.to_table, "json": history.to_json, "csv": history.to_csv}
+        render = {"table": diff.to_table, "json": diff.to_json, "csv": diff.to_csv}
         text = render[args.format](changes)
         _out(text, end="" if text.endswith("\n") else "\n")
         return 0
@@ -666,14 +666,8 @@ def _review(args: argparse.Namespace) -> int:
         pseudonymise=args.pseudonymise,
         verify=args.verify,
     )
-    from . import output
-
     sheet = review.review_sheet(audit.data, audit.findings)
-    about = {
-        **review.sheet_about(audit.data),
-        **provenance(audit.data, as_of=audit.as_of),
-        "evidence": output.verified_word(audit.data.info.verified),
-    }
+    about = {**review.sheet_about(audit.data), **provenance(audit.data, as_of=audit.as_of)}
     path = review.write_review(sheet, args.out, about=about)
     _out(f"Review sheet with {len(sheet)} rows written to {path}")
     return 0

@@ -10,7 +10,8 @@ and other punctuation are ignored (``"Two-factor authentication"`` matches
 Required: an app (``app``, ``app_name``, ``application``), an email (``email``,
 ``e-mail``, ``collaborator``) and a role: either ``role`` (``owner``,
 ``collaborator``, ``limited collaborator``) or ``is_limited``/``limited``
-(true/false). Optional: ``status`` (default ``accepted``), 2FA (``tfa``,
+(true/false). Optional: ``status`` (default ``accepted``; a status this version does not
+know is kept as given, with one warning, as in a snapshot), 2FA (``tfa``,
 ``2fa``, ``tfa_status``, ``two_factor``, ``mfa``: true/false/yes/no/
 enabled/disabled/1/0, empty = unknown, never false), ``username``,
 ``user_id``, ``region`` (default ``unknown``), ``project``, ``app_id``.
@@ -46,7 +47,7 @@ import pandas as pd
 from . import frames
 from .errors import InputError, excerpt
 from .frames import STATUSES
-from .model import AuditData, SourceInfo, assemble
+from .model import AuditData, SourceInfo, assemble, warn_unknown_statuses
 from .policy import Policy
 
 __all__ = ["ALIASES", "REQUIRED", "load_export", "map_columns"]
@@ -167,6 +168,7 @@ def load_export(path: Path, *, policy: Policy) -> AuditData:
     if "tfa" not in cols:
         notes.append("the export has no 2FA column: every 2FA status is unknown")
     records = [_membership(label, values, cols, path) for label, values in rows]
+    warn_unknown_statuses((r["status"] for r in records), path, stacklevel=3)
     apps, memberships = _frames(records, path)
     info = SourceInfo(
         kind="export",
@@ -352,11 +354,8 @@ def _membership(
         status = "accepted"
     else:
         status = re.sub(r"[\s_\-]+", " ", status_text.lower())
-        if status not in STATUSES:
-            raise fail(
-                f"unknown status {excerpt(status_text)} (expected one of: {', '.join(STATUSES)})",
-                "status",
-            )
+        if status not in STATUSES:  # kept as given, like a snapshot's (one warning per load)
+            status = status_text
 
     tfa_text = get("tfa")
     tfa = _flag(tfa_text)

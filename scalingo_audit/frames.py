@@ -36,6 +36,21 @@ STATUSES = ("accepted", "pending", "user account deleted")
 SEVERITIES = ("high", "medium", "low", "info")
 """Finding severities, most severe first."""
 
+CHECK_IDS = (
+    "inactive_collaborator", "unused_full_privileges", "pending_invitation_stale",
+    "pending_invitation", "deleted_account_collaborator",
+    "collaborator_without_2fa", "limited_collaborator_without_2fa", "tfa_status_unknown",
+    "owner_without_2fa",
+    "owner_not_service_account",
+    "external_full_collaborator", "full_collaborator_on_many_apps",
+    "token_account_on_many_apps", "token_never_used", "token_unused", "token_too_old",
+)  # fmt: skip
+"""The check ids (values of ``findings.check_id``), a contract: CI configurations and
+policy exceptions name them. Listed here, below the policy and the checks, so that the
+policy validates an exception's ``check_id`` without importing the catalogue: a check
+registers only under one of these ids (:func:`scalingo_audit.checks.registry.check`), and
+every one of them has its check (tests/test_checks.py)."""
+
 
 @dataclass(frozen=True)
 class Column:
@@ -193,7 +208,7 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("baseline_status", TEXT, "new | existing | fixed against --baseline; empty without"),
     ),
     "changes": (
-        Column("change", TEXT, "kind of change, one of history.CHANGES (e.g. access_granted)"),
+        Column("change", TEXT, "kind of change, one of diff.CHANGES (e.g. access_granted)"),
         Column("region", TEXT, "region of the app concerned"),
         Column("app", TEXT, "app concerned"),
         Column("email", TEXT, "person concerned (lower-cased email)"),
@@ -234,6 +249,11 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
         Column("suggested_action", TEXT, "keep | downgrade to Limited | revoke"),
         Column("reason", TEXT, "why that action is suggested"),
         Column("command", TEXT, "Scalingo CLI command carrying out the suggested action"),
+        Column(
+            "source_verified",
+            TEXT,
+            "verified | UNVERIFIED (loaded with --no-verify) | n/a (no manifest), as in check's CSV",
+        ),
         Column("decision", TEXT, "to fill: keep | downgrade | revoke"),
         Column("reviewer", TEXT, "to fill: who decided"),
         Column("date", TEXT, "to fill: when (YYYY-MM-DD)"),

@@ -8,6 +8,9 @@ the policy (internal/external, service accounts) and derives ``people``.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -15,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import frames
+from .errors import DataWarning, excerpt
 from .events import activity_note
 from .events import derive as derive_activity
 from .policy import Policy
@@ -138,6 +142,26 @@ def assemble(
         events=events,
         info=replace(info, activity_note=note) if note != info.activity_note else info,
         policy=policy,
+    )
+
+
+def warn_unknown_statuses(statuses: Iterable[Any], where: object, *, stacklevel: int = 1) -> None:
+    """One :class:`DataWarning` for the collaborator rows (of a snapshot or an export, named by
+    ``where``) whose status this version does not know: they are kept as given and no check
+    looks at them. Names up to five of the values, each as a bounded excerpt. ``stacklevel``
+    as for :func:`warnings.warn`, counted from the caller."""
+    unknown = Counter(s for s in statuses if s not in frames.STATUSES)
+    if not unknown:
+        return
+    values = sorted(unknown, key=str)
+    shown = ", ".join(excerpt(v) for v in values[:5])
+    warnings.warn(
+        DataWarning(
+            f"{where}: {sum(unknown.values())} collaborator row(s) with a status this version "
+            f"does not know ({shown}{', ...' if len(values) > 5 else ''}): kept as given, no "
+            f"check looks at them (known: {', '.join(frames.STATUSES)})"
+        ),
+        stacklevel=stacklevel + 1,
     )
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -75,29 +77,16 @@ def cache_key(
 
 def save_cached(audit: Audit, key: str, directory: str) -> None:
     """Keep ``audit`` under ``key`` in ``directory`` (see :data:`CACHE_ENV`)."""
-    import pickle
-    from pathlib import Path
+    from . import cache
 
-    (Path(directory) / f"{key}.pickle").write_bytes(
-        pickle.dumps(audit, protocol=pickle.HIGHEST_PROTOCOL)
-    )
+    cache.save(audit, key, directory)
 
 
 def _cached(key: str) -> Audit | None:
-    import os
-    import pickle
-    from pathlib import Path
+    from . import cache
 
     directory = os.environ.get(CACHE_ENV)
-    if not directory:
-        return None
-    path = Path(directory) / f"{key}.pickle"
-    try:
-        blob = path.read_bytes()
-    except OSError:
-        return None
-    found = pickle.loads(blob)  # written by this report's own process, in its private dir
-    return found if isinstance(found, Audit) else None
+    return cache.read(key, directory, Audit) if directory else None
 
 
 def open_audit(
@@ -160,4 +149,15 @@ def setup_display() -> None:
     pd.set_option("display.max_colwidth", None)
     shell = get_ipython()
     if shell is not None:
-        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table)
+        formatters = shell.display_formatter.formatters
+        formatters["text/html"].for_type(pd.DataFrame, table)
+        if os.environ.get(CACHE_ENV):
+            # In a report's kernel only the HTML of a frame reaches the report: its full
+            # plain-text form (seconds of pandas formatting for 50,000 rows, as large again
+            # in every executed notebook) is replaced by a line saying what the frame is.
+            formatters["text/plain"].for_type(pd.DataFrame, _frame_line)
+
+
+def _frame_line(frame: pd.DataFrame, printer: Any, cycle: bool) -> None:
+    """The plain-text form of a frame in a report's kernel (see :func:`setup_display`)."""
+    printer.text(f"<table: {len(frame):,} rows x {len(frame.columns)} columns>")

@@ -44,7 +44,8 @@ from typing import Any
 
 import pandas as pd
 
-from .baseline import EXISTING, FIXED, _text
+from .baseline import EXISTING, FIXED
+from .identity import _text
 
 _SEVERITY = {"high": 4, "medium": 3, "low": 2, "info": 1}
 PROVIDER = "Scalingo"

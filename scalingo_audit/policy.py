@@ -29,15 +29,15 @@ date such as ``2027-02-30`` is an error naming its key, not a YAML crash.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import contracts
 from .errors import PolicyError, excerpt
+from .frames import CHECK_IDS
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,6 @@ _EXCEPTION_KEYS = {"check_id", "app", "email", "token_name", "reason", "expires"
 
 def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
     """Validate a policy mapping (as read from YAML) and return a :class:`Policy`."""
-    from .checks import CHECKS  # the catalogue names the valid check ids
-
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
@@ -186,7 +184,7 @@ def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
             raise PolicyError(
                 f"{where}: 'check_id' must be a string (one check id), not {excerpt(check_id)}"
             )
-        if check_id not in CHECKS:
+        if check_id not in CHECK_IDS:
             raise PolicyError(f"{where}: unknown check id {excerpt(check_id)}")
         reason = item.get("reason")
         if not isinstance(reason, str) or not reason.strip():
@@ -225,8 +223,10 @@ def load_policy(path: str | Path | None) -> Policy:
         raise PolicyError(f"{p}: policy file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{p}: cannot read the policy file ({exc})") from None
+    import yaml  # here, not at the top: loading data with the default policy needs no YAML
+
     try:
-        data = yaml.load(text, Loader=_PolicyLoader)  # a SafeLoader
+        data = yaml.load(text, Loader=_policy_loader())  # a SafeLoader
     except _DuplicateKey as exc:
         raise PolicyError(f"{p}: {exc}") from None
     except yaml.YAMLError as exc:
@@ -245,34 +245,39 @@ class _DuplicateKey(Exception):
     pass
 
 
-class _PolicyLoader(yaml.SafeLoader):
-    """YAML's safe loader, stricter: a key given twice in one mapping is an error (YAML
-    would silently keep the last one), and dates stay text for :func:`_date` to parse."""
+@functools.cache
+def _policy_loader() -> Any:
+    """The YAML loader of policy files (defined on first use: yaml is imported then)."""
+    import yaml
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # `<<: *defaults` may be overridden: that is what it is for
-            key = self.construct_object(key_node, deep=deep)
-            line = key_node.start_mark.line + 1
-            try:
-                if key in seen:
-                    raise _DuplicateKey(
-                        f"duplicate key {excerpt(key)} at line {line} (first at line "
-                        f"{seen[key]}); each key may appear once"
-                    )
-                seen[key] = line
-            except TypeError:
-                continue  # an unhashable key: the base class reports it
-        return super().construct_mapping(node, deep=deep)
+    class PolicyLoader(yaml.SafeLoader):
+        """YAML's safe loader, stricter: a key given twice in one mapping is an error (YAML
+        would silently keep the last one), and dates stay text for :func:`_date` to parse."""
 
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *defaults` may be overridden: that is what it is for
+                key = self.construct_object(key_node, deep=deep)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in seen:
+                        raise _DuplicateKey(
+                            f"duplicate key {excerpt(key)} at line {line} (first at line "
+                            f"{seen[key]}); each key may appear once"
+                        )
+                    seen[key] = line
+                except TypeError:
+                    continue  # an unhashable key: the base class reports it
+            return super().construct_mapping(node, deep=deep)
 
-# Dates as text: YAML's timestamp resolver turns 2027-02-30 into a crash, not an error.
-_PolicyLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+    # Dates as text: YAML's timestamp resolver turns 2027-02-30 into a crash, not an error.
+    PolicyLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return PolicyLoader
 
 
 def _date(value: Any, where: str) -> dt.date:

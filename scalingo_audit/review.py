@@ -42,7 +42,7 @@ from . import atomic, frames
 from . import commands as cli
 from .errors import InputError, OutputWarning, excerpt
 from .model import AuditData
-from .output import is_formula_like, safe_cell, write_csv_rows
+from .output import is_formula_like, safe_cell, verified_word, write_csv_rows
 
 KEEP, DOWNGRADE, REVOKE = "keep", "downgrade to Limited", "revoke"
 DECISIONS = {
@@ -77,7 +77,7 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
     open_ = findings[~findings["muted"].fillna(False).astype(bool)]
     on_app: dict[tuple[str, str, str], list[str]] = {}
     on_person: dict[str, list[str]] = {}
-    for r in open_.to_dict("records"):
+    for r in frames.rows(open_, ["check_id", "region", "app", "email"]):
         email = _s(r["email"]).lower()
         if not email:
             continue
@@ -85,10 +85,11 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
             on_app.setdefault((_s(r["region"]), _s(r["app"]), email), []).append(r["check_id"])
         else:
             on_person.setdefault(email, []).append(r["check_id"])
+    evidence = verified_word(data.info.verified)  # UNVERIFIED on every row after --no-verify
     has_activity = "last_activity_at" in m.columns
     has_full = "last_full_action_at" in m.columns
     rows = []
-    for r in m.to_dict("records"):
+    for r in frames.rows(m):
         email = _s(r["email"])
         key = (_s(r["region"]), _s(r["app_name"]), email.lower())
         ids = sorted(set(on_app.get(key, []) + on_person.get(email.lower(), [])))
@@ -112,6 +113,7 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
                 "suggested_action": action,
                 "reason": reason,
                 "command": command(action, _s(r["region"]), _s(r["app_name"]), email),
+                "source_verified": evidence,
             }
         )
     sheet = frames.build("review", rows)
@@ -190,7 +192,9 @@ def write_review(
     if out.is_dir():
         raise InputError("is a directory; name the sheet file to write", file=out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cells = [[_cell(v) for v in row] for row in df.itertuples(index=False)]
+    # column by column (.tolist()): itertuples boxes every string value on its own
+    columns = [df[c].tolist() for c in df.columns]
+    cells = [[_cell(v) for v in row] for row in zip(*columns, strict=True)]
     with atomic.replacing(out) as tmp:  # a full disk leaves no half sheet under its name
         if suffix == ".csv":
             with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
@@ -512,6 +516,7 @@ def sheet_about(data: AuditData) -> dict[str, Any]:
         "kind": data.info.kind,
         "collected_at": data.info.collected_at.isoformat(),
         "collected_by": data.info.collected_by,
+        "evidence": verified_word(data.info.verified),
     }
 
 

@@ -151,9 +151,11 @@ def tfa_state(memberships: pd.DataFrame) -> pd.Series:
     except the collecting account, whose own 2FA the API gives)."""
     tfa = memberships["tfa"]
     state = pd.Series("unknown", index=memberships.index, dtype="string")
-    state[(tfa == True).fillna(False)] = "on"  # noqa: E712
-    state[(tfa == False).fillna(False)] = "off"  # noqa: E712
-    state[(memberships["role"] == "owner") & tfa.isna()] = "not exposed"
+    # .loc: a plain ``state[mask] =`` first tries the mask as a label, and pandas formats
+    # the whole mask as text for the error it then catches (seconds on 50,000 rows)
+    state.loc[(tfa == True).fillna(False)] = "on"  # noqa: E712
+    state.loc[(tfa == False).fillna(False)] = "off"  # noqa: E712
+    state.loc[(memberships["role"] == "owner") & tfa.isna()] = "not exposed"
     return state
 
 
@@ -518,9 +520,12 @@ def person_access(memberships: pd.DataFrame, email: str) -> pd.DataFrame:
 
 
 def person_findings(findings: pd.DataFrame, email: str) -> pd.DataFrame:
-    """Every finding about one person (email compared case-insensitively)."""
+    """Every finding about one person (email compared case-insensitively); ``region`` tells
+    apart two apps of one name in two regions."""
     f = findings[findings["email"].str.lower() == email.strip().lower()]
-    cols = ["severity", "check_id", "app", "token_name", "message", "remediation", "muted"]
+    cols = [
+        "severity", "check_id", "region", "app", "token_name", "message", "remediation", "muted"
+    ]  # fmt: skip
     return f[cols].reset_index(drop=True)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+import platformdirs
 import pytest
 
 from scalingo_audit.contracts import CHECK_ENV, validate_recorded
@@ -22,6 +24,15 @@ from .fakeapi import FakeScalingo, make_world
 CONTRACTS_DIR = tempfile.mkdtemp(prefix="scalingo-audit-contracts-")
 os.environ[CHECK_ENV] = CONTRACTS_DIR
 atexit.register(shutil.rmtree, CONTRACTS_DIR, True)
+
+# The user's cache directory (platformdirs.user_cache_dir, where the demo history is cached)
+# is a private temporary one for this test process, its CLI subprocesses and notebook
+# kernels: a test run never writes into the real ~/.cache. On Linux platformdirs honours
+# XDG_CACHE_HOME. pip keeps its real cache (the wheel test installs dependencies).
+os.environ.setdefault("PIP_CACHE_DIR", platformdirs.user_cache_dir("pip"))
+CACHE_HOME = tempfile.mkdtemp(prefix="scalingo-audit-cache-home-")
+os.environ["XDG_CACHE_HOME"] = CACHE_HOME
+atexit.register(shutil.rmtree, CACHE_HOME, True)
 
 
 @pytest.fixture(autouse=True)
@@ -56,3 +67,18 @@ def browser() -> Iterator[Any]:
         b = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def demo_findings() -> list[dict[str, Any]]:
+    """``scalingo-audit check demo --format json``, run once as a user runs it, parsed."""
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "scalingo_audit.cli", "check", "demo", "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    found: list[dict[str, Any]] = json.loads(r.stdout)
+    return found

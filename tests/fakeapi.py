@@ -9,6 +9,13 @@ Shapes follow ../shared/scalingo-api.md: JSON objects with one root key,
 ``meta.pagination`` on paginated lists, ``404 {"resource": "app", "error": "not found"}``,
 ``429`` with a plain-text ``Retry later`` body.
 
+It serves only what scalingo-audit and Scalingo's official client call (see
+tests/test_official_client.py): the token exchange, regions, tokens, users/self and
+client/tfa on the auth API; apps, collaborators and an app's collaborators and events on
+the regional APIs (and users/self there when ``users_self_regional``). Anything else is a
+404; the account's projects, user events and single-app routes were dropped because no
+code path reached them.
+
 Typical use::
 
     world = make_world(owned=5, collaborated=2)
@@ -64,9 +71,9 @@ EVENTS_MAX_FROM_HOURS = 72
 class World:
     """Everything the fake serves, in Scalingo's API shapes.
 
-    ``apps`` and ``projects`` are keyed by region; ``collaborators`` and ``events`` by
-    app id (collaborators never include the app's owner; events are newest first);
-    ``user_events`` by region (newest first). Edit freely before or during a test.
+    ``apps`` are keyed by region; ``collaborators`` and ``events`` by app id
+    (collaborators never include the app's owner; events are newest first). Edit freely
+    before or during a test.
     """
 
     user: JSON
@@ -76,8 +83,6 @@ class World:
     collaborators: dict[str, list[JSON]] = field(default_factory=dict)
     tokens: list[JSON] = field(default_factory=list)
     events: dict[str, list[JSON]] = field(default_factory=dict)
-    user_events: dict[str, list[JSON]] = field(default_factory=dict)
-    projects: dict[str, list[JSON]] = field(default_factory=dict)
     tfa: JSON = field(
         default_factory=lambda: {"uuid": "tfa-0", "enabled": True, "provider": "totp"}
     )
@@ -101,6 +106,17 @@ class World:
             if name_or_id in (a.get("name"), a.get("id")):
                 return a
         return None
+
+    def rename_app(self, region: str, old: str, new: str) -> JSON:
+        """Rename app ``old`` of ``region``, its collaborators and events following (apps
+        are keyed by (region, name): e.g. the same name in two regions)."""
+        app = self.find_app(region, old)
+        if app is None:
+            raise KeyError(f"no app {old!r} in {region}")
+        app["name"] = new
+        for rec in [*self.collaborators.get(app["id"], []), *self.events.get(app["id"], [])]:
+            rec["app_name"] = new
+        return app
 
 
 def _hex(rng: random.Random, n: int = 24) -> str:
@@ -168,8 +184,6 @@ def make_world(
     world.tfa = {"uuid": f"{_hex(rng, 8)}-tfa", "enabled": tfa_enabled, "provider": "totp"}
     for r in regions:
         world.apps[r] = []
-        world.projects[r] = []
-        world.user_events[r] = []
 
     # People: a pool shared by apps, so one person collaborates on several apps.
     pool_size = max(12, collaborators_per_app * 4)
@@ -192,7 +206,6 @@ def make_world(
             {"id": f"pr-{_hex(rng)}", "name": name, "default": name == "default", "owner": me}
             for name in ("default", "shop", "billing")
         ]
-        world.projects[r] = [dict(p) for p in own_projects[r]]
     partner_projects = [{"id": f"pr-{_hex(rng)}", "name": f"client-{k}"} for k in range(3)]
 
     collab_counter = itertools.count()
@@ -382,7 +395,7 @@ def plant_variable_events(world: World, secret: str, *, now: datetime | None = N
 
 def _add_events(world: World, rng: random.Random, per_app: int, now: datetime) -> None:
     me = {k: world.user[k] for k in ("id", "username", "email")}
-    for region, app in world.all_apps():
+    for _region, app in world.all_apps():
         collabs = world.collaborators.get(app["id"], [])
         members = [me if world.owns(app) else dict(app["owner"])]
         members += [
@@ -409,21 +422,6 @@ def _add_events(world: World, rng: random.Random, per_app: int, now: datetime) -
                 }
             )
         world.events[app["id"]] = evs
-        world.user_events[region].extend(e for e in evs if e["user"]["id"] == me["id"])
-    for n, region in enumerate(world.regions):
-        for k, kind in enumerate(("login_success", "new_token", "tfa_enabled")):
-            world.user_events[region].append(
-                {
-                    "id": f"ev-{_hex(rng)}",
-                    "created_at": _iso(now - timedelta(hours=5 * k + n + 2)),
-                    "user": dict(me),
-                    "type": kind,
-                    "app_id": None,
-                    "app_name": None,
-                    "type_data": {"token_name": "audit"} if kind == "new_token" else {},
-                }
-            )
-        world.user_events[region].sort(key=lambda e: e["created_at"], reverse=True)
 
 
 # --------------------------------------------------------------------------- observability
@@ -1082,16 +1080,10 @@ class FakeScalingo:
         if rest == ["collaborators"]:
             rows = [c for a in w.owned_apps(region) for c in w.collaborators.get(a["id"], [])]
             return self._collaborators(rows, request)
-        if rest == ["projects"]:
-            return _json({"projects": list(w.projects.get(region, []))})
-        if rest == ["events"]:
-            return self._events(w.user_events.get(region, []), request)
         if len(rest) >= 2 and rest[0] == "apps":
             app = w.find_app(region, rest[1])
             if app is None:
                 return _json({"resource": "app", "error": "not found"}, 404)
-            if len(rest) == 2:
-                return _json({"app": app})
             if rest[2:] == ["collaborators"]:
                 owner_id = app.get("owner", {}).get("id")
                 rows = [

@@ -1,89 +1,23 @@
-"""Activity from events: the derived columns, the three activity checks, and when they
-cannot be evaluated. Small organisations with events files, then one over the fake API."""
+"""checks/activity.py: the three activity checks and when they cannot be evaluated, on
+small organisations with events files, the demo, and one over the fake API (the columns
+they read are derived by events.py, tested in test_events.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from typing import Any
 
 import pandas as pd
 import pytest
 
 from scalingo_audit import load, tables
 from scalingo_audit.checks import run_checks
-from scalingo_audit.events import derive
-from scalingo_audit.policy import Policy, parse_policy
-from scalingo_audit.snapshot import RawFile
-from scalingo_audit.sources import from_snapshot
+from scalingo_audit.policy import parse_policy
 
-from .orgs import COLLECTED_AT, COLLECTOR, app, collab, snapshot
+from .orgs import COLLECTED_AT, app, collab, event, member, org_with_events
+from .test_events import APPS, COLLABS, EVENTS, LIMITED_ACTIONS
 
 AT = dt.datetime.fromisoformat(COLLECTED_AT)
 ACTIVITY = ("inactive_collaborator", "unused_full_privileges", "pending_invitation_stale")
-_ids = itertools.count(1)
-
-
-def ev(
-    app_name: str,
-    kind: str,
-    days_ago: float,
-    *,
-    email: str | None = None,
-    uid: str | None = None,
-    username: str | None = None,
-    data: dict[str, Any] | None = None,
-    app_id: str | None = "default",
-) -> dict[str, Any]:
-    """An app event in API shape; ``user`` only carries the fields given."""
-    user = {k: v for k, v in (("id", uid), ("email", email), ("username", username)) if v}
-    return {
-        "id": f"ev-{next(_ids)}",
-        "created_at": (AT - dt.timedelta(days=days_ago)).isoformat(),
-        "user": user or None,
-        "type": kind,
-        "app_id": f"ap-{app_name}" if app_id == "default" else app_id,
-        "app_name": app_name,
-        "type_data": data or {},
-    }
-
-
-def me(email: str) -> dict[str, Any]:
-    """The identity orgs.collab gives a member: user id, email and username."""
-    return {"uid": f"us-{email}", "email": email, "username": email.split("@")[0]}
-
-
-def org_with_events(
-    apps: list[dict[str, Any]],
-    collabs: list[dict[str, Any]],
-    events: list[dict[str, Any]] | None,
-    *,
-    events_days: int | None = 120,
-    policy: Policy | None = None,
-    gaps: list[dict[str, Any]] = (),  # type: ignore[assignment]
-    next_page: set[str] = frozenset(),  # type: ignore[assignment]
-):
-    """orgs.org plus one events page per app (``events=None``: events not collected)."""
-    s = snapshot(apps, collabs)
-    if events is not None:
-        for a in apps:
-            mine = [e for e in events if e["app_name"] == a["name"]]
-            mine.sort(key=lambda e: e["created_at"], reverse=True)
-            more = 2 if a["name"] in next_page else None
-            body = {"events": mine, "meta": {"pagination": {"current_page": 1, "next_page": more}}}
-            s.files.append(
-                RawFile(
-                    f"raw/{a['region']}/apps/{a['name']}/events.page-1.json",
-                    "app_events",
-                    a["region"],
-                    f"GET /v1/apps/{a['name']}/events",
-                    body,
-                    app=a["name"],
-                )
-            )
-        s.events_days = events_days
-    s.gaps = list(gaps)
-    return from_snapshot(s, policy=policy or Policy())
 
 
 def hits(findings: pd.DataFrame, check_id: str, severity: str = "medium") -> list[tuple]:
@@ -98,88 +32,9 @@ def infos(findings: pd.DataFrame) -> dict[str, str]:
     return dict(zip(f["check_id"], f["message"], strict=True))
 
 
-# --- a small organisation with every case --------------------------------------------
-
-APPS = [app("a"), app("b", owner="boss@acme.example")]
-COLLABS = [
-    collab("a", "deployer@acme.example"),
-    collab("a", "restarter@acme.example"),
-    collab("a", "sleeper@acme.example"),
-    collab("a", "ghost@acme.example", limited=True),
-    collab("a", "newbie@acme.example"),
-    collab("a", "oldjoin@acme.example", limited=True),
-    collab("a", "byid@acme.example", limited=True),
-    collab("a", "Case@Acme.example", limited=True),
-    collab("a", "byname@acme.example", limited=True),
-    collab("a", "pushed@acme.example"),
-    collab("a", "manager@acme.example"),
-    collab("a", "fresh-inv@x.example", status="pending"),
-    collab("a", "old-inv@x.example", status="pending"),
-    collab("a", "lost-inv@x.example", status="pending"),
-    collab("a", "gone@acme.example", status="user account deleted"),
-    collab("b", "deployer@acme.example"),  # active on a, nothing on b
-    collab("b", COLLECTOR),
-]
-EVENTS = [
-    ev("a", "deployment", 10, **me("deployer@acme.example"), data={"pusher": "deployer"}),
-    ev("a", "restart", 5, **me("restarter@acme.example")),
-    ev("a", "deployment", 100, **me("sleeper@acme.example"), data={"pusher": "sleeper"}),
-    # accepted 20 days ago, nothing since: too new to be flagged
-    ev("a", "new_collaborator", 22, uid="us-ops@acme.example",
-       data={"collaborator": {"email": "NEWBIE@acme.example", "is_limited": False}}),
-    ev("a", "accept_collaborator", 20, **me("newbie@acme.example"),
-       data={"id": "us-newbie@acme.example", "email": "newbie@acme.example"}),
-    # accepted 100 days ago (the event names them in type_data only), nothing since
-    ev("a", "accept_collaborator", 100, data={"email": "oldjoin@acme.example"}),
-    # matched by user id only, by email only (other case), by username only
-    ev("a", "restart", 3, uid="us-byid@acme.example"),
-    ev("a", "restart", 3, email="case@ACME.example"),
-    ev("a", "create_review_app", 3, username="byname"),
-    # the deployment's user is the collecting account; the pusher is the member
-    ev("a", "deployment", 7, **me(COLLECTOR), data={"pusher": "pushed"}),
-    # collaborator management needs the full role too
-    ev("a", "new_collaborator", 3, **me("manager@acme.example"),
-       data={"collaborator": {"email": "fresh-inv@x.example", "is_limited": False}}),
-    ev("a", "new_collaborator", 30, uid="us-ops@acme.example",
-       data={"collaborator": {"email": "old-inv@x.example", "is_limited": True}}),
-    # an event on another app, matched by name when the id is missing
-    ev("b", "restart", 200, **me("deployer@acme.example"), app_id=None),
-]  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def small():
     return org_with_events(APPS, COLLABS, EVENTS)
-
-
-def test_activity_columns_match_by_id_email_username_and_pusher(small):
-    m = small.memberships.set_index(["app_name", "email"])
-    day = pd.Timedelta(days=1)
-
-    def ago(col: str, who: str, app_name: str = "a") -> float:
-        value = m.loc[(app_name, who), col]
-        return round((pd.Timestamp(AT) - value) / day) if pd.notna(value) else -1
-
-    assert ago("last_activity_at", "deployer@acme.example") == 10
-    assert ago("last_full_action_at", "deployer@acme.example") == 10
-    assert ago("last_activity_at", "restarter@acme.example") == 5
-    assert ago("last_full_action_at", "restarter@acme.example") == -1
-    assert ago("last_activity_at", "byid@acme.example") == 3
-    assert ago("last_activity_at", "Case@Acme.example") == 3
-    assert ago("last_activity_at", "byname@acme.example") == 3
-    assert ago("last_full_action_at", "pushed@acme.example") == 7
-    assert ago("last_full_action_at", "manager@acme.example") == 3
-    assert ago("invited_at", "newbie@acme.example") == 22
-    assert ago("member_since", "newbie@acme.example") == 20
-    assert ago("member_since", "oldjoin@acme.example") == 100
-    assert ago("invited_at", "fresh-inv@x.example") == 3
-    assert ago("last_activity_at", "deployer@acme.example", "b") == 200
-    # the deployment's user was the owner, but the pusher is credited: the owner's last
-    # activity is its invitation of 22 days ago, not that deployment of 7 days ago
-    assert ago("last_activity_at", COLLECTOR) == 22
-    for col in ("invited_at", "member_since", "last_activity_at", "last_full_action_at"):
-        assert str(small.memberships[col].dtype) == "datetime64[us, UTC]"
-    assert small.info.events_days == 120 and small.info.activity_note is None
 
 
 def test_the_three_checks_give_exactly_the_expected_findings(small):
@@ -285,11 +140,6 @@ def test_apps_whose_events_failed_or_were_cut_short_are_skipped_and_named():
         ("a", "lost-inv@x.example"),
         ("a", "old-inv@x.example"),
     ]
-
-
-def test_derive_without_events_gives_empty_columns(small):
-    out = derive(small.memberships, small.events.iloc[0:0])
-    assert out["last_activity_at"].isna().all() and len(out) == len(small.memberships)
 
 
 # --- the demo organisation --------------------------------------------------------------
@@ -425,60 +275,6 @@ def test_collected_from_the_fake_api_with_known_activity(tmp_path):
     assert set(infos(run_checks(load(path)))) == set(ACTIVITY)
 
 
-# --- the full-role list and the documented event shapes -----------------------------------
-
-# Scalingo's permission matrix mapped to event types (../shared/scalingo-api.md)
-NOTES_FULL_ROLE = [
-    "deployment",
-    "run",
-    "new_variable",
-    "edit_variable",
-    "edit_variables",
-    "delete_variable",
-    "new_addon",
-    "upgrade_addon",
-    "delete_addon",
-    "upgrade_database",
-    "database/add_feature",
-    "database/remove_feature",
-    "scale",
-    "stop_app",
-    "stack_changed",
-    "edit_app",
-    "new_autoscaler",
-    "edit_autoscaler",
-    "delete_autoscaler",
-    "new_log_drain",
-    "delete_log_drain",
-    "new_addon_log_drain",
-    "delete_addon_log_drain",
-    "link_scm",
-    "update_scm",
-    "unlink_scm",
-    "link_github",
-    "unlink_github",
-    "new_domain",
-    "edit_domain",
-    "delete_domain",
-    "new_notifier",
-    "edit_notifier",
-    "delete_notifier",
-    "new_alert",
-    "delete_alert",
-    "new_collaborator",
-    "change_collaborator_role",
-    "delete_collaborator",
-]
-LIMITED_ACTIONS = ("restart", "create_review_app", "close_review_app", "create_data_access_consent")
-
-
-def test_the_full_role_list_is_exactly_the_documented_one():
-    from scalingo_audit.events import FULL_ROLE_EVENTS
-
-    assert sorted(FULL_ROLE_EVENTS) == sorted(NOTES_FULL_ROLE)
-    assert not set(LIMITED_ACTIONS) & FULL_ROLE_EVENTS
-
-
 @pytest.mark.parametrize("kind", ["stop_app", "database/add_feature", "new_notifier",
                                   "new_autoscaler", "new_addon_log_drain", "edit_app",
                                   "upgrade_database", "new_alert"])  # fmt: skip
@@ -486,8 +282,8 @@ def test_full_role_only_actions_keep_the_full_role(kind):
     apps = [app("a")]
     collabs = [collab("a", "doer@acme.example"), collab("a", "light@acme.example")]
     events = [
-        ev("a", kind, 5, **me("doer@acme.example")),  # true negative: needed the full role
-        *(ev("a", k, 4, **me("light@acme.example")) for k in LIMITED_ACTIONS),  # near miss
+        event("a", kind, 5, **member("doer@acme.example")),  # true negative: needed the full role
+        *(event("a", k, 4, **member("light@acme.example")) for k in LIMITED_ACTIONS),  # near miss
     ]
     f = run_checks(org_with_events(apps, collabs, events))
     assert hits(f, "unused_full_privileges") == [("a", "light@acme.example")]
@@ -500,36 +296,7 @@ def test_a_deployment_counts_and_the_check_says_why():
     apps = [app("a")]
     collabs = [collab("a", "deployer@acme.example")]
     f = run_checks(org_with_events(apps, collabs, [
-        ev("a", "deployment", 5, **me("deployer@acme.example"), data={"pusher": "deployer"})
+        event("a", "deployment", 5, **member("deployer@acme.example"), data={"pusher": "deployer"})
     ]))  # fmt: skip
     assert hits(f, "unused_full_privileges") == []
     assert "branch" in CHECKS["unused_full_privileges"].risk
-
-
-def test_membership_events_are_read_nested_with_a_flat_fallback():
-    apps = [app("a")]
-    collabs = [
-        collab("a", "nested@acme.example"),
-        collab("a", "flat@acme.example"),
-        collab("a", "invited@x.example", status="pending"),
-    ]
-    events = [
-        # the documented shape: the person under type_data.collaborator; the event's user
-        # is someone else (the owner), so only type_data can name the person
-        ev("a", "accept_collaborator", 40, **me(COLLECTOR), data={"collaborator": {
-            "id": "us-nested@acme.example", "email": "nested@acme.example", "username": "nested",
-            "inviter": {"email": COLLECTOR, "username": "ops"}, "is_limited": False}}),
-        ev("a", "accept_collaborator", 50, **me(COLLECTOR),
-           data={"email": "flat@acme.example"}),  # an older, flat shape
-        ev("a", "new_collaborator", 6, **me(COLLECTOR),
-           data={"collaborator": {"email": "invited@x.example", "is_limited": True}}),
-        # near miss: an inviter named in type_data is not the one who accepted
-        ev("a", "accept_collaborator", 2, **me(COLLECTOR), data={"collaborator": {
-            "email": "someone-else@acme.example", "inviter": {"email": "flat@acme.example"}}}),
-    ]  # fmt: skip
-    m = org_with_events(apps, collabs, events).memberships.set_index("email")
-    day = pd.Timedelta(days=1)
-    assert round((pd.Timestamp(AT) - m.loc["nested@acme.example", "member_since"]) / day) == 40
-    assert round((pd.Timestamp(AT) - m.loc["flat@acme.example", "member_since"]) / day) == 50
-    assert round((pd.Timestamp(AT) - m.loc["invited@x.example", "invited_at"]) / day) == 6
-    assert pd.isna(m.loc["invited@x.example", "member_since"])

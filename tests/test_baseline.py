@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from scalingo_audit.baseline import compare, finding_id, load_baseline
+from scalingo_audit.baseline import compare, load_baseline
 from scalingo_audit.checks import run_checks
 from scalingo_audit.snapshot import write
 from scalingo_audit.sources import load
 
-from .orgs import app, collab, org, snapshot
+from .orgs import app, collab, snapshot
 from .test_cli import _one_line_error, run
 
 
@@ -114,27 +114,6 @@ def _calm() -> tuple[list, list]:
         collab("a", "p@acme.example", status="pending", limited=True),
         collab("a", "n@acme.example", status="pending", limited=True),
     ]
-
-
-def test_finding_id_follows_the_app_id_not_its_name():
-    a = [app("a")], [collab("a", "d@acme.example", tfa=False)]
-    renamed = app("shop")
-    renamed["id"] = "ap-a"
-    c = collab("shop", "D@ACME.example", tfa=False)
-    c["app_id"] = "ap-a"
-    fa, fb = run_checks(org(*a)), run_checks(org([renamed], [c]))
-    assert list(fa["finding_id"]) == list(fb["finding_id"])
-    assert finding_id("c", "r", "ap-1", "A@X.example", None) == finding_id(
-        "c", "r", "ap-1", "a@x.example", ""
-    )
-    assert finding_id("c", "r", "ap-1", None, None) != finding_id("c", "r", "ap-2", None, None)
-    # the frame path and the scalar function agree; fields cannot bleed into each other
-    row = fa[fa["check_id"] == "collaborator_without_2fa"].iloc[0]
-    assert row["finding_id"] == finding_id(
-        "collaborator_without_2fa", "osc-fr1", "ap-a", "d@acme.example", None
-    )
-    assert finding_id("c", "r", "a", "b", None) != finding_id("c", "r", "a:b", None, None)
-    assert finding_id("c", "r", "1:a", "", "") != finding_id("c", "r", "", "1:a", "")
 
 
 def test_finding_id_and_baseline_status_in_csv_and_table(tmp_path):

@@ -9,7 +9,8 @@ import pytest
 
 from scalingo_audit import load
 from scalingo_audit.checks import CHECKS, catalogue, run_checks
-from scalingo_audit.frames import SEVERITIES
+from scalingo_audit.checks.registry import check
+from scalingo_audit.frames import CHECK_IDS, SEVERITIES
 from scalingo_audit.policy import parse_policy
 
 from .orgs import app, collab, org, token
@@ -69,6 +70,14 @@ def test_policy_checks_without_their_key_say_not_evaluated():
 
 def test_catalogue_is_the_contract():
     assert {c.id: c.severity for c in CHECKS.values()} == CONTRACT
+    # the ids the policy accepts (frames.CHECK_IDS) are exactly the registered checks
+    assert sorted(CHECK_IDS) == sorted(CHECKS) and len(set(CHECK_IDS)) == len(CHECK_IDS)
+
+
+def test_a_check_registers_only_under_a_listed_id():
+    with pytest.raises(ValueError, match=r"'no_such_check' is not in frames\.CHECK_IDS"):
+        check("no_such_check", severity="low", title="T", risk="R.", remediation="F.")
+    assert "no_such_check" not in CHECKS
 
 
 @pytest.mark.parametrize("check_id", sorted(CONTRACT))

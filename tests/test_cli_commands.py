@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scalingo_audit.history import demo_history
+from scalingo_audit.demo.history import demo_history
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,7 +38,8 @@ def test_diff_between_two_demo_snapshots(tmp_path):
 def test_review_sheet_then_decisions_print_commands_and_change_nothing(tmp_path):
     r = run("review", "demo", "--out", str(tmp_path / "review.csv"))
     assert r.returncode == 0, r.stderr
-    rows = list(csv.DictReader((tmp_path / "review.csv").open(encoding="utf-8-sig")))
+    with (tmp_path / "review.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
     target = next(x for x in rows if x["role"] == "collaborator" and x["status"] == "accepted")
     target.update(decision="downgrade", reviewer="auditor@acme.example", date="2026-11-27")
     with (tmp_path / "filled.csv").open("w", newline="") as f:

@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 import yaml
 
-from scalingo_audit import contracts, frames, history, output, policy, snapshot
+from scalingo_audit import contracts, diff, frames, output, policy, snapshot
 from scalingo_audit.demo import demo_snapshot
 from scalingo_audit.errors import PolicyError
 from scalingo_audit.evidence import provenance
@@ -97,8 +97,8 @@ def test_version_1_fields_are_still_there_with_their_types(name: str) -> None:
 
 def test_schemas_follow_the_codes_field_lists() -> None:
     assert _object("findings")["required"] == list(output.JSON_FIELDS)
-    assert _object("diff")["required"] == list(history.FIELDS)
-    assert _object("diff")["properties"]["change"]["enum"] == list(history.CHANGES)
+    assert _object("diff")["required"] == list(diff.FIELDS)
+    assert _object("diff")["properties"]["change"]["enum"] == list(diff.CHANGES)
     assert _object("findings")["properties"]["severity"]["enum"] == list(frames.SEVERITIES)
     manifest = contracts.load("manifest")
     assert manifest["properties"]["format"]["const"] == snapshot.FORMAT
@@ -187,8 +187,8 @@ def _date(year: int) -> Any:
 
 def test_diff_of_two_snapshots_validates(tmp_path: Path) -> None:
     old = snapshot.write(demo_snapshot(), tmp_path / "old")
-    changes = history.compare(old, "demo")
-    items = json.loads(history.to_json(changes))
+    changes = diff.compare(old, "demo")
+    items = json.loads(diff.to_json(changes))
     assert contracts.errors("diff", items, strict=True) == []
     items[0]["change"] = "access_stolen"
     assert "'access_stolen' is not one of" in contracts.errors("diff", items)[0]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +13,7 @@ import pytest
 
 import scalingo_audit as sa
 from scalingo_audit.checks import run_checks
+from scalingo_audit.errors import DataWarning
 from scalingo_audit.export import load_export, map_columns
 from scalingo_audit.policy import Policy, Thresholds
 
@@ -204,30 +207,62 @@ def test_missing_role_column_names_both_choices(tmp_path: Path) -> None:
     assert "'app', 'email'" in msg
 
 
-def test_unknown_status_names_row_and_field(tmp_path: Path) -> None:
+def _load_warning(path: Path) -> tuple[sa.AuditData, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = sa.load(path)
+    return data, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+
+
+def test_unknown_status_keeps_the_row_and_warns_once(tmp_path: Path) -> None:
+    """As in a snapshot (sources.py): the row is kept with its status as given, no check
+    looks at it, and one warning names the values, bounded."""
+    hostile = "=cmd|' /C calc'!A0" + "x" * 5000
+    rows = "".join(f"shop,u{i}@corp.example,collaborator,invited\n" for i in range(3))
     path = _write(
         tmp_path,
         "e.csv",
-        "App,Email,Role,Status\nshop,a@corp.example,collaborator,accepted\n"
-        "shop,b@corp.example,collaborator,invited\n",
+        "App,Email,Role,Status\nshop,a@corp.example,owner,accepted\n"
+        f"shop,b@corp.example,collaborator,Pending\n{rows}shop,c@corp.example,collaborator,"
+        f"{hostile}\n"
+        + "".join(f"shop,v{i}@corp.example,collaborator,new-{i}\n" for i in range(6)),
     )
-    err = _error(path)
-    assert err.record == "row 3 (b@corp.example)"
-    assert err.field == "Status"
-    assert "unknown status 'invited'" in str(err)
-    assert "row 3 (b@corp.example): field 'Status'" in str(err)
+    data, caught = _load_warning(path)
+    assert len(caught) == 1, caught
+    msg = caught[0]
+    assert str(path) in msg and "10 collaborator row(s)" in msg and "'invited'" in msg
+    assert "kept as given" in msg and ", ..." in msg  # 8 values, 5 shown
+    assert len(msg) < 1000  # the 5,000-character value is an excerpt
+    roles = _roles(data)
+    assert roles[("shop", "u0@corp.example")] == ("collaborator", "invited", None)
+    assert roles[("shop", "b@corp.example")] == ("collaborator", "pending", None)
+    assert roles[("shop", "c@corp.example")][1] == hostile  # data, kept whole
+    assert len(data.memberships) == 12
+    found = run_checks(data)
+    assert not found["email"].isin([f"u{i}@corp.example" for i in range(3)]).any()
 
 
-def test_unknown_status_in_json(tmp_path: Path) -> None:
-    path = _write(
-        tmp_path,
-        "e.json",
-        '{"collaborators": [{"app": "shop", "email": "a@corp.example", "role": "owner",'
-        ' "status": "gone"}]}',
-    )
-    err = _error(path)
-    assert err.record == "collaborators[0] (a@corp.example)"
-    assert err.field == "status"
+def test_unknown_status_in_json_like_a_snapshot(tmp_path: Path) -> None:
+    body = {"app": "shop", "email": "a@corp.example", "role": "collaborator", "status": "gone"}
+    path = _write(tmp_path, "e.json", json.dumps({"collaborators": [body]}))
+    data, caught = _load_warning(path)
+    assert data.memberships["status"].tolist() == ["gone"] and len(caught) == 1
+    snapshot = tmp_path / "snap"
+    _, from_snapshot = _snapshot_warning(snapshot, "gone")
+    # the same sentence, but for where it comes from
+    assert [m.replace(str(path), "WHERE") for m in caught] == [
+        m.replace(str(snapshot), "WHERE") for m in from_snapshot
+    ]
+
+
+def _snapshot_warning(where: Path, status: str) -> tuple[sa.AuditData, list[str]]:
+    """A snapshot of one app whose one collaborator has ``status``."""
+    from scalingo_audit.snapshot import write
+
+    from .orgs import app, collab, snapshot
+
+    s = snapshot([app("shop")], [collab("shop", "a@corp.example", status=status)])
+    return _load_warning(write(s, where))
 
 
 @pytest.mark.parametrize(

@@ -191,12 +191,13 @@ def test_regional_endpoints(fake_scalingo: FakeScalingo):
         assert set(apps) == {"apps"}  # no pagination unless paginate_apps
         assert [a["id"] for a in apps["apps"]] == [a["id"] for a in w.apps[region]]
         first = apps["apps"][0]
-        assert _get(s, f"{api}/v1/apps/{first['name']}").json()["app"]["id"] == first["id"]
-        assert _get(s, f"{api}/v1/apps/{first['id']}").json()["app"]["name"] == first["name"]
-        projects = _get(s, f"{api}/v1/projects").json()["projects"]
-        assert any(p["default"] for p in projects)
+        by_id = _get(s, f"{api}/v1/apps/{first['id']}/collaborators").json()["collaborators"]
+        assert by_id == w.collaborators[first["id"]]  # an app is reached by name or id
+        # routes nothing calls are not served (the fake's docstring lists what is)
+        for dropped in ("projects", "events", f"apps/{first['name']}"):
+            assert _get(s, f"{api}/v1/{dropped}").status_code == 404
     other = w.apps["osc-secnum-fr1"][0]["name"]
-    r = _get(s, f"{fake_scalingo.region_urls['osc-fr1']}/v1/apps/{other}")
+    r = _get(s, f"{fake_scalingo.region_urls['osc-fr1']}/v1/apps/{other}/collaborators")
     assert r.status_code == 404
     assert r.json() == {"resource": "app", "error": "not found"}
 
@@ -261,15 +262,6 @@ def test_events_from_hours_overrides_pagination(fake_scalingo: FakeScalingo):
     assert _get(s, url, **{"from": 73}).status_code == 422
 
 
-def test_user_events_paginated(fake_scalingo: FakeScalingo):
-    s = _session(fake_scalingo)
-    url = f"{fake_scalingo.region_urls['osc-fr1']}/v1/events"
-    events = list(iter_pages(s.get, url, "events"))
-    assert events == fake_scalingo.world.user_events["osc-fr1"]
-    assert len(events) > 2  # more than one page
-    assert fake_scalingo.count(r"/osc-fr1/v1/events$") > 1
-
-
 def test_paginate_apps_and_collaborators():
     world = make_world(owned=9, collaborated=2, regions=("osc-fr1",))
     with FakeScalingo(world, paginate_apps=4, paginate_collaborators=5) as fake:
@@ -301,13 +293,13 @@ def test_fail_fires_exactly_times(fake_scalingo: FakeScalingo):
 
 def test_rules_are_exact_under_concurrency(fake_scalingo: FakeScalingo):
     bearer = _exchange(fake_scalingo).json()["token"]
-    url = f"{fake_scalingo.region_urls['osc-fr1']}/v1/projects"
+    url = f"{fake_scalingo.region_urls['osc-fr1']}/v1/apps"
 
     def call(_: int) -> int:
         headers = {"Authorization": f"Bearer {bearer}"}
         return requests.get(url, headers=headers, timeout=TIMEOUT).status_code
 
-    fake_scalingo.fail(r"/v1/projects$", 502, times=7)
+    fake_scalingo.fail(r"/v1/apps$", 502, times=7)
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(call, range(40)))
     assert statuses.count(502) == 7 and statuses.count(200) == 33

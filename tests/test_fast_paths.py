@@ -122,28 +122,6 @@ def test_fast_paths_match_the_reference(case: str, monkeypatch: pytest.MonkeyPat
         assert fast_findings["muted"].any()  # the exceptions loop ran on real matches
 
 
-def test_rows_is_to_dict_records() -> None:
-    data = sources.from_snapshot(demo_snapshot(), policy=demo_policy())
-    for frame in (data.apps, data.memberships, data.people, data.tokens, data.events):
-        assert frames.rows(frame) == frame.to_dict("records")
-        assert frames.rows(frame, frame.columns[:2]) == frame[frame.columns[:2]].to_dict("records")
-    assert frames.rows(data.apps, []) == [{} for _ in range(len(data.apps))]
-    odd = pd.DataFrame(
-        {
-            "text": pd.array(["a", None], dtype="string"),
-            "flag": pd.array([True, None], dtype="boolean"),
-            "count": pd.array([1, None], dtype="Int64"),
-            "mixed": pd.Series([pd.NA, 2], dtype=object).astype(object),
-            "numpy": pd.Series([pd.array([1], dtype="int64")[0], None], dtype=object),
-            "when": pd.to_datetime(["2026-01-01", None], utc=True),
-            "ratio": [0.5, float("nan")],
-        }
-    )
-    got, want = frames.rows(odd), odd.to_dict("records")
-    assert [list(map(type, r.values())) for r in got] == [list(map(type, r.values())) for r in want]
-    assert repr(got) == repr(want)
-
-
 ODD_VALUES: list[Any] = [
     None,
     "",

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pandas as pd
 
-from scalingo_audit import history
+from scalingo_audit import diff
 from scalingo_audit.checks import run_checks
 from scalingo_audit.policy import Policy
 from scalingo_audit.sources import from_snapshot
@@ -40,7 +40,7 @@ def test_a_region_level_gap_lists_no_revocation_in_that_region() -> None:
     s.regions = [FR, SEC]
     s.gaps = [{"region": SEC, "app": None, "request": "GET /v1/apps", "status": 500,
                "error": "server error"}]  # fmt: skip
-    changes = history.diff(
+    changes = diff.diff(
         old, load(s), old_findings=run_checks(old), new_findings=run_checks(load(s))
     )
     in_secnum = changes[changes["region"].fillna("").str.contains(SEC)]
@@ -49,13 +49,13 @@ def test_a_region_level_gap_lists_no_revocation_in_that_region() -> None:
     # what could be compared still is
     granted = changes[changes["change"] == "access_granted"]
     assert list(granted["email"]) == [f"nina{A}"]
-    assert history.left_out(old, load(s)) == [f"region {SEC}: its app list could not be read"]
+    assert diff.left_out(old, load(s)) == [f"region {SEC}: its app list could not be read"]
 
 
 def test_without_the_gap_the_same_loss_is_a_mass_revocation() -> None:
     """The control: the test above fails if gaps were ignored."""
     old = load(two_regions())
-    changes = history.diff(old, load(two_regions(drop_secnum=True)))
+    changes = diff.diff(old, load(two_regions(drop_secnum=True)))
     assert (changes["change"] == "access_revoked").sum() == 20  # 15 collaborators + 5 owners
 
 
@@ -65,13 +65,13 @@ def test_a_gap_without_a_region_leaves_the_whole_snapshot_out() -> None:
     s.gaps = [{"region": None, "app": None, "request": None, "status": None,
                "error": "collection was interrupted: this snapshot is incomplete"}]  # fmt: skip
     new = load(s)
-    changes = history.diff(old, new, old_findings=run_checks(old), new_findings=run_checks(new))
+    changes = diff.diff(old, new, old_findings=run_checks(old), new_findings=run_checks(new))
     assert (
         not changes["change"]
         .isin(["access_granted", "access_revoked", "finding_new", "finding_fixed"])
         .any()
     )
-    assert history.left_out(old, new)[0].startswith("every membership")
+    assert diff.left_out(old, new)[0].startswith("every membership")
 
 
 def test_a_failed_events_call_does_not_hide_membership_changes() -> None:
@@ -82,7 +82,7 @@ def test_a_failed_events_call_does_not_hide_membership_changes() -> None:
                "status": 500, "error": "server error"},
               {"region": FR, "app": None, "request": "GET /v1/apps/blog/events",
                "status": 500, "error": "server error"}]  # fmt: skip
-    changes = history.diff(old, load(s))
+    changes = diff.diff(old, load(s))
     assert [(c, e) for c, e in zip(changes["change"], changes["email"], strict=True)] == [
         ("access_granted", f"nina{A}")
     ]
@@ -98,7 +98,7 @@ def test_an_app_level_gap_still_leaves_that_app_out() -> None:
             f.body["collaborators"] = [
                 c for c in f.body["collaborators"] if c["app_name"] != "shop"
             ]
-    changes = history.diff(old, load(s))
+    changes = diff.diff(old, load(s))
     assert changes.empty
 
 
@@ -108,7 +108,7 @@ def test_a_failed_token_list_is_not_a_token_revocation() -> None:
     old = load(snapshot([app("shop")], [], [token("ci", 10, 1)]))
     s = snapshot([app("shop")], [], [])
     s.gaps = [{"region": None, "app": None, "request": "GET /v1/tokens", "status": 500}]
-    changes = history.diff(old, load(s))
+    changes = diff.diff(old, load(s))
     assert "token_revoked" not in set(changes["change"])
     assert (changes["change"] == "access_revoked").sum() == 0
 

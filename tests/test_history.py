@@ -1,226 +1,22 @@
-"""history: diff between two audits lists each change once and nothing else; trends."""
+"""history: a directory of snapshots in collection order, the snapshot before one, trends;
+the demo history and its cache."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from scalingo_audit import frames, history
-from scalingo_audit.checks import run_checks
+from scalingo_audit import __version__, diff, frames, history
+from scalingo_audit.demo.history import demo_history
 from scalingo_audit.errors import InputError
-from scalingo_audit.policy import Policy
 from scalingo_audit.snapshot import write
-from scalingo_audit.sources import from_snapshot
 
-from .orgs import COLLECTOR, app, collab, snapshot, token
-
-A = "@acme.example"
-T1 = token("terraform", 100, 1)
-T2 = token("old-ci", 500, 200)
-T3 = token('=HYPERLINK("http://evil.example")', 2, None)
-
-
-def old_snapshot():
-    apps = [app("shop"), app("blog", owner=f"alice{A}"), app("legacy")]
-    collaborators = [
-        collab("shop", f"carol{A}"),  # full → limited
-        collab("shop", f"dave{A}", limited=True, tfa=False),  # 2FA turned on
-        collab("shop", f"erin{A}"),  # revoked
-        collab("shop", f"frank{A}", status="pending"),  # accepts
-        collab("shop", f"gina{A}", limited=True, status="pending"),  # invitation withdrawn
-        collab("shop", f"hank{A}", limited=True),  # 2FA turned off
-        collab("shop", f"ivan{A}", limited=True, status="user account deleted"),  # stays
-        collab("shop", f"Jane{A}", limited="true"),  # same person, email case changes
-        collab("shop", f"mia{A}", limited=True, omit_tfa=True),  # 2FA unknown → on: no change
-        collab("blog", f"bob{A}"),  # becomes the owner (part of owner_changed)
-        collab("legacy", f"kim{A}", limited=True),  # the app disappears
-    ]
-    return snapshot(apps, collaborators, [T1, T2])
-
-
-def new_snapshot():
-    apps = [app("shop"), app("blog", owner=f"bob{A}"), app("wiki")]
-    collaborators = [
-        collab("shop", f"carol{A}", limited=True),
-        collab("shop", f"dave{A}", limited=True),
-        collab("shop", f"frank{A}"),
-        collab("shop", f"hank{A}", limited=True, tfa=False),
-        collab("shop", f"ivan{A}", limited=True, status="user account deleted"),
-        collab("shop", f"jane{A}", limited=True),
-        collab("shop", f"mia{A}", limited=True),
-        collab("shop", f"nina{A}", limited=True),  # granted
-        collab("shop", f"olga{A}", status="pending"),  # invited
-        collab("blog", f"alice{A}"),  # the former owner stays as full Collaborator
-        collab("wiki", f"paul{A}", limited=True),  # granted on a new app
-    ]
-    s = snapshot(apps, collaborators, [T1, T3])
-    s.collected_at = "2026-11-01T12:00:00+00:00"
-    return s
-
-
-def finding(check_id, app=None, email=None, token_name=None, region="osc-fr1"):
-    return {
-        "check_id": check_id,
-        "severity": "medium",
-        "region": region if app else None,
-        "app": app,
-        "email": email,
-        "token_name": token_name,
-        "message": f"{check_id} {app or token_name} {email}",
-        "muted": False,
-    }
-
-
-OLD_FINDINGS = frames.build(
-    "findings",
-    [
-        finding("collaborator_without_2fa", "shop", f"dave{A}"),  # fixed
-        finding("collaborator_without_2fa", "shop", f"hank{A}"),  # still open
-        finding("token_unused", token_name="old-ci", email=COLLECTOR),  # fixed
-    ],
-)
-NEW_FINDINGS = frames.build(
-    "findings",
-    [
-        finding("collaborator_without_2fa", "shop", f"hank{A}"),  # open
-        finding("token_never_used", token_name=T3["name"], email=COLLECTOR),  # new
-    ],
-)
-
-R = "osc-fr1"
-EXPECTED = {
-    # (change, region, app, email, token_name, check_id, before, after)
-    ("owner_changed", R, "blog", f"bob{A}", None, None, f"alice{A}", f"bob{A}"),
-    ("access_granted", R, "shop", f"nina{A}", None, None, None, "limited_collaborator"),
-    ("access_granted", R, "wiki", COLLECTOR, None, None, None, "owner"),
-    ("access_granted", R, "wiki", f"paul{A}", None, None, None, "limited_collaborator"),
-    ("access_revoked", R, "shop", f"erin{A}", None, None, "collaborator", None),
-    ("access_revoked", R, "shop", f"gina{A}", None, None, "limited_collaborator (pending)", None),
-    ("access_revoked", R, "legacy", COLLECTOR, None, None, "owner", None),
-    ("access_revoked", R, "legacy", f"kim{A}", None, None, "limited_collaborator", None),
-    ("role_changed", R, "shop", f"carol{A}", None, None, "collaborator", "limited_collaborator"),
-    ("invitation_sent", R, "shop", f"olga{A}", None, None, None, "collaborator"),
-    ("invitation_accepted", R, "shop", f"frank{A}", None, None, "pending", "accepted"),
-    ("tfa_enabled", None, None, f"dave{A}", None, None, "off", "on"),
-    ("tfa_disabled", None, None, f"hank{A}", None, None, "on", "off"),
-    ("token_created", None, None, COLLECTOR, T3["name"], None, None, T3["created_at"][:10]),
-    ("token_revoked", None, None, COLLECTOR, "old-ci", None, T2["created_at"][:10], None),
-}
-EXPECTED_FINDINGS = {
-    ("finding_new", None, None, COLLECTOR, T3["name"], "token_never_used", None, "open"),
-    ("finding_fixed", R, "shop", f"dave{A}", None, "collaborator_without_2fa", "open", "fixed"),
-    ("finding_fixed", None, None, COLLECTOR, "old-ci", "token_unused", "open", "fixed"),
-    ("finding_open", R, "shop", f"hank{A}", None, "collaborator_without_2fa", "open", "open"),
-}
-KEY = ["change", "region", "app", "email", "token_name", "check_id", "before", "after"]
-
-
-def rows(changes: pd.DataFrame) -> list[tuple]:
-    return [
-        tuple(None if pd.isna(v) else v for v in r) for r in changes[KEY].itertuples(index=False)
-    ]
-
-
-def load(s):
-    return from_snapshot(s, policy=Policy())
-
-
-def test_every_kind_of_change_listed_exactly_once():
-    changes = history.diff(
-        load(old_snapshot()),
-        load(new_snapshot()),
-        old_findings=OLD_FINDINGS,
-        new_findings=NEW_FINDINGS,
-    )
-    got = rows(changes)
-    assert len(got) == len(set(got))  # nothing twice
-    assert set(got) == EXPECTED | EXPECTED_FINDINGS  # nothing missing, nothing else
-    assert set(changes["change"]) == set(history.CHANGES)  # the scenario covers every kind
-    assert list(changes.columns) == frames.columns("changes")
-    # listed in the order of CHANGES
-    ranks = changes["change"].map(history.CHANGES.index)
-    assert ranks.is_monotonic_increasing
-    assert changes.loc[changes["change"] == "finding_new", "severity"].tolist() == ["medium"]
-
-
-def test_without_findings_no_finding_rows():
-    changes = history.diff(load(old_snapshot()), load(new_snapshot()))
-    assert set(rows(changes)) == EXPECTED
-
-
-def test_unchanged_org_gives_only_open_findings():
-    data = load(new_snapshot())
-    assert history.diff(data, data).empty
-    findings = run_checks(data)
-    assert not findings.empty
-    changes = history.diff(data, data, old_findings=findings, new_findings=findings)
-    assert set(changes["change"]) == {"finding_open"}
-    assert len(changes) == len(findings)
-
-
-def test_coverage_gap_is_not_a_revocation():
-    old = load(old_snapshot())
-    s = new_snapshot()
-    s.gaps = [{"region": R, "app": "shop", "request": "GET /v1/collaborators", "status": 403}]
-    for f in s.files:
-        if f.kind == "collaborators":
-            f.body["collaborators"] = [
-                c for c in f.body["collaborators"] if c["app_name"] != "shop"
-            ]
-    changes = history.diff(old, load(s))
-    assert not (changes["app"] == "shop").any()
-
-
-def test_muted_finding_says_so():
-    muted = OLD_FINDINGS.assign(muted=True, exception_reason="accepted")
-    changes = history.diff(
-        load(old_snapshot()), load(old_snapshot()), old_findings=muted, new_findings=muted
-    )
-    assert changes["detail"].str.endswith("(muted by a policy exception)").all()
-
-
-# --- output ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def changes():
-    return history.diff(
-        load(old_snapshot()),
-        load(new_snapshot()),
-        old_findings=OLD_FINDINGS,
-        new_findings=NEW_FINDINGS,
-    )
-
-
-def test_json_is_an_array_of_objects(changes):
-    data = json.loads(history.to_json(changes))
-    assert isinstance(data, list) and len(data) == len(changes)
-    assert set(data[0]) == set(frames.columns("changes"))
-    assert any(d["change"] == "token_created" and d["region"] is None for d in data)
-
-
-def test_csv_neutralises_formulas(changes):
-    out = list(csv.DictReader(io.StringIO(history.to_csv(changes))))
-    assert len(out) == len(changes)
-    names = {r["token_name"] for r in out if r["change"] == "token_created"}
-    assert names == {"'" + T3["name"]}
-    assert not any(v.startswith(("=", "+", "-", "@")) for r in out for v in r.values())
-
-
-def test_table_groups_by_change(changes):
-    text = history.to_table(changes)
-    assert "OWNER CHANGED (1)" in text and "ACCESS REVOKED (4)" in text
-    assert "still open: 1 medium" in text
-    assert history.to_table(changes.iloc[0:0]) == "No changes."
-    assert history.counts(changes)["count"].sum() == len(changes)
-
-
-# --- a history of snapshots ---------------------------------------------------------------
+from .test_diff import new_snapshot, old_snapshot
 
 
 def test_snapshots_sorted_by_collection_time_not_name(tmp_path):
@@ -239,21 +35,12 @@ def test_snapshots_sorted_by_collection_time_not_name(tmp_path):
     assert history.pair("", str(new)) == (str(old.resolve()), str(new))
 
 
-def test_compare_loads_two_snapshot_directories(tmp_path):
-    old = write(old_snapshot(), tmp_path / "old")
-    new = write(new_snapshot(), tmp_path / "new")
-    changes = history.compare(old, new, findings=False)
-    assert set(rows(changes)) == EXPECTED
-    with_findings = history.compare(old, new)
-    assert {"finding_open"} <= set(with_findings["change"])
-
-
 def test_demo_history_has_every_membership_change_and_improving_trends(tmp_path):
-    paths = history.demo_history(tmp_path)
+    paths = demo_history(tmp_path)
     assert history.snapshots(tmp_path) == paths
-    changes = history.compare(paths[-2], paths[-1])
+    changes = diff.compare(paths[-2], paths[-1])
     kinds = set(changes["change"])
-    assert kinds == set(history.CHANGES)  # every kind happens in the demo history
+    assert kinds == set(diff.CHANGES)  # every kind happens in the demo history
     assert (changes["change"] != "finding_open").sum() < 40  # a readable handful
     t = history.trends(tmp_path)
     assert list(t.columns) == frames.columns("trends")
@@ -269,6 +56,76 @@ def test_pair_without_arguments_uses_the_demo_history():
     assert history.snapshots(Path(new).parent)[-2:] == [Path(old), Path(new)]
     with pytest.raises(InputError, match="newer snapshot"):
         history.pair(old, "")
+    # a subprocess (a CLI command, a notebook kernel) finds the same cache
+    code = "from scalingo_audit import history; print('|'.join(history.pair()))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{old}|{new}"
+
+
+def test_a_test_run_leaves_the_real_user_cache_alone(tmp_path):
+    """tests/conftest.py points the user cache directory of the test process and its
+    subprocesses at a temporary one: a run building the demo history (in the process and in
+    a subprocess) with a fresh HOME writes nothing under HOME."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "PYTEST_"))}
+    env["HOME"] = str(home)
+    test = "tests/test_history.py::test_pair_without_arguments_uses_the_demo_history"
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", test],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 passed" in r.stdout
+    assert not (home / ".cache" / "scalingo-audit").exists()
+    assert not os.environ["XDG_CACHE_HOME"].startswith(os.path.expanduser("~"))
+
+
+def test_demo_history_is_cached_once_in_the_user_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    paths = demo_history()
+    root = paths[0].parent
+    assert root.parent == tmp_path / "cache" / "scalingo-audit"
+    assert root.name.startswith(f"demo-history-{__version__}-")
+    assert history.snapshots(root) == paths
+    stamp = (paths[0] / "manifest.json").stat().st_mtime_ns
+    assert demo_history() == paths  # reused, not written again
+    assert (paths[0] / "manifest.json").stat().st_mtime_ns == stamp
+    assert os.listdir(root.parent) == [root.name]  # no temporary directory left beside it
+    # a damaged cache (a snapshot lost its manifest) is replaced by a whole one
+    (paths[1] / "manifest.json").unlink()
+    assert demo_history() == paths
+    assert history.snapshots(root) == paths
+    assert os.listdir(root.parent) == [root.name]
+
+
+def test_demo_history_two_processes_at_once(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    code = (
+        "from scalingo_audit.demo.history import demo_history\n"
+        "print('|'.join(str(p) for p in demo_history()))\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outs[0] == outs[1]
+    paths = [Path(p) for p in outs[0].split("|")]
+    assert history.snapshots(paths[0].parent) == paths
+    assert os.listdir(tmp_path / "cache" / "scalingo-audit") == [paths[0].parent.name]
+
+
+def test_demo_history_without_a_writable_cache_dir(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    paths = demo_history()
+    assert history.snapshots(paths[0].parent) == paths
+    assert not str(paths[0]).startswith(str(tmp_path))
+    shutil.rmtree(paths[0].parent)
 
 
 def test_history_notebooks_stay_out_of_the_report():

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from scalingo_audit import atomic, output, review
+from scalingo_audit import output, review
 from scalingo_audit.checks import run_checks
-from scalingo_audit.errors import AuditError
+from scalingo_audit.errors import AuditError, OutputWarning
 from scalingo_audit.snapshot import write
 from scalingo_audit.sources import load
 
@@ -27,8 +27,6 @@ from .tools import system_tool
 # text after it becomes the first cell of a new row, here a live formula.
 CR_APP = 'shop\r=HYPERLINK("http://evil.example","x")'
 CR_EMAIL = "mallory\r=1+1@acme.example"
-SPACED = "  =1+1"
-CONTROL = "\x01@SUM(1)"
 ESC_APP = "blog\x1b[31mred\x1b[0m\x00nul"
 
 
@@ -56,21 +54,6 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
         timeout=120,
         cwd=cwd,
     )
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["=1+1", "+1", "-1", "@SUM(1)", " =1+1", SPACED, "\t=1", "\r=1", CONTROL, "\u200b=1",
-     "\ufeff@x", "\u00a0=1", "\uff1d1+1", "\n-2"],
-)  # fmt: skip
-def test_formula_prefixes_are_neutralised_after_leading_whitespace_or_controls(text: str) -> None:
-    assert output.safe_cell(text) == "'" + text
-    assert review._unquote(output.safe_cell(text)) == text  # read back as typed
-
-
-@pytest.mark.parametrize("text", ["shop", "a=b", "dev@acme.example", "1-2", ""])
-def test_plain_text_is_left_alone(text: str) -> None:
-    assert output.safe_cell(text) == text
 
 
 def test_csv_quotes_every_field_with_a_carriage_return(snap: Path) -> None:
@@ -163,33 +146,6 @@ def test_terminal_table_strips_control_characters(snap: Path) -> None:
 # --- whole files or none ----------------------------------------------------------------------
 
 
-def test_atomic_write_keeps_the_old_file_on_a_full_disk(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "page.html"
-    target.write_text("old, complete")
-
-    real_open = open
-
-    class FullDisk(io.BufferedWriter):
-        def write(self, data: object) -> int:
-            super().write(bytes(data)[:100])  # type: ignore[call-overload]
-            self.flush()
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    def full_open(file: object, mode: str = "r", *args: object, **kw: object) -> object:
-        if "w" in mode:
-            return FullDisk(real_open(file, "wb", buffering=0))  # type: ignore[call-overload]
-        return real_open(file, mode, *args, **kw)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(atomic, "open", full_open, raising=False)
-    with pytest.raises(AuditError, match="No space"):
-        atomic.write_text(target, "new " * 1000)
-    monkeypatch.undo()
-    assert target.read_text() == "old, complete"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
-
-
 def test_review_sheet_is_not_left_half_written(
     snap: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -201,8 +157,10 @@ def test_review_sheet_is_not_left_half_written(
 
     monkeypatch.setattr(Workbook, "save", full)
     data = load(snap)
-    with pytest.raises(AuditError, match="No space"):
-        review.write_review(review.review_sheet(data, run_checks(data)), tmp_path / "r.xlsx")
+    sheet = review.review_sheet(data, run_checks(data))
+    # ESC_APP's control characters are escaped (and said so) before the disk fills up
+    with pytest.warns(OutputWarning, match="cell"), pytest.raises(AuditError, match="No space"):
+        review.write_review(sheet, tmp_path / "r.xlsx")
     assert list(tmp_path.glob("*r.xlsx*")) == []
 
 

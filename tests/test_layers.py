@@ -1,6 +1,12 @@
-"""Layers without cycles: the import graph of the package (module-level imports, read with
-ast from the package files, ``if TYPE_CHECKING:`` blocks left out) has no cycle, and the
-API client loads without pandas or the loader."""
+"""Layers without cycles: the import graph of the package has no cycle, and the API client
+loads without pandas or the loader.
+
+The graph counts every import the package can run, read with ast from its files: at module
+level and inside functions alike (a function-level import only hides a cycle, it does not
+remove it), with ``if TYPE_CHECKING:`` blocks left out (annotations, never run). Importing
+``a.b.c`` runs the packages ``a`` and ``a.b`` first, so they are edges too, except the
+importer's own packages (already running). A package's lazy exports (PEP 562: a module-level
+``_EXPORTS`` dict of name -> module, imported by ``__getattr__``) are edges of the package."""
 
 from __future__ import annotations
 
@@ -23,43 +29,79 @@ def _modules() -> dict[str, Path]:
     return mods
 
 
-def _module_level_imports(tree: ast.Module):
-    todo: list[ast.stmt] = list(tree.body)
+def _imports(tree: ast.AST):
+    """Every Import / ImportFrom node of ``tree`` but those under ``if TYPE_CHECKING:``."""
+    todo: list[ast.AST] = [tree]
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             yield node
-        elif isinstance(node, ast.If):  # module-level conditionals, not TYPE_CHECKING
-            if "TYPE_CHECKING" not in ast.unparse(node.test):
-                todo += node.body
+        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             todo += node.orelse
-        elif isinstance(node, ast.Try):
-            todo += node.body + node.orelse + node.finalbody
-            todo += [s for h in node.handlers for s in h.body]
+        else:
+            todo += ast.iter_child_nodes(node)
+
+
+def _lazy_exports(tree: ast.Module) -> list[str]:
+    """The modules named by a module-level ``_EXPORTS = {name: "module", ...}`` (relative)."""
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and [getattr(t, "id", None) for t in node.targets] == ["_EXPORTS"]
+            and isinstance(node.value, ast.Dict)
+        ):
+            return [str(v.value) for v in node.value.values if isinstance(v, ast.Constant)]
+    return []
+
+
+def _ancestors(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def edges(name: str, is_package: bool, source: str, modules: set[str]) -> set[str]:
+    """The modules of ``modules`` that importing ``name`` (its text: ``source``) can import."""
+    package = name if is_package else name.rpartition(".")[0]
+    tree = ast.parse(source)
+    deps: set[str] = {f"{package}.{m}" for m in _lazy_exports(tree)} if is_package else set()
+    for node in _imports(tree):
+        if isinstance(node, ast.Import):
+            deps |= {a.name for a in node.names}
+            continue
+        if node.level:
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
+            target = ".".join(base + ([node.module] if node.module else []))
+        else:
+            target = node.module or ""
+        # `from . import frames` imports the module frames; `from .x import y`, x
+        deps |= {f"{target}.{a.name}" if f"{target}.{a.name}" in modules else target
+                 for a in node.names}  # fmt: skip
+    own = {name, *_ancestors(name)}
+    deps |= {p for d in deps for p in _ancestors(d)}  # importing a.b.c runs a and a.b
+    return {d for d in deps if d in modules and d not in own}
 
 
 def import_graph() -> dict[str, set[str]]:
-    """module -> the package modules it imports at module level."""
+    """module -> the package modules it can import (see the module docstring)."""
     mods = _modules()
-    graph: dict[str, set[str]] = {}
-    for name, path in mods.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        deps: set[str] = set()
-        for node in _module_level_imports(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                deps |= {a.name for a in node.names}
-                continue
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            # `from . import frames` imports the module frames; `from .x import y`, x
-            deps |= {
-                f"{target}.{a.name}" if f"{target}.{a.name}" in mods else target for a in node.names
-            }
-        graph[name] = {d for d in deps if d in mods and d != name}
-    return graph
+    return {
+        name: edges(name, path.name == "__init__.py", path.read_text(encoding="utf-8"), set(mods))
+        for name, path in mods.items()
+    }
+
+
+def test_edges_count_every_import_the_module_can_run():
+    mods = {"p", "p.a", "p.b", "p.c", "p.d", "p.q", "p.q.r", "p.q.s"}
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "from . import b\n"
+        "if TYPE_CHECKING:\n    from .c import C\nelse:\n    import p.d\n"
+        "def f():\n    from .q.r import x\n    return x\n"
+    )
+    assert edges("p.a", False, source, mods) == {"p.b", "p.d", "p.q", "p.q.r"}
+    assert edges("p.q.r", False, "from . import s\nfrom .. import a\n", mods) == {"p.q.s", "p.a"}
+    lazy = "_EXPORTS = {'A': 'a', 'R': 'q.r'}\ndef __getattr__(name): ...\n"
+    assert edges("p", True, lazy, mods) == {"p.a", "p.q", "p.q.r"}
 
 
 def test_graph_reads_the_imports():
@@ -67,8 +109,12 @@ def test_graph_reads_the_imports():
     assert "scalingo_audit.frames" in graph["scalingo_audit.model"]
     assert "scalingo_audit.events" in graph["scalingo_audit.checks.activity"]
     assert "scalingo_audit.checks.registry" in graph["scalingo_audit.checks"]
+    assert "scalingo_audit.checks" in graph["scalingo_audit.diff"]  # inside compare()
+    assert "scalingo_audit.checks" in graph["scalingo_audit"]  # a lazy export (run_checks)
     # annotations only (TYPE_CHECKING): not an edge
     assert "scalingo_audit.policy" not in graph["scalingo_audit.events"]
+    registry = graph["scalingo_audit.checks.registry"]
+    assert {"scalingo_audit.model", "scalingo_audit.policy"}.isdisjoint(registry)
 
 
 def test_no_import_cycle():
@@ -88,6 +134,13 @@ def test_a_cycle_is_found():
     except graphlib.CycleError:
         return
     raise AssertionError("a cycle went unnoticed")
+
+
+def test_nothing_imports_the_package_root():
+    """The root's lazy exports reach the loader and the checks: a module importing the root
+    (for ``__version__``: that is ``_version``'s) would close a cycle through them."""
+    graph = import_graph()
+    assert [m for m, deps in graph.items() if "scalingo_audit" in deps] == []
 
 
 def test_api_client_loads_alone():

@@ -122,7 +122,7 @@ def test_type_data_people_and_names_are_pseudonymised(tmp_path: Path) -> None:
     data = load(write(world(), tmp_path / "snap"))
     p = pseudonymise(data, KEY)
     for frame in (p.apps, p.memberships, p.people, p.events, p.tokens):
-        text = frame.to_json(orient="records", force_ascii=False)
+        text = frame.to_json(orient="records", force_ascii=False, date_format="iso")
         assert leaks(text) == [], leaks(text)
     body = json.loads(p.events.set_index("event_id").loc["ev-1", "type_data"])
     assert body["collaborator"]["fullname"].startswith("name-")

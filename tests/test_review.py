@@ -69,6 +69,7 @@ def test_one_row_per_membership_with_suggestions(data):
     assert set(sheet.columns) <= set(frames.columns("review"))
     assert list(sheet.columns[-3:]) == ["decision", "reviewer", "date"]
     assert sheet[["decision", "reviewer", "date"]].isna().all().all()
+    assert set(sheet["source_verified"]) == {"verified"}  # UNVERIFIED after --no-verify
     rows = by_person_app(sheet)
     dave = rows[("dave@agency.example", "shop")]
     assert dave["suggested_action"] == "downgrade to Limited"
@@ -324,7 +325,8 @@ def test_libreoffice_opens_the_sheet_and_formulas_stay_text(data, tmp_path):
     # the values LibreOffice computed: the evil cells are still text, not 2 or an error
     csv_out = _convert(soffice, sheet, "csv:Text - txt - csv (StarCalc):44,34,76", tmp_path / "csv",
                        home)  # fmt: skip
-    rows = list(csv.DictReader(csv_out.open(encoding="utf-8")))
+    with csv_out.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     mallory = next(r for r in rows if r["person"] == f"mallory{A}")
     assert mallory["app"] == "'" + EVIL_APP
     assert mallory["username"] == "'" + EVIL_USER

@@ -138,8 +138,32 @@ def test_with_no_verify_every_output_says_unverified(snap: Path, tmp_path: Path)
     sheet = tmp_path / "review.xlsx"
     r = run("review", str(snap), "--out", str(sheet), "--no-verify")
     assert r.returncode == 0, r.stderr
-    about = {k: v for k, v in load_workbook(sheet)["About"].iter_rows(values_only=True)}
+    book = load_workbook(sheet)
+    about = {k: v for k, v in book["About"].iter_rows(values_only=True)}
     assert about["evidence"] == "UNVERIFIED"
+    cells = list(book["Review"].iter_rows(values_only=True))
+    column = cells[0].index("source_verified")
+    assert len(cells) > 1 and {r[column] for r in cells[1:]} == {"UNVERIFIED"}  # on the sheet too
+
+    sheet = tmp_path / "review.csv"
+    r = run("review", str(snap), "--out", str(sheet), "--no-verify")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8-sig"))))
+    assert rows and {row["source_verified"] for row in rows} == {"UNVERIFIED"}
+    # such a sheet still applies (against the same unverified evidence)
+    for row in rows:
+        if row["person"] == "Dave@agency.example":  # the edited name
+            row["decision"] = "revoke"
+    with sheet.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    r = run("review", str(snap), "--apply-decisions", str(sheet), "--no-verify")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "scalingo --region osc-fr1 --app shop collaborators-remove Dave@agency.example"
+    ]
+    assert "UNVERIFIED" in r.stderr
 
 
 def test_verified_outputs_say_so(snap: Path) -> None:
@@ -148,6 +172,10 @@ def test_verified_outputs_say_so(snap: Path) -> None:
     r = run("check", str(snap), "--format", "csv")
     assert {row["source_verified"] for row in csv.DictReader(io.StringIO(r.stdout))} == {"verified"}
     assert "UNVERIFIED" not in run("check", str(snap)).stdout
+    sheet = snap.with_name("review.csv")
+    assert run("review", str(snap), "--out", str(sheet)).returncode == 0
+    rows = list(csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8-sig"))))
+    assert rows and {row["source_verified"] for row in rows} == {"verified"}
 
 
 def test_every_report_page_says_unverified(snap: Path, tmp_path: Path) -> None:
@@ -159,7 +187,8 @@ def test_every_report_page_says_unverified(snap: Path, tmp_path: Path) -> None:
     assert len(pages) >= 6 and {out / "index.html", out / "report.html"} <= set(pages)
     for page in pages:
         assert "UNVERIFIED" in page.read_text(encoding="utf-8"), page.name
-    for data_file in sorted(out.glob("findings*.csv")):  # the findings shipped beside it
+    assert (out / "review.csv").is_file()
+    for data_file in sorted([*out.glob("findings*.csv"), out / "review.csv"]):  # shipped beside
         assert "UNVERIFIED" in data_file.read_text(encoding="utf-8"), data_file.name
     for data_file in sorted(out.glob("findings*.json")):
         body = json.loads(data_file.read_text(encoding="utf-8"))

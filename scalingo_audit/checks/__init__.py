@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .. import frames
-from ..baseline import assign_ids
+from ..identity import assign_ids
 from ..model import AuditData
 from ..policy import Policy, PolicyException
 from . import activity, invitations, mfa, owners, roles, tokens  # noqa: F401  (registers the checks)

@@ -17,12 +17,14 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..commands import ACTIONS
-from ..frames import SEVERITIES
-from ..model import AuditData
-from ..policy import Policy
+from ..frames import CHECK_IDS, SEVERITIES
+
+if TYPE_CHECKING:  # annotations only: the registry runs without the model or the policy
+    from ..model import AuditData
+    from ..policy import Policy
 
 GUIDE = "Scalingo's best-practices guide"
 
@@ -87,6 +89,8 @@ def check(
     """Register a check function under ``id``. With ``needs`` (a policy key such as
     ``internal_domains``), the check runs only when the policy sets that key; otherwise it
     yields one ``info`` finding saying it was not evaluated (:func:`not_evaluated`)."""
+    if id not in CHECK_IDS:
+        raise ValueError(f"check id {id!r} is not in frames.CHECK_IDS (the ids' contract)")
     if severity not in SEVERITIES:
         raise ValueError(f"check {id}: unknown severity {severity!r}")
     if action is not None and action not in ACTIONS:

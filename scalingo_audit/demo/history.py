@@ -2,22 +2,35 @@
 
 :func:`demo_snapshots` returns three snapshots, oldest first: 2026-07-01, 2026-09-01 and
 the demo itself (2026-11-01). Each earlier one is derived from the next by undoing a few
-changes, so that between the last two there is one change of every kind ``history.diff``
+changes, so that between the last two there is one change of every kind ``diff.diff``
 knows (grants, a revocation, downgrades, an invitation sent and one accepted, 2FA turned
 on and off, an owner change, tokens created and revoked), and the figures move the
 way a recurring review hopes: more 2FA, fewer full Collaborators.
 
 People are picked by rule (sorted by app, then email), so the history follows the demo.
+:func:`demo_history` writes them as a directory of snapshots (a history), by default once
+into the user's cache directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from ..snapshot import RawFile, Snapshot
+import platformdirs
+
+from .._version import __version__
+from ..snapshot import RawFile, Snapshot, is_snapshot, write
 from . import demo_snapshot
 
 FORMER_OWNER = "julien.roux@acme.example"
@@ -36,6 +49,64 @@ def demo_snapshots() -> list[Snapshot]:
     middle = _earlier(latest, "2026-09-01T08:00:00+00:00", _undo_recent)
     oldest = _earlier(middle, "2026-07-01T08:00:00+00:00", _undo_summer)
     return [oldest, middle, latest]
+
+
+def demo_history(directory: str | Path | None = None) -> list[Path]:
+    """Write the three :func:`demo_snapshots` into ``directory`` (one snapshot directory
+    each, named after its collection date) and return them, oldest first.
+
+    Without ``directory``: a cache in the user's cache directory
+    (``platformdirs.user_cache_dir("scalingo-audit")``, e.g. ``~/.cache/scalingo-audit``),
+    named after the package version and the content of the demo, written once and reused
+    (notebook kernels are killed, not exited, so a per-run temporary directory would never be
+    removed). It appears whole or not at all: written beside it, then renamed into place, so
+    two processes building it at once each get a complete one."""
+    shots = demo_snapshots()
+    if directory is not None:
+        root = Path(directory)
+        return [write(s, root / s.collected_at[:10]) for s in shots]
+    names = [s.collected_at[:10] for s in shots]
+    digest = hashlib.sha256(
+        json.dumps([s.manifest()["files"] for s in shots], sort_keys=True).encode()
+    ).hexdigest()[:16]
+    cache = Path(platformdirs.user_cache_dir("scalingo-audit")) / (
+        f"demo-history-{__version__}-{digest}"
+    )
+    if not _complete(cache, names):
+        try:
+            _build(cache, shots, names)
+        except OSError:  # no writable cache directory: a temporary one for this run
+            return demo_history(tempfile.mkdtemp(prefix="scalingo-audit-demo-history-"))
+    return [cache / n for n in names]
+
+
+def _complete(cache: Path, names: list[str]) -> bool:
+    return all(is_snapshot(cache / n) for n in names)
+
+
+def _build(cache: Path, shots: list[Snapshot], names: list[str]) -> None:
+    """Write the history beside ``cache``, then rename it into place (atomic)."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=cache.parent))
+    try:
+        for s, n in zip(shots, names, strict=True):
+            write(s, tmp / n)
+        try:
+            os.rename(tmp, cache)
+        except OSError:  # it exists: another process got there first, or it is damaged
+            if _complete(cache, names):
+                return
+            stale = cache.with_name(f".{cache.name}.stale-{uuid.uuid4().hex}")
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(cache, stale)
+            shutil.rmtree(stale, ignore_errors=True)
+            try:
+                os.rename(tmp, cache)
+            except OSError:
+                if not _complete(cache, names):  # pragma: no cover (a third writer raced)
+                    raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _earlier(s: Snapshot, when: str, undo: Callable[[Snapshot], None]) -> Snapshot:

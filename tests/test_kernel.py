@@ -1,0 +1,97 @@
+"""kernel: the report's Jupyter kernel, ipykernel without the one slow import nobody in it
+needs, started by the kernel manager the report uses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from scalingo_audit import kernel
+
+BLOCKED = kernel.SKIPPED_IMPORTS[0]
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_skip_slow_imports_blocks_the_module_and_jsonschema_still_checks_formats():
+    r = _python(
+        "from scalingo_audit import kernel\n"
+        "kernel.skip_slow_imports()\n"
+        "import jsonschema\n"
+        "try:\n"
+        f"    import {BLOCKED}\n"
+        "    print('imported')\n"
+        "except ImportError:\n"
+        "    print('blocked')\n"
+        "checker = jsonschema.FormatChecker()\n"
+        "print(checker.conforms('2026-10-01', 'date'), checker.conforms('2026-13-01', 'date'))\n"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["blocked", "True", "False"]
+
+
+def test_a_module_already_imported_is_left_alone():
+    r = _python(
+        f"import {BLOCKED}, sys\n"
+        "from scalingo_audit import kernel\n"
+        "kernel.skip_slow_imports()\n"
+        f"print(sys.modules[{BLOCKED!r}] is not None)\n"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True"
+
+
+def _manager(spec_dir: Path, argv: list[str]):
+    (spec_dir / "k").mkdir(parents=True)
+    (spec_dir / "k" / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "k", "language": "python"})
+    )
+    km = kernel.manager_class()(kernel_name="k")
+    # jupyter_client's KernelSpecManager, reading only this directory
+    km.kernel_spec_manager = type(km.kernel_spec_manager)(kernel_dirs=[str(spec_dir)])
+    return km
+
+
+def test_the_manager_starts_this_module_where_the_spec_says_ipykernel_launcher(tmp_path):
+    assert kernel.manager_class() is kernel.manager_class()  # defined once
+    conn = str(tmp_path / "conn.json")
+    km = _manager(tmp_path / "a", [sys.executable, "-m", "ipykernel_launcher", "-f",
+                                   "{connection_file}"])  # fmt: skip
+    km.connection_file = conn
+    assert km.format_kernel_cmd() == [sys.executable, "-m", "scalingo_audit.kernel", "-f",
+                                      conn]  # fmt: skip
+    other = [sys.executable, "-m", "other_launcher", "-f", "{connection_file}"]
+    km = _manager(tmp_path / "b", other)
+    km.connection_file = conn
+    assert km.format_kernel_cmd() == [*other[:-1], conn]  # any other command: as is
+
+
+def test_a_kernel_it_starts_runs_code_without_the_slow_import():
+    km = kernel.manager_class()(kernel_name="python3")
+    km.start_kernel()
+    try:
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            out: list[str] = []
+
+            def hook(msg: dict) -> None:
+                if msg["msg_type"] == "stream":
+                    out.append(msg["content"]["text"])
+
+            reply = kc.execute_interactive(
+                f"import sys; print(sys.modules.get({BLOCKED!r}, 'absent'), 6 * 7)",
+                output_hook=hook, timeout=120,
+            )  # fmt: skip
+        finally:
+            kc.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)
+        km.cleanup_resources()
+    assert reply["content"]["status"] == "ok"
+    assert "".join(out).split() == ["None", "42"]

@@ -1,0 +1,77 @@
+"""notebook: what every notebook does first (open_audit), and the key under which a
+report's kernels read back the audit it computed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from scalingo_audit import InputError, notebook
+from scalingo_audit.snapshot import write
+
+from .orgs import app, collab, snapshot
+
+
+@pytest.fixture
+def snap(tmp_path: Path) -> Path:
+    return write(snapshot([app("a")], [collab("a", "x@acme.example", tfa=False)]), tmp_path / "s")
+
+
+def test_open_audit_loads_checks_and_dates_the_audit(snap: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "exceptions:\n"
+        "  - {check_id: collaborator_without_2fa, email: x@acme.example, reason: r,"
+        " expires: 2026-10-15}\n"
+    )
+    audit = notebook.open_audit(str(snap), str(policy))
+    assert audit.as_of == audit.data.info.collected_at  # empty as_of: the collection time
+    no_2fa = audit.findings[audit.findings["check_id"] == "collaborator_without_2fa"]
+    assert no_2fa["muted"].tolist() == [True] and audit.expired == []
+    later = notebook.open_audit(str(snap), str(policy), "2026-11-01")
+    assert later.as_of.date() == dt.date(2026, 11, 1)
+    assert [e.check_id for e in later.expired] == ["collaborator_without_2fa"]
+    assert not later.findings[later.findings["check_id"] == "collaborator_without_2fa"][
+        "muted"
+    ].any()  # an expired exception mutes nothing
+
+
+def test_cache_key_follows_what_the_audit_is_computed_from(
+    snap: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("internal_domains: [acme.example]\n")
+    key = notebook.cache_key(str(snap), str(policy), "")
+    assert key == notebook.cache_key(str(snap), str(policy), "")
+    monkeypatch.chdir(snap.parent)
+    assert notebook.cache_key("s", str(policy), "") == key  # a path, made absolute
+    others = {
+        notebook.cache_key(str(snap), "", ""),
+        notebook.cache_key(str(snap), str(policy), "2026-11-01"),
+        notebook.cache_key(str(snap), str(policy), "", pseudonymise=True),
+        notebook.cache_key(str(snap), str(policy), "", verify=False),
+        notebook.cache_key("demo", str(policy), ""),
+    }
+    assert key not in others and len(others) == 5
+    policy.write_text("internal_domains: [other.example]\n")
+    assert notebook.cache_key(str(snap), str(policy), "") != key  # an edited policy misses
+    policy.write_text("internal_domains: [acme.example]\n")
+    (snap / "manifest.json").write_text((snap / "manifest.json").read_text() + " ")
+    assert notebook.cache_key(str(snap), str(policy), "") != key  # an edited snapshot too
+
+
+def test_open_audit_reads_back_what_the_report_saved(
+    snap: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit = notebook.open_audit(str(snap))
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    notebook.save_cached(audit, notebook.cache_key(str(snap), "", ""), str(cache))
+    monkeypatch.setenv(notebook.CACHE_ENV, str(cache))
+    (snap / "raw" / "osc-fr1" / "apps.json").unlink()  # loading again would now fail
+    again = notebook.open_audit(str(snap))
+    assert again.findings.equals(audit.findings) and again.as_of == audit.as_of
+    with pytest.raises(InputError, match=r"apps\.json: file not found"):
+        notebook.open_audit(str(snap), as_of="2026-11-01")  # another key: computed, fails
