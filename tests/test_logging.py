@@ -178,6 +178,47 @@ def test_collect_progress_quiet_and_verbose(fake_scalingo: FakeScalingo, tmp_pat
     assert [x for x in verbose.stderr.splitlines() if x not in debug] == plain.stderr.splitlines()
 
 
+def _on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    """What the command writes on stderr when stderr is a terminal (a pseudo-terminal)."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "scalingo_audit", *args], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=slave, cwd=cwd, env={**base, **env},
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert p.wait(timeout=300) == 0
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_unless_quiet(
+    fake_scalingo: FakeScalingo, tmp_path: Path
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    drawn = _on_a_terminal(["collect", "--out", "snap"], tmp_path / "a", fake_scalingo.env())
+    assert "req" in drawn and "\r" in drawn and "Collected 2 region(s)" in drawn
+    quiet = _on_a_terminal(
+        ["collect", "--out", "snap", "--quiet"], tmp_path / "b", fake_scalingo.env()
+    )
+    assert quiet == ""
+
+
 @pytest.mark.parametrize(
     "args",
     [["checks"], ["schema", "findings"], ["check", "demo", "--format", "csv"], ["verify", "SNAP"]],
