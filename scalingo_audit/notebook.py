@@ -7,7 +7,9 @@ Notebooks stay thin glue: their ``parameters`` cell names ``source``,
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,8 @@ from .checks import expired_exceptions, resolve_as_of, run_checks
 from .model import AuditData
 from .policy import PolicyException, load_policy
 from .sources import load
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,18 +115,23 @@ def open_audit(
     )  # fmt: skip
     if cached is not None:
         return cached
+    start = time.perf_counter()
     data = load(source, policy=load_policy(policy) if policy else None, verify=verify)
+    log.debug("loaded %s: %d apps in %.2f s", source, len(data.apps), time.perf_counter() - start)
     if pseudonymise:
         from .pseudonymise import load_or_create_key
         from .pseudonymise import pseudonymise as pseudonymise_data
 
         data = pseudonymise_data(data, load_or_create_key(pseudonym_key or None))
     when = resolve_as_of(as_of or None, data)
+    start = time.perf_counter()
+    findings = run_checks(data, as_of=when)
+    log.debug(
+        "checks as of %s: %d findings in %.2f s",
+        when.date(), len(findings), time.perf_counter() - start,
+    )  # fmt: skip
     return Audit(
-        data=data,
-        findings=run_checks(data, as_of=when),
-        as_of=when,
-        expired=expired_exceptions(data.policy, when),
+        data=data, findings=findings, as_of=when, expired=expired_exceptions(data.policy, when)
     )
 
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +52,7 @@ starts: kernels start while the report still loads and checks its source
 
 CELL_TIMEOUT = 600  # seconds; a cell running longer is stuck, not slow
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -377,7 +378,9 @@ def build_report(
     The report directory also holds the complete data: ``findings.csv``, ``findings.json``
     and the access review sheet ``review.csv`` (see :data:`DATA_FILES`).
     ``timings``, when given, receives the seconds each phase took (``load + checks``,
-    ``notebooks``, ``merge + export``, ``data files``, ``pdf``), for the benchmark.
+    ``notebooks``, ``merge + export``, ``data files``, ``pdf``), for the benchmark; the
+    ``scalingo_audit.report`` logger gets them at DEBUG, and with ``progress`` one INFO line
+    per notebook and per file written.
     Returns the path of ``index.html``. Raises ``InputError``/``PolicyError`` for
     bad input (before any notebook runs) and ``ReportError`` if a notebook fails.
     """
@@ -430,12 +433,11 @@ def build_report(
             clock.lap("notebooks")
             written = data_files()
             clock.lap("data files (the rest, after the notebooks)")
-        _say(progress, f"{REPORT_HTML} … ")
         nb, sections = merge_notebooks(executed)
         front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
         html = _export(with_front(nb, front), "Scalingo access audit", css=REPORT_CSS)
         (staging / REPORT_HTML).write_text(html, encoding="utf-8")
-        _say(progress, "done\n")
+        _say(progress, f"{REPORT_HTML} … done")
         if per_notebook:
             for nb_path, done in zip(notebooks, executed, strict=True):
                 title, summary = describe_notebook(nb_path)
@@ -454,9 +456,8 @@ def build_report(
         from .pdf import html_to_pdf, pdf_path
 
         report_pdf = pdf_path(out / REPORT_HTML).name
-        _say(progress, f"PDF {report_pdf} … ")
         html_to_pdf(out / REPORT_HTML, out / report_pdf, css=report_print_css(audit))
-        _say(progress, "done\n")
+        _say(progress, f"PDF {report_pdf} … done")
         clock.lap("pdf")
     index = out / "index.html"
     atomic.write_text(
@@ -524,6 +525,8 @@ def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[
             future = side.submit(write_data_files, audit, folder)
             yield future.result
         return
+    import sys
+
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # the copy would write out what is still buffered a second time
     child = multiprocessing.get_context("fork").Process(
@@ -589,7 +592,7 @@ def run_notebooks(
         try:
             execute(nb, target, params, cwd=nb.parent, km=km)
         except ReportError:
-            _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … failed\n")
+            _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … failed")
             if target.exists():
                 (out / "_failed").mkdir(parents=True, exist_ok=True)
                 shutil.copy(target, out / "_failed" / nb.name)
@@ -598,7 +601,7 @@ def run_notebooks(
             if km is not None:
                 stop(km)  # its memory back now, not when the last notebook ends
         took = time.perf_counter() - start
-        _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s\n")
+        _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s")
 
     n = workers or default_workers(len(notebooks))
     # Kernels get their folder through nbclient (see execute), so nothing here changes the
@@ -632,6 +635,7 @@ class _Clock:
 
     def lap(self, phase: str) -> None:
         now = time.perf_counter()
+        log.debug("%s: %.2f s", phase, now - self.last)
         if self.timings is not None:
             self.timings[phase] = now - self.last
         self.last = now
@@ -805,9 +809,9 @@ def _plain(text: Any) -> str:
 
 
 def _say(enabled: bool, text: str) -> None:
+    """A progress line (``progress=True``) for the ``scalingo_audit.report`` logger."""
     if enabled:
-        sys.stderr.write(text)
-        sys.stderr.flush()
+        log.info("%s", text)
 
 
 _TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(

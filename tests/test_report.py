@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 from html.parser import HTMLParser
@@ -225,8 +226,9 @@ def test_notebooks_run_at_once_leave_the_process_where_it_was(tmp_path: Path) ->
 
 
 def test_report_on_a_snapshot_with_relative_paths(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="scalingo_audit")
     monkeypatch.chdir(tmp_path)
     gap = {"region": "osc-fr1", "app": "legacy-erp", "request": "collaborators", "status": 403}
     snapshot.write(dataclasses.replace(demo_snapshot(), gaps=[gap]), tmp_path / "acme-snap")
@@ -255,7 +257,7 @@ def test_report_on_a_snapshot_with_relative_paths(
     assert "legacy-erp" in html and "Coverage gaps" in html
     assert "Expired policy exceptions" in html and "marketing-blog" in html
     assert "2026-12-01" in html
-    assert "[1/1] 01_params … done in" in capsys.readouterr().err
+    assert "[1/1] 01_params … done in" in caplog.text
 
 
 # --- the real notebooks on the demo ---------------------------------------------------------
