@@ -355,7 +355,7 @@ def is_missing(value: Any) -> bool:
     raises; a string, a list or a tuple is never missing."""
     if value is None:
         return True
-    if isinstance(value, str):
+    if isinstance(value, str | int):  # the usual values (bool is an int), without pandas
         return False
     if isinstance(value, float):
         return value != value

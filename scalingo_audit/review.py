@@ -77,7 +77,7 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
     open_ = findings[~findings["muted"].fillna(False).astype(bool)]
     on_app: dict[tuple[str, str, str], list[str]] = {}
     on_person: dict[str, list[str]] = {}
-    for r in open_.to_dict("records"):
+    for r in frames.rows(open_, ["check_id", "region", "app", "email"]):
         email = frames.text(r["email"]).lower()
         if not email:
             continue
@@ -91,7 +91,7 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
     has_activity = "last_activity_at" in m.columns
     has_full = "last_full_action_at" in m.columns
     rows = []
-    for r in m.to_dict("records"):
+    for r in frames.rows(m):
         email = frames.text(r["email"])
         key = (frames.text(r["region"]), frames.text(r["app_name"]), email.lower())
         ids = sorted(set(on_app.get(key, []) + on_person.get(email.lower(), [])))
@@ -192,7 +192,9 @@ def write_review(
     if out.is_dir():
         raise InputError("is a directory; name the sheet file to write", file=out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cells = [[_cell(v) for v in row] for row in df.itertuples(index=False)]
+    # column by column (.tolist()): itertuples boxes every string value on its own
+    columns = [df[c].tolist() for c in df.columns]
+    cells = [[_cell(v) for v in row] for row in zip(*columns, strict=True)]
     with atomic.replacing(out) as tmp:  # a full disk leaves no half sheet under its name
         if suffix == ".csv":
             with tmp.open("w", encoding="utf-8-sig", newline="") as fh:

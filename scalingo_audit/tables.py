@@ -143,9 +143,11 @@ def tfa_state(memberships: pd.DataFrame) -> pd.Series:
     except the collecting account, whose own 2FA the API gives)."""
     tfa = memberships["tfa"]
     state = pd.Series("unknown", index=memberships.index, dtype="string")
-    state[(tfa == True).fillna(False)] = "on"  # noqa: E712
-    state[(tfa == False).fillna(False)] = "off"  # noqa: E712
-    state[(memberships["role"] == "owner") & tfa.isna()] = "not exposed"
+    # .loc: a plain ``state[mask] =`` first tries the mask as a label, and pandas formats
+    # the whole mask as text for the error it then catches (seconds on 50,000 rows)
+    state.loc[(tfa == True).fillna(False)] = "on"  # noqa: E712
+    state.loc[(tfa == False).fillna(False)] = "off"  # noqa: E712
+    state.loc[(memberships["role"] == "owner") & tfa.isna()] = "not exposed"
     return state
 
 

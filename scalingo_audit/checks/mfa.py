@@ -14,9 +14,11 @@ _ENABLE = (
 
 def _collaborators(ctx: Context, role: str, tfa_known: bool) -> Iterator[dict]:
     m = ctx.data.memberships
-    sel = m[(m["status"] == "accepted") & (m["role"] == role)]
-    sel = sel[sel["tfa"].notna() & (sel["tfa"] == False)] if tfa_known else sel[sel["tfa"].isna()]  # noqa: E712
-    yield from frames.rows(sel, ["region", "app_name", "email", "role"])  # what they read
+    tfa = m["tfa"]
+    state = (tfa.notna() & (tfa == False)) if tfa_known else tfa.isna()  # noqa: E712
+    # one mask over the whole frame, then only the columns read: no copy of every column
+    mask = (m["status"] == "accepted") & (m["role"] == role) & state
+    yield from frames.rows(m.loc[mask, ["region", "app_name", "email", "role"]])
 
 
 @check(

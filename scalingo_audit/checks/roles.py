@@ -22,12 +22,12 @@ from .registry import GUIDE, Context, Finding, check, membership_finding
 )
 def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
-    sel = m[
+    mask = (
         (m["role"] == "collaborator")
         & m["status"].isin(["accepted", "pending"])
         & (m["internal"] == False)  # noqa: E712
-    ]
-    for r in frames.rows(sel, ["region", "app_name", "email", "domain", "status"]):
+    )  # .loc takes a missing value in the mask as False, as m[mask] did
+    for r in frames.rows(m.loc[mask, ["region", "app_name", "email", "domain", "status"]]):
         pending = " (invitation pending)" if r["status"] == "pending" else ""
         yield membership_finding(
             r,
@@ -49,7 +49,8 @@ def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
 def full_collaborator_on_many_apps(ctx: Context) -> Iterator[Finding]:
     limit = ctx.policy.thresholds.max_full_apps
     m = ctx.data.memberships
-    full = m[(m["role"] == "collaborator") & (m["status"] == "accepted")]
+    is_full = (m["role"] == "collaborator") & (m["status"] == "accepted")
+    full = m.loc[is_full, ["email_key", "email", "region", "app_name", "app_id"]]
     counts = full.groupby("email_key", sort=True)["app_id"].nunique()
     over = counts[counts > limit]
     if over.empty:

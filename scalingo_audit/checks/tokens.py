@@ -24,7 +24,9 @@ _REVOKE = "Revoke it in the dashboard (User settings → API Tokens) if nothing 
 )
 def token_account_on_many_apps(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
-    accepted = m[m["status"] == "accepted"]
+    accepted = m.loc[
+        m["status"] == "accepted", ["email_key", "email", "region", "app_name", "app_id"]
+    ]
     for account in ctx.policy.api_token_accounts:
         rows = accepted[accepted["email_key"] == account]
         n = rows["app_id"].nunique()
