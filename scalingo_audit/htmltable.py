@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .frames import SEVERITIES
+from .frames import SEVERITIES, is_missing
 
 LABELS: dict[str, str] = {
     "email": "Email",
@@ -87,16 +87,6 @@ def label(column: Any) -> str:
         return LABELS[name]
     text = name.replace("_", " ").strip()
     return text[:1].upper() + text[1:] if text else ""
-
-
-def is_missing(value: Any) -> bool:
-    """``None``, ``NaN``, ``NaT`` and ``pd.NA`` (never raises on lists or strings)."""
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def cell(value: Any, column: Any = "") -> str:
@@ -191,16 +181,13 @@ def table(
         f'<th scope="col" data-col="{html.escape(c)}">{html.escape(names.get(c) or label(c))}</th>'
         for c in columns
     )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{_blank(missing[c]) if missing and c in missing and is_missing(v) else cell(v, c)}"
-            "</td>"
-            for v, c in zip(row, columns, strict=True)
+    cells = [
+        _column_cells(
+            rows.iloc[:, j].tolist(), c, _blank(missing[c]) if missing and c in missing else None
         )
-        + "</tr>"
-        for row in rows.itertuples(index=False, name=None)
-    )
+        for j, c in enumerate(columns)
+    ]
+    body = "".join(f"<tr><td>{'</td><td>'.join(row)}</td></tr>" for row in zip(*cells, strict=True))
     attrs = ' class="sa-table"' + (' data-sortable="1"' if sortable else "")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     foot = f'<p class="sa-note">{html.escape(note)}</p>' if note else ""
@@ -209,6 +196,26 @@ def table(
         f'<div class="sa-wrap{wide}"><table{attrs} data-total="{total}">{cap}<thead><tr>{head}'
         f"</tr></thead><tbody>{body}</tbody></table>{foot}</div>"
     )
+
+
+def _column_cells(values: list[Any], column: str, blank: str | None) -> list[str]:
+    """:func:`cell` of each of a column's values (``blank`` for a missing one, when given),
+    each distinct value rendered once: a column repeats its regions, roles and apps."""
+    done: dict[tuple[type, Any], str] = {}
+    out: list[str] = []
+    for v in values:
+        try:
+            out.append(done[(type(v), v)])
+            continue
+        except KeyError:
+            pass
+        except TypeError:  # unhashable (a list): rendered each time
+            out.append(blank if blank is not None and is_missing(v) else cell(v, column))
+            continue
+        html_ = blank if blank is not None and is_missing(v) else cell(v, column)
+        done[(type(v), v)] = html_
+        out.append(html_)
+    return out
 
 
 def key_values(pairs: Iterable[tuple[str, Any]]) -> HTML:

@@ -39,6 +39,13 @@ def manager_class() -> Any:
             """Starts ``python -m scalingo_audit.kernel`` where the kernel spec says
             ``python -m ipykernel_launcher``; any other command is left as it is."""
 
+            def client(self, **kwargs: Any) -> Any:
+                """A client of this kernel, kept so that :func:`stop` closes its sockets
+                (nbclient leaves a kernel it did not start, and its client, open)."""
+                kc = super().client(**kwargs)
+                self.__dict__.setdefault("report_clients", []).append(kc)
+                return kc
+
             def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
                 cmd: list[str] = super().format_kernel_cmd(extra_arguments)
                 for i in range(len(cmd) - 1):
@@ -51,6 +58,26 @@ def manager_class() -> Any:
 
 
 _MANAGER: Any = None
+
+
+def start(*, cwd: str | Path, extra_arguments: list[str]) -> Any:
+    """A report kernel started in ``cwd`` (a :func:`manager_class` manager; the process is
+    spawned and this returns while it starts up). Its caller shuts it down."""
+    km = manager_class()(kernel_name="python3")
+    km.start_kernel(cwd=str(cwd), extra_arguments=list(extra_arguments))
+    return km
+
+
+def stop(km: Any) -> None:
+    """Shut a kernel from :func:`start` down at once (it has nothing to flush: its notebook
+    is saved by the parent), whatever state it is in."""
+    for kc in km.__dict__.pop("report_clients", []):
+        kc.stop_channels()
+    try:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    except Exception:  # pragma: no cover (already gone)
+        pass
 
 
 def main() -> None:

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from . import contracts
+from . import contracts, frames
 from .baseline import NEW, fixed_findings, open_findings
 from .commands import render
 from .compliance import controls_for, controls_text
-from .frames import SEVERITIES
+from .frames import SEVERITIES, is_missing
 
 JSON_FIELDS = (
     "check_id", "severity", "title", "region", "app", "email", "token_name",
@@ -60,16 +60,26 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u2
 def plain_records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]:
     """The rows of ``frame`` as dicts of ``fields`` holding plain Python values (numpy
     scalars unwrapped); missing values are ``None``."""
+    plain = _PLAIN  # str, bool, int and None pass as they are, without a call each
     return [
-        {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
-        for row in frame[list(fields)].to_dict("records")
+        {
+            k: (v if type(v) in plain else None if is_missing(v) else _plain(v))
+            for k, v in row.items()
+        }
+        for row in frames.rows(frame, fields)
     ]
 
 
-def json_text(schema: str, items: list[dict[str, Any]]) -> str:
+def json_text(schema: str, items: list[dict[str, Any]], *, one_per_line: bool = False) -> str:
     """A JSON array of ``items``, checked against the published schema ``schema``
-    (:mod:`scalingo_audit.contracts`) first."""
-    return json.dumps(contracts.checked(schema, items), indent=2, ensure_ascii=False)
+    (:mod:`scalingo_audit.contracts`) first; indented, or with ``one_per_line`` one item per
+    line (the same JSON value, written by the json module's C encoder: ten times faster
+    than indenting, for the files of a large organisation)."""
+    checked = contracts.checked(schema, items)
+    if one_per_line:
+        lines = ",\n".join(json.dumps(item, ensure_ascii=False) for item in checked)
+        return f"[\n{lines}\n]" if lines else "[]"
+    return json.dumps(checked, indent=2, ensure_ascii=False)
 
 
 def csv_text(fields: Sequence[str], items: Iterable[Mapping[str, Any]]) -> str:
@@ -78,7 +88,7 @@ def csv_text(fields: Sequence[str], items: Iterable[Mapping[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(fields)
-    rows = ([safe_cell("" if rec[k] is None else rec[k]) for k in fields] for rec in items)
+    rows = ([_csv_cell(rec[k]) for k in fields] for rec in items)
     write_csv_rows(writer, buf, rows)
     return buf.getvalue()
 
@@ -132,10 +142,16 @@ def records(
     return out
 
 
-def to_json(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> str:
-    """A JSON array of finding objects (see :func:`records`); its published schema is
-    ``scalingo-audit schema findings`` (:mod:`scalingo_audit.contracts`)."""
-    return json_text("findings", records(findings, provenance))
+def to_json(
+    findings: pd.DataFrame,
+    provenance: dict[str, Any] | None = None,
+    *,
+    one_per_line: bool = False,
+) -> str:
+    """A JSON array of finding objects (see :func:`records`), indented or one per line
+    (:func:`json_text`); its published schema is ``scalingo-audit schema findings``
+    (:mod:`scalingo_audit.contracts`)."""
+    return json_text("findings", records(findings, provenance), one_per_line=one_per_line)
 
 
 def safe_cell(value: Any) -> Any:
@@ -148,6 +164,8 @@ def safe_cell(value: Any) -> Any:
 
 def is_formula_like(text: str) -> bool:
     """Whether a spreadsheet could take ``text`` for a formula (see :func:`safe_cell`)."""
+    if text[:1].isalnum():  # a letter or digit first: no formula (the usual cell, no regex)
+        return False
     return _FORMULA.match(text) is not None
 
 
@@ -225,7 +243,7 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
 
     def lines(_severity: str, group: pd.DataFrame) -> list[str]:
         out = []
-        for r in group.to_dict("records"):
+        for r in frames.rows(group):
             new = " NEW" if r["baseline_status"] == NEW else ""
             out.append(f"  [{r['check_id']}]{new} {r['message']}{_id(r)}")
             # the command goes on a line of its own, never wrapped, so it can be pasted
@@ -247,13 +265,13 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
             + [
                 f"  [{r['check_id']}] {r['message']} — accepted until "
                 f"{r['exception_expires']}: {r['exception_reason']}{_id(r)}"
-                for r in muted.to_dict("records")
+                for r in frames.rows(muted)
             ]
         )
     if not fixed.empty:
         blocks.append(
             [f"FIXED SINCE THE BASELINE ({len(fixed)})"]
-            + [f"  [{r['check_id']}] {r['message']}{_id(r)}" for r in fixed.to_dict("records")]
+            + [f"  [{r['check_id']}] {r['message']}{_id(r)}" for r in frames.rows(fixed)]
         )
     return listing(blocks)
 
@@ -283,11 +301,16 @@ def severity_counts(findings: pd.DataFrame) -> dict[str, int]:
     return {s: int((active["severity"] == s).sum()) for s in SEVERITIES}
 
 
-def _missing(v: Any) -> bool:
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
+_PLAIN = frozenset({str, bool, int, type(None)})
+
+
+def _csv_cell(v: Any) -> Any:
+    """A CSV cell: ``None`` empty, a text formula-safe (:func:`safe_cell`)."""
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v if v[:1].isalnum() else safe_cell(v)  # a letter or digit first: no formula
+    return v
 
 
 def _plain(v: Any) -> Any:

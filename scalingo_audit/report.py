@@ -5,7 +5,8 @@ A linear pipeline, each step a function you can call alone::
     open_audit (validate) → report_notebooks → execute → export_html → render_index
 
 Inputs are checked in-process first, so a bad source or policy raises its
-``InputError``/``PolicyError`` before any kernel starts. A notebook that fails
+``InputError``/``PolicyError`` before any notebook runs (the kernels, started while the
+source loads, are shut down). A notebook that fails
 raises :class:`~scalingo_audit.errors.ReportError` naming the notebook and the
 error line; its executed copy is kept in ``<out_dir>/_failed/`` for inspection.
 The HTML holds no code (inputs and prompts are excluded); a cell tagged
@@ -18,13 +19,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,14 +37,23 @@ from markupsafe import Markup
 from . import __version__, atomic, resources
 from .errors import InputError, ReportError
 from .frames import SEVERITIES
+from .frames import text as _text
 from .htmltable import assets
 from .notebook import CACHE_ENV, Audit, cache_key, open_audit, save_cached
 
-KERNEL_ARGS = ("--InteractiveShell.colors=nocolor", "--IPKernelApp.log_level=ERROR")
-"""Plain (uncoloured) tracebacks, and no kernel start-up chatter on stderr."""
+KERNEL_ARGS = (
+    "--InteractiveShell.colors=nocolor",
+    "--IPKernelApp.log_level=ERROR",
+    f"--IPKernelApp.exec_lines={'import ' + ', '.join(f'scalingo_audit.{m}' for m in ('notebook', 'plots', 'tables'))}",
+)
+"""Plain (uncoloured) tracebacks, no kernel start-up chatter on stderr, and what every
+report notebook imports first (pandas and plotly with them) imported while the kernel
+starts: kernels start while the report still loads and checks its source
+(:func:`build_report`), so their first cell does not wait for these imports."""
 
 CELL_TIMEOUT = 600  # seconds; a cell running longer is stuck, not slow
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,9 +131,16 @@ def notebook_parameters(
 
 
 def execute(
-    notebook: Path, output: Path, parameters: dict[str, str | bool | int], *, cwd: Path
+    notebook: Path,
+    output: Path,
+    parameters: dict[str, str | bool | int],
+    *,
+    cwd: Path,
+    km: Any = None,
 ) -> None:
-    """Run ``notebook`` with papermill into ``output``; a failure raises ``ReportError``."""
+    """Run ``notebook`` with papermill into ``output``; a failure raises ``ReportError``.
+    ``km``: a kernel already started (:func:`scalingo_audit.kernel.start`, in ``cwd``), which
+    the caller shuts down; by default papermill starts one and shuts it down."""
     import papermill as pm
 
     from .kernel import manager_class
@@ -145,6 +162,7 @@ def execute(
             request_save_on_cell_execute=False,
             shutdown_kernel="immediate",  # nothing to flush: the notebook is already saved
             kernel_manager_class=manager_class(),  # no rfc3987_syntax import (kernel.py)
+            km=km,
         )
     except pm.PapermillExecutionError as e:
         raise ReportError(
@@ -241,12 +259,14 @@ def merge_notebooks(executed: list[Path]) -> tuple[Any, list[Section]]:
     import nbformat
 
     merged = nbformat.v4.new_notebook()
-    merged.metadata = nbformat.read(executed[0], as_version=4).metadata if executed else {}
     sections: list[Section] = []
     bundle_kept = False
     for n, path in enumerate(executed, 1):
-        nb = _outputs_only(nbformat.read(path, as_version=4))
-        title, _ = describe_notebook(path)
+        nb = nbformat.read(path, as_version=4)  # each read once: tens of MB on a large org
+        if n == 1:
+            merged.metadata = nb.metadata
+        title, _ = describe_notebook(path, nb)
+        nb = _outputs_only(nb)
         anchor = f"section-{n}"
         headings: list[tuple[str, str]] = []
         start = nbformat.v4.new_markdown_cell(f'<div id="{anchor}" class="sa-section"></div>')
@@ -309,11 +329,13 @@ _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 _EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\ssrc=[\"'](https?:)?//[^>]*>\s*</script>", re.I)
 
 
-def describe_notebook(path: Path) -> tuple[str, str]:
-    """Title (the first ``# heading``) and summary (first sentence after it) of a notebook."""
+def describe_notebook(path: Path, nb: Any = None) -> tuple[str, str]:
+    """Title (the first ``# heading``) and summary (first sentence after it) of a notebook
+    (``nb``, when it is already read)."""
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
+    if nb is None:
+        nb = nbformat.read(path, as_version=4)
     title = re.sub(r"^\d+_", "", path.stem).replace("_", " ").capitalize()
     cell = next((c for c in nb.cells if c.cell_type == "markdown"), None)
     paragraphs = re.split(r"\n\s*\n", cell.source.strip()) if cell else []
@@ -357,7 +379,9 @@ def build_report(
     The report directory also holds the complete data: ``findings.csv``, ``findings.json``
     and the access review sheet ``review.csv`` (see :data:`DATA_FILES`).
     ``timings``, when given, receives the seconds each phase took (``load + checks``,
-    ``notebooks``, ``merge + export``, ``data files``, ``pdf``), for the benchmark.
+    ``notebooks``, ``merge + export``, ``data files``, ``pdf``), for the benchmark; the
+    ``scalingo_audit.report`` logger gets them at DEBUG, and with ``progress`` one INFO line
+    per notebook and per file written.
     Returns the path of ``index.html``. Raises ``InputError``/``PolicyError`` for
     bad input (before any notebook runs) and ``ReportError`` if a notebook fails.
     """
@@ -374,10 +398,6 @@ def build_report(
         from .pseudonymise import key_path
 
         key_file = str(key_path())
-    audit = open_audit(
-        source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=key_file, verify=verify
-    )
-    clock.lap("load + checks")
     notebooks = report_notebooks(notebooks_dir)
     out = Path(out_dir) if out_dir is not None else default_out_dir(source)
     if out.exists() and not out.is_dir():  # fail now, not after every notebook has run
@@ -387,8 +407,17 @@ def build_report(
         verify=verify,
     )  # fmt: skip
     pages: list[Page] = []
-    with tempfile.TemporaryDirectory(prefix="scalingo-audit-report-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="scalingo-audit-report-") as tmp,
+        _environ(CACHE_ENV, tmp),  # kernels inherit it: where the audit computed here will be
+        _kernels(notebooks) as kernels,  # they start up while this process loads and checks
+    ):
         staging = Path(tmp)
+        audit = open_audit(
+            source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=key_file,
+            verify=verify,
+        )  # fmt: skip
+        clock.lap("load + checks")
         # the audit computed above, handed to every kernel (notebook.CACHE_ENV), never a secret
         key = cache_key(
             source, policy, as_of, pseudonymise=pseudonymise,
@@ -397,19 +426,19 @@ def build_report(
         save_cached(audit, key, tmp)
         data_dir = staging / "data"
         data_dir.mkdir()
-        # the data files are written while the kernels run (this process mostly waits on them)
-        with ThreadPoolExecutor(max_workers=1) as side, _environ(CACHE_ENV, tmp):
-            data_files = side.submit(write_data_files, audit, data_dir)
-            executed = run_notebooks(notebooks, staging, params, out=out, progress=progress)
+        # the data files are written while the kernels run, in a process of their own
+        with _data_files_aside(audit, data_dir) as data_files:
+            executed = run_notebooks(
+                notebooks, staging, params, out=out, progress=progress, kernels=kernels
+            )
             clock.lap("notebooks")
-            written = data_files.result()
+            written = data_files()
             clock.lap("data files (the rest, after the notebooks)")
-        _say(progress, f"{REPORT_HTML} … ")
         nb, sections = merge_notebooks(executed)
         front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
         html = _export(with_front(nb, front), "Scalingo access audit", css=REPORT_CSS)
         (staging / REPORT_HTML).write_text(html, encoding="utf-8")
-        _say(progress, "done\n")
+        _say(progress, f"{REPORT_HTML} … done")
         if per_notebook:
             for nb_path, done in zip(notebooks, executed, strict=True):
                 title, summary = describe_notebook(nb_path)
@@ -428,9 +457,8 @@ def build_report(
         from .pdf import html_to_pdf, pdf_path
 
         report_pdf = pdf_path(out / REPORT_HTML).name
-        _say(progress, f"PDF {report_pdf} … ")
         html_to_pdf(out / REPORT_HTML, out / report_pdf, css=report_print_css(audit))
-        _say(progress, "done\n")
+        _say(progress, f"PDF {report_pdf} … done")
         clock.lap("pdf")
     index = out / "index.html"
     atomic.write_text(
@@ -483,6 +511,62 @@ def report_print_css(audit: Audit) -> str:
     )
 
 
+@contextlib.contextmanager
+def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[Path]]]:
+    """:func:`write_data_files` of ``audit`` into ``folder`` beside the block; yields the
+    function that waits for it and returns the files. Where the platform forks, in a forked
+    copy of this process: the copy has the audit already, and the CPU the files take (1-2 s
+    on a 50,000-membership organisation) does not compete for this process's GIL with the
+    threads that feed the kernels. If the copy fails, the files are written here, so that
+    an error is raised as usual. Elsewhere, in a thread."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        with ThreadPoolExecutor(max_workers=1) as side:
+            future = side.submit(write_data_files, audit, folder)
+            yield future.result
+        return
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # the copy would write out what is still buffered a second time
+    child = multiprocessing.get_context("fork").Process(
+        target=write_data_files, args=(audit, folder), daemon=True
+    )
+    child.start()
+
+    def result() -> list[Path]:
+        child.join()
+        files = [folder / name for name, _ in DATA_FILES]
+        if child.exitcode != 0 or not all(f.is_file() for f in files):
+            return write_data_files(audit, folder)
+        return files
+
+    try:
+        yield result
+    finally:
+        if child.is_alive():  # the block failed: the files are not needed any more
+            child.kill()
+        child.join()
+
+
+@contextlib.contextmanager
+def _kernels(notebooks: list[Path]) -> Iterator[list[Any]]:
+    """One report kernel per notebook, started now in the notebook's folder
+    (:func:`scalingo_audit.kernel.start`) and shut down when the block ends, whatever
+    happened (a bad source found while they start stops them all)."""
+    from .kernel import start, stop
+
+    kms: list[Any] = []
+    try:
+        for nb in notebooks:
+            kms.append(start(cwd=nb.parent.resolve(), extra_arguments=list(KERNEL_ARGS)))
+        yield kms
+    finally:
+        for km in kms:
+            stop(km)
+
+
 def run_notebooks(
     notebooks: list[Path],
     staging: Path,
@@ -491,25 +575,34 @@ def run_notebooks(
     out: Path,
     progress: bool = True,
     workers: int | None = None,
+    kernels: list[Any] | None = None,
 ) -> list[Path]:
-    """Execute ``notebooks`` into ``staging``, :func:`workers` at a time (one kernel each);
-    returns the executed copies, in order. A failure keeps the failed copy in
-    ``out/_failed/`` and raises its ``ReportError`` (the first one, in notebook order)."""
+    """Execute ``notebooks`` into ``staging``, :func:`workers` at a time (one kernel each:
+    ``kernels[i]``, already started, for notebook ``i`` when given, shut down once it has
+    run; else papermill starts one); returns the executed copies, in order. A failure keeps
+    the failed copy in ``out/_failed/`` and raises its ``ReportError`` (the first one, in
+    notebook order)."""
+    from .kernel import stop
+
     targets = [staging / nb.name for nb in notebooks]
 
     def run(i: int) -> None:
         nb, target = notebooks[i], targets[i]
+        km = kernels[i] if kernels is not None else None
         start = time.perf_counter()
         try:
-            execute(nb, target, params, cwd=nb.parent)
+            execute(nb, target, params, cwd=nb.parent, km=km)
         except ReportError:
-            _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … failed\n")
+            _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … failed")
             if target.exists():
                 (out / "_failed").mkdir(parents=True, exist_ok=True)
                 shutil.copy(target, out / "_failed" / nb.name)
             raise
+        finally:
+            if km is not None:
+                stop(km)  # its memory back now, not when the last notebook ends
         took = time.perf_counter() - start
-        _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s\n")
+        _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s")
 
     n = workers or default_workers(len(notebooks))
     # Kernels get their folder through nbclient (see execute), so nothing here changes the
@@ -543,6 +636,7 @@ class _Clock:
 
     def lap(self, phase: str) -> None:
         now = time.perf_counter()
+        log.debug("%s: %.2f s", phase, now - self.last)
         if self.timings is not None:
             self.timings[phase] = now - self.last
         self.last = now
@@ -564,7 +658,10 @@ def _environ(name: str, value: str) -> Iterator[None]:
 
 DATA_FILES = (
     ("findings.csv", "every finding, muted ones included (CSV, formula-safe)"),
-    ("findings.json", "every finding as JSON, the same objects as `check --format json`"),
+    (
+        "findings.json",
+        "every finding as JSON, one per line, the same objects as `check --format json`",
+    ),
     (
         "review.csv",
         "the access review sheet: one row per membership, to fill and apply with "
@@ -582,7 +679,7 @@ def write_data_files(audit: Audit, out: Path) -> list[Path]:
     prov = provenance(audit.data, as_of=audit.as_of)
     csv_file, json_file, sheet_file = (out / name for name, _ in DATA_FILES)
     atomic.write_text(csv_file, output.to_csv(audit.findings, prov))
-    atomic.write_text(json_file, output.to_json(audit.findings, prov) + "\n")
+    atomic.write_text(json_file, output.to_json(audit.findings, prov, one_per_line=True) + "\n")
     sheet = review.review_sheet(audit.data, audit.findings)
     review.write_review(sheet, sheet_file, about={**review.sheet_about(audit.data), **prov})
     return [csv_file, json_file, sheet_file]
@@ -703,19 +800,15 @@ def _when(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _plain(text: Any) -> str:
     """One line, no terminal colours: how a ReportError message must read."""
     return " ".join(_ANSI.sub("", str(text)).split())
 
 
 def _say(enabled: bool, text: str) -> None:
+    """A progress line (``progress=True``) for the ``scalingo_audit.report`` logger."""
     if enabled:
-        sys.stderr.write(text)
-        sys.stderr.flush()
+        log.info("%s", text)
 
 
 _TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(

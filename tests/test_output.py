@@ -57,6 +57,14 @@ def test_plain_text_is_left_alone(text: str) -> None:
     assert output.safe_cell(text) == text
 
 
+def test_the_letter_or_digit_shortcut_agrees_with_the_formula_pattern() -> None:
+    """is_formula_like skips its pattern when a text starts with a letter or digit: no such
+    character, anywhere in Unicode, can start a match of the pattern."""
+    starts = [chr(c) for c in range(0x110000) if chr(c).isalnum()]
+    assert not [c for c in starts if output._FORMULA.match(c + "=1")]
+    assert not output.is_formula_like("a=1") and output.is_formula_like("\u3000=1")
+
+
 def test_output_writers_for_any_rows():
     frame = pd.DataFrame({"kind": ["b_x", "a", "b_x"], "n": [1, 2, pd.NA]}).astype({"n": "Int64"})
     assert output.plain_records(frame, ["n"]) == [{"n": 1}, {"n": 2}, {"n": None}]
