@@ -20,7 +20,7 @@ from . import contracts, frames
 from .baseline import NEW, fixed_findings, open_findings
 from .commands import render
 from .compliance import controls_for, controls_text
-from .frames import SEVERITIES
+from .frames import SEVERITIES, is_missing
 
 JSON_FIELDS = (
     "check_id", "severity", "title", "region", "app", "email", "token_name",
@@ -62,7 +62,10 @@ def plain_records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, 
     scalars unwrapped); missing values are ``None``."""
     plain = _PLAIN  # str, bool, int and None pass as they are, without a call each
     return [
-        {k: (v if type(v) in plain else None if _missing(v) else _plain(v)) for k, v in row.items()}
+        {
+            k: (v if type(v) in plain else None if is_missing(v) else _plain(v))
+            for k, v in row.items()
+        }
         for row in frames.rows(frame, fields)
     ]
 
@@ -308,15 +311,6 @@ def _csv_cell(v: Any) -> Any:
     if isinstance(v, str):
         return v if v[:1].isalnum() else safe_cell(v)  # a letter or digit first: no formula
     return v
-
-
-def _missing(v: Any) -> bool:
-    if v is None or isinstance(v, str | bool | int):  # the usual values, without pd.isna
-        return v is None
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def _plain(v: Any) -> Any:

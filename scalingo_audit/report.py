@@ -37,6 +37,7 @@ from markupsafe import Markup
 from . import __version__, atomic, resources
 from .errors import InputError, ReportError
 from .frames import SEVERITIES
+from .frames import text as _text
 from .htmltable import assets
 from .notebook import CACHE_ENV, Audit, cache_key, open_audit, save_cached
 
@@ -797,10 +798,6 @@ def _pct(ratio: float | None) -> str:
 
 def _when(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def _plain(text: Any) -> str:

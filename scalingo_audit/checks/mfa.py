@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import frames
-from ..commands import argv, phrase
-from .registry import GUIDE, Context, Finding, check
+from .registry import GUIDE, Context, Finding, check, membership_finding
 
 _ENABLE = (
     "Ask {email} to enable two-factor authentication (dashboard: User settings → Authentication)"
@@ -32,18 +31,7 @@ def _collaborators(ctx: Context, role: str, tfa_known: bool) -> Iterator[dict]:
     action="downgrade",
 )
 def collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
-    for r in _collaborators(ctx, "collaborator", tfa_known=True):
-        cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
-        yield {
-            "region": r["region"],
-            "app": r["app_name"],
-            "email": r["email"],
-            "message": f"{r['email']} is a full Collaborator on {r['app_name']} without 2FA.",
-            "remediation": _ENABLE.format(email=r["email"])
-            + "; until then downgrade: "
-            + phrase(cmd),
-            "command": cmd,
-        }
+    yield from _without_2fa(ctx, "collaborator", "downgrade", "; until then downgrade: ")
 
 
 @check(
@@ -56,18 +44,18 @@ def collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
     action="revoke",
 )
 def limited_collaborator_without_2fa(ctx: Context) -> Iterator[Finding]:
-    for r in _collaborators(ctx, "limited_collaborator", tfa_known=True):
-        cmd = argv("revoke", r["region"], r["app_name"], r["email"])
-        yield {
-            "region": r["region"],
-            "app": r["app_name"],
-            "email": r["email"],
-            "message": f"{r['email']} is a Limited Collaborator on {r['app_name']} without 2FA.",
-            "remediation": _ENABLE.format(email=r["email"])
-            + "; or remove the access: "
-            + phrase(cmd),
-            "command": cmd,
-        }
+    yield from _without_2fa(ctx, "limited_collaborator", "revoke", "; or remove the access: ")
+
+
+def _without_2fa(ctx: Context, role: str, action: str, meanwhile: str) -> Iterator[Finding]:
+    """Accepted members with ``role`` whose 2FA is off: enable it, ``meanwhile`` ``action``."""
+    for r in _collaborators(ctx, role, tfa_known=True):
+        yield membership_finding(
+            r,
+            action,
+            f"{r['email']} is a {frames.ROLE_PROSE[role]} on {r['app_name']} without 2FA.",
+            _ENABLE.format(email=r["email"]) + meanwhile,
+        )
 
 
 @check(

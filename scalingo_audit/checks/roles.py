@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import frames
-from ..commands import argv, example, phrase
-from .registry import GUIDE, Context, Finding, check
+from ..commands import argv, example
+from .registry import GUIDE, Context, Finding, check, membership_finding
 
 
 @check(
@@ -29,16 +29,13 @@ def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
     )  # .loc takes a missing value in the mask as False, as m[mask] did
     for r in frames.rows(m.loc[mask, ["region", "app_name", "email", "domain", "status"]]):
         pending = " (invitation pending)" if r["status"] == "pending" else ""
-        cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
-        yield {
-            "region": r["region"],
-            "app": r["app_name"],
-            "email": r["email"],
-            "message": f"{r['email']} ({r['domain']}, external) is a full Collaborator on "
+        yield membership_finding(
+            r,
+            "downgrade",
+            f"{r['email']} ({r['domain']}, external) is a full Collaborator on "
             f"{r['app_name']}{pending}.",
-            "remediation": "Downgrade to Limited Collaborator: " + phrase(cmd),
-            "command": cmd,
-        }
+            "Downgrade to Limited Collaborator: ",
+        )
 
 
 @check(
