@@ -511,6 +511,10 @@ def report_print_css(audit: Audit) -> str:
     )
 
 
+# How long the forked copy may take to write the data files before they are written here.
+DATA_FILES_WAIT = 300.0
+
+
 @contextlib.contextmanager
 def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[Path]]]:
     """:func:`write_data_files` of ``audit`` into ``folder`` beside the block; yields the
@@ -536,7 +540,13 @@ def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[
     child.start()
 
     def result() -> list[Path]:
-        child.join()
+        # A copy forked beside the kernels' client threads could in principle wait for a
+        # lock one of them held: after DATA_FILES_WAIT seconds the copy is stopped and the
+        # files are written here, so a report never hangs on it.
+        child.join(DATA_FILES_WAIT)
+        if child.is_alive():
+            child.kill()
+            child.join()
         files = [folder / name for name, _ in DATA_FILES]
         if child.exitcode != 0 or not all(f.is_file() for f in files):
             return write_data_files(audit, folder)

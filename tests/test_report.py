@@ -445,3 +445,37 @@ def test_a_bad_source_stops_the_kernels_started_for_it(tmp_path: Path) -> None:
         build_report(str(tmp_path / "missing"), out_dir=tmp_path / "out", progress=False)
     assert _kernel_children() == []
     assert not (tmp_path / "out").exists()
+
+
+def test_data_files_are_written_here_when_the_forked_copy_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forked copy that never finishes (e.g. a lock held by another thread at the fork)
+    is stopped after DATA_FILES_WAIT and the files are written by this process."""
+    import time
+
+    from scalingo_audit import report
+
+    parent = os.getpid()
+    written = report.write_data_files
+
+    def hang_in_the_copy(audit, folder):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
+            time.sleep(3600)
+        return written(audit, folder)
+
+    monkeypatch.setattr(report, "write_data_files", hang_in_the_copy)
+    monkeypatch.setattr(report, "DATA_FILES_WAIT", 1.0)
+    audit = open_audit("demo")
+    with report._data_files_aside(audit, tmp_path) as files:
+        started = time.monotonic()
+        paths = files()  # waits DATA_FILES_WAIT for the copy, then writes them here
+        waited = time.monotonic() - started
+    assert 1.0 <= waited < 60
+    assert sorted(p.name for p in paths) == sorted(name for name, _ in report.DATA_FILES)
+    assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
+    expected = tmp_path / "expected"
+    expected.mkdir()
+    written(audit, expected)
+    for p in paths:
+        assert p.read_bytes() == (expected / p.name).read_bytes()
