@@ -459,7 +459,7 @@ def test_data_files_are_written_here_when_the_forked_copy_hangs(
     parent = os.getpid()
     written = report.write_data_files
 
-    def hang_in_the_copy(audit, folder):  # type: ignore[no-untyped-def]
+    def hang_in_the_copy(audit, folder):
         if os.getpid() != parent:
             time.sleep(3600)
         return written(audit, folder)
