@@ -6,14 +6,27 @@ findings = sa.run_checks(data)         # one row per finding, see frames.SCHEMAS
 
 The names below are imported on first use (PEP 562), so ``scalingo-audit --version``
 and ``--help`` start without loading pandas.
+
+Logging: progress, notices and warnings go to the ``scalingo_audit`` logger (each module
+logs to its child, ``logging.getLogger(__name__)``). The package only adds a
+``NullHandler``, as libraries should, so calling it writes nothing on stderr until you
+configure logging (``logging.basicConfig(level=logging.INFO)`` shows the progress of
+``collect`` and ``build_report``). The ``scalingo-audit`` command installs its own
+stderr handler (``--quiet``: errors only; ``-v``: debug). Caveats about the data a
+notebook user must see under the cell (:class:`~scalingo_audit.errors.DataWarning`,
+:class:`~scalingo_audit.errors.OutputWarning`) stay Python warnings; the command logs
+them as warnings.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .checks import run_checks

@@ -30,6 +30,7 @@ import collections
 import datetime as dt
 import email.utils
 import json
+import logging
 import math
 import os
 import random
@@ -56,6 +57,8 @@ from .pagination import next_page
 DEFAULT_AUTH_URL = "https://auth.scalingo.com"
 MAX_PAGES = 1000  # pages of one list before it is a coverage gap (over 16 minutes at 60/min)
 REFRESH_MARGIN = 300.0  # exchange again when less than 5 minutes remain, as Scalingo's Go client
+
+log = logging.getLogger(__name__)  # each attempt at DEBUG (method, path, query, status)
 
 
 @dataclass(frozen=True, repr=False)
@@ -311,10 +314,14 @@ class Client:
                 self.limiter.done()
                 self._notify(label, None)
                 last = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+                log.debug("%s%s: %s (attempt %d)", label, _query(params), last, attempt)
                 failed = 0
             else:
                 self.limiter.done()
                 self._notify(label, r.status_code)
+                log.debug(
+                    "%s%s: HTTP %d (attempt %d)", label, _query(params), r.status_code, attempt
+                )
                 status = failed = r.status_code
                 if status == 401 and auth is None:
                     if fresh:
@@ -351,6 +358,7 @@ class Client:
                     "next retry",
                     request=label,
                 )
+            log.debug("%s: %s; next attempt in %.1f s", label, last, wait)
             if wait > 0 and last.startswith("rate limited"):
                 self.limiter.pause(wait)  # holds every request, not only this one
             elif wait > 0:
@@ -472,6 +480,11 @@ class Client:
                 )
             page = nxt
         raise AssertionError("unreachable")
+
+
+def _query(params: Mapping[str, Any] | None) -> str:
+    """The query string of a request, for a debug line (it never holds a credential)."""
+    return "?" + urllib.parse.urlencode(params) if params else ""
 
 
 def _error_text(r: requests.Response) -> str:

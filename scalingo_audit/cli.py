@@ -4,15 +4,25 @@ Exit status: 0 success; 1 ``check`` found an unmuted finding at or above
 ``--fail-on`` (``verify``: the evidence failed verification); 2 anything else —
 usage, bad input, I/O, API, and unexpected errors too — as one line on stderr,
 never a traceback unless ``--debug`` is given.
+
+Output: a command's result goes to stdout through :func:`_out` (the only function here
+that writes results); errors go to stderr through :func:`_fail`. Everything else the
+package says (progress, notices, warnings) is logged to the ``scalingo_audit`` logger;
+:func:`main` installs the one stderr handler for it, as plain lines (no timestamps):
+INFO as the message, WARNING as ``scalingo-audit: warning: ...``, DEBUG (``-v``) as
+``scalingo-audit: debug: MODULE: ...``. Every command takes ``--quiet`` (errors only, no
+progress bar; the result on stdout is unchanged) and ``-v``/``--verbose`` (debug lines).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 import typing
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ._version import __version__
 from .compliance import FRAMEWORKS
@@ -98,15 +108,26 @@ class _Parser(argparse.ArgumentParser):
 
 
 DEBUG_HELP = "on an error, also print the traceback (for bug reports)"
+QUIET_HELP = "print only errors: no progress, notices or warnings (the result is unchanged)"
+VERBOSE_HELP = "also print debug messages (requests, timings)"
+
+
+def _output_options(p: argparse.ArgumentParser, *, command: bool) -> None:
+    """``--debug``, ``--quiet`` and ``-v``, on the main parser and on every command's
+    (there with no default, so that one not given after the command keeps the value
+    given before it)."""
+    none: dict[str, typing.Any] = {"default": argparse.SUPPRESS} if command else {}
+    p.add_argument("--debug", action="store_true", help=DEBUG_HELP, **none)
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP, **none)
+    p.add_argument("-v", "--verbose", action="count", help=VERBOSE_HELP,
+                   **(none or {"default": 0}))  # fmt: skip
 
 
 def _command(
     sub: argparse._SubParsersAction[_Parser], name: str, **kwargs: typing.Any
 ) -> argparse.ArgumentParser:
-    """A sub-command's parser; ``--debug`` is accepted after the command name too."""
-    p = sub.add_parser(name, **kwargs)
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
-    return p
+    """A command's parser (:func:`build_parser` gives each one the output options)."""
+    return sub.add_parser(name, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    _output_options(parser, command=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = _command(sub, "check", help="run the checks and print findings")
@@ -223,7 +244,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop requesting after this long (90s, 45m, 2h) or at this time "
         "(2026-12-01T06:00+01:00): calls left become coverage gaps",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = _command(sub, "demo", help="write the demo organisation as a snapshot directory")
     p.add_argument("--out", metavar="DIR", required=True, help="snapshot directory to create")
@@ -370,15 +390,22 @@ def build_parser() -> argparse.ArgumentParser:
         "manifest.json, 'policy' for the policy file. Each $id ends with its version.",
     )
     p.add_argument("name", metavar="NAME", choices=NAMES, help=" | ".join(NAMES))
+
+    for p in {id(p): p for p in sub.choices.values()}.values():  # every command, once
+        _output_options(p, command=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the one place that turns errors into exit status 2 and one line."""
-    args = build_parser().parse_args(argv)
-    debug = bool(getattr(args, "debug", False))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.quiet and args.verbose:
+        parser.error("--quiet and -v/--verbose cannot be used together")
+    debug = bool(args.debug)
+    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     try:
-        with warnings.catch_warnings():
+        with _logging(level), warnings.catch_warnings():
             warnings.simplefilter("always", OutputWarning)
             warnings.simplefilter("always", DataWarning)
             warnings.showwarning = _show_warning
@@ -409,23 +436,78 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def _warn(message: str) -> None:
-    print(f"scalingo-audit: warning: {one_line(message)}", file=sys.stderr)
+PACKAGE_LOGGER = "scalingo_audit"
+log = logging.getLogger(f"{PACKAGE_LOGGER}.cli")  # not __name__: that is __main__ with -m
+
+
+class _Stderr(logging.StreamHandler[typing.TextIO]):
+    """A handler writing to ``sys.stderr`` as it is when a record is emitted (a caller,
+    or a test, may have replaced it since)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> typing.TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: typing.Any) -> None:
+        pass
+
+
+class _Lines(logging.Formatter):
+    """One escaped line per record, no timestamp: progress as is, the rest prefixed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = one_line(record.getMessage())
+        if record.levelno >= logging.ERROR:
+            return f"scalingo-audit: error: {text}"
+        if record.levelno >= logging.WARNING:
+            return f"scalingo-audit: warning: {text}"
+        if record.levelno >= logging.INFO:
+            return text
+        where = record.name.removeprefix(f"{PACKAGE_LOGGER}.")
+        return f"scalingo-audit: debug: {where}: {text}"
+
+
+@contextlib.contextmanager
+def _logging(level: int) -> Iterator[None]:
+    """The package logger on stderr at ``level`` for one command, then as it was."""
+    logger = logging.getLogger(PACKAGE_LOGGER)
+    handler = _Stderr()
+    handler.setFormatter(_Lines())
+    before = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False  # this handler is the one place the command's messages go
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.level, logger.propagate = before
 
 
 def _show_warning(
     message: Warning | str, category: type[Warning], *args: typing.Any, **kw: typing.Any
 ) -> None:
-    """Warnings of the package (e.g. a sheet cell that had to be escaped) as one line each."""
-    _warn(str(message))
+    """Python warnings (e.g. a sheet cell that had to be escaped) as log warnings."""
+    log.warning("%s", message)
+
+
+def _out(text: str, end: str = "\n") -> None:
+    """The command's result on stdout: the only function here that writes results."""
+    sys.stdout.write(text + end)
 
 
 def _fail(message: str, debug: bool) -> None:
+    """The error, on one line on stderr (after the traceback with ``--debug``): printed
+    whatever the log level, so ``--quiet`` never hides it."""
     if debug:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-    print(f"scalingo-audit: {one_line(message)}", file=sys.stderr)
+    sys.stderr.write(f"scalingo-audit: {one_line(message)}\n")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -449,7 +531,7 @@ def _run(args: argparse.Namespace) -> int:
             per_notebook=args.pages,
             verify=args.verify,
         )
-        print(f"Report written to {index}")
+        _out(f"Report written to {index}")
         return 0
     if args.command == "collect":
         from .collect import collect, parse_deadline
@@ -465,26 +547,26 @@ def _run(args: argparse.Namespace) -> int:
             since=args.since,
             deadline=None if args.deadline is None else parse_deadline(args.deadline),
         )
-        print(f"Snapshot written to {path}")
+        _out(f"Snapshot written to {path}")
         return 0
     if args.command == "demo":
         from .demo import demo_snapshot
         from .snapshot import write
 
         path = write(demo_snapshot(), args.out)
-        print(f"Demo snapshot written to {path}")
+        _out(f"Demo snapshot written to {path}")
         return 0
     if args.command == "diff":
         from . import diff
 
         if not args.verify:
-            _warn("--no-verify: these changes may come from altered evidence (UNVERIFIED)")
+            log.warning("--no-verify: these changes may come from altered evidence (UNVERIFIED)")
         changes = diff.compare(args.old, args.new, policy=args.policy, verify=args.verify)
         for what in changes.attrs.get("left_out", []):
-            _warn(f"not compared (coverage gap): {what}")
+            log.warning("not compared (coverage gap): %s", what)
         render = {"table": diff.to_table, "json": diff.to_json, "csv": diff.to_csv}
         text = render[args.format](changes)
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        _out(text, end="" if text.endswith("\n") else "\n")
         return 0
     if args.command == "review":
         return _review(args)
@@ -494,13 +576,13 @@ def _run(args: argparse.Namespace) -> int:
         from .starter_policy import write_starter_policy
 
         path = write_starter_policy(load(args.source, policy=Policy()), args.out)
-        print(f"Starter policy written to {path}: review it, then pass --policy {path}")
+        _out(f"Starter policy written to {path}: review it, then pass --policy {path}")
         return 0
     if args.command == "verify":
         from .evidence import verify
 
         result = verify(args.snapshot, expect_sha256=args.expect_sha256)
-        print(result.report())
+        _out(result.report())
         return 0 if result.ok else 1
     if args.command == "notify":
         return _notify(args)
@@ -510,26 +592,26 @@ def _run(args: argparse.Namespace) -> int:
         if args.framework:
             from .compliance import controls_print
 
-            sys.stdout.write(controls_print(args.framework))
+            _out(controls_print(args.framework), end="")
             return 0
         for c in catalogue().to_dict("records"):
-            print(f"{c['check_id']:34} {c['severity']:7} {c['title']}")
+            _out(f"{c['check_id']:34} {c['severity']:7} {c['title']}")
         return 0
     if args.command == "notebooks":
         from . import resources
 
         if args.copy:
             copies = resources.copy_notebooks(args.copy)
-            print(f"{len(copies)} notebooks copied to {args.copy}")
+            _out(f"{len(copies)} notebooks copied to {args.copy}")
             return 0
-        print(f"Bundled notebooks in {resources.notebooks_dir()}:")
+        _out(f"Bundled notebooks in {resources.notebooks_dir()}:")
         for nb in resources.bundled_notebooks():
-            print(f"  {nb.name}")
+            _out(f"  {nb.name}")
         return 0
     if args.command == "schema":
         from . import contracts
 
-        sys.stdout.write(contracts.text(args.name))
+        _out(contracts.text(args.name), end="")
         return 0
     raise AssertionError(args.command)  # argparse only accepts the commands above
 
@@ -560,20 +642,19 @@ def _review(args: argparse.Namespace) -> int:
 
             data = pseudonymise(data, load_or_create_key())
         if not args.verify:
-            _warn("--no-verify: the decisions are recorded against UNVERIFIED evidence")
+            log.warning("--no-verify: the decisions are recorded against UNVERIFIED evidence")
         applied = review.apply_decisions(args.apply_decisions, data)
         for line in applied.commands:
-            print(line)
+            _out(line)
         for d in applied.manual:
-            print(
-                f"row {d.row}: {d.decision} {d.person!r} on {d.app!r} ({d.region!r}) "
-                f"{commands.MANUAL}.",
-                file=sys.stderr,
-            )
-        print(
-            f"Decisions recorded in {applied.record}. Nothing was changed on Scalingo: run "
-            "the commands above yourself.",
-            file=sys.stderr,
+            log.warning(
+                "row %s: %s %r on %r (%r) %s.", d.row, d.decision, d.person, d.app, d.region,
+                commands.MANUAL,
+            )  # fmt: skip
+        log.info(
+            "Decisions recorded in %s. Nothing was changed on Scalingo: run the commands above "
+            "yourself.",
+            applied.record,
         )
         return 0
     from .evidence import provenance
@@ -588,7 +669,7 @@ def _review(args: argparse.Namespace) -> int:
     sheet = review.review_sheet(audit.data, audit.findings)
     about = {**review.sheet_about(audit.data), **provenance(audit.data, as_of=audit.as_of)}
     path = review.write_review(sheet, args.out, about=about)
-    print(f"Review sheet with {len(sheet)} rows written to {path}")
+    _out(f"Review sheet with {len(sheet)} rows written to {path}")
     return 0
 
 
@@ -608,7 +689,7 @@ def _notify(args: argparse.Namespace) -> int:
     f = baseline.compare(audit.findings, previous)
     counts = notify.summary(f)
     if not counts["new"] and not args.always:
-        print(f"Nothing new since the baseline ({counts['fixed']} fixed): nothing posted.")
+        _out(f"Nothing new since the baseline ({counts['fixed']} fixed): nothing posted.")
         return 0
     payload = (
         notify.json_payload(f, prov, baseline=args.baseline)
@@ -616,7 +697,7 @@ def _notify(args: argparse.Namespace) -> int:
         else notify.slack_payload(f, prov)
     )
     attempts = notify.post(webhook, payload, timeout=args.timeout, retries=args.retries)
-    print(
+    _out(
         f"Posted to the webhook: {counts['new']} new, {counts['fixed']} fixed"
         + (f" ({attempts} attempts)" if attempts > 1 else "")
         + "."
@@ -640,7 +721,7 @@ def _follow_up(args: argparse.Namespace) -> int:
 
         data = pseudonymise(data, load_or_create_key())
     items = followup.follow_up(review, data)
-    sys.stdout.write(output.terminal_text(followup.to_text(items, review, data)))
+    _out(output.terminal_text(followup.to_text(items, review, data)), end="")
     return 1 if followup.pending(items) else 0
 
 
@@ -655,8 +736,9 @@ def _check(args: argparse.Namespace) -> int:
         args.source, args.policy, args.as_of, pseudonymise=args.pseudonymise, verify=args.verify
     )
     if audit.data.info.verified is False:
-        _warn(
-            f"{output.UNVERIFIED}: --no-verify, the raw files were not checked against the manifest"
+        log.warning(
+            "%s: --no-verify, the raw files were not checked against the manifest",
+            output.UNVERIFIED,
         )
     prov = provenance(audit.data, as_of=audit.as_of)
     f = audit.findings
@@ -668,11 +750,12 @@ def _check(args: argparse.Namespace) -> int:
         )
         f = baseline.compare(f, previous)
     for gap in audit.data.info.gaps:
-        _warn(f"not audited: {gap}")
+        log.warning("not audited: %s", gap)
     for e in audit.expired:
-        _warn(
-            f"policy exception {e.describe()} expired on {e.expires.isoformat()} and mutes nothing"
-        )
+        log.warning(
+            "policy exception %s expired on %s and mutes nothing",
+            e.describe(), e.expires.isoformat(),
+        )  # fmt: skip
     if args.format == "ocsf":
         from .ocsf import to_ocsf
 
@@ -695,7 +778,7 @@ def _check(args: argparse.Namespace) -> int:
 
         write_text(args.output_file, text)
     else:
-        sys.stdout.write(text)
+        _out(text, end="")
     if args.metrics:
         from .atomic import write_text
         from .checks import CHECKS

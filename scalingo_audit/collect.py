@@ -26,12 +26,18 @@ with its gaps) and raises one :class:`CollectionStopped` naming what happened an
 where the data is. Names from the API are data: file names are encoded
 (:func:`scalingo_audit.snapshot.name_segment`), URL paths quoted
 (:func:`scalingo_audit.api.api_path`).
+
+Progress goes to the ``scalingo_audit.collect`` logger: the plan of each region and the
+closing summary at INFO, each coverage gap at WARNING (the first ``MAX_GAP_LINES``, then a
+count; the manifest lists them all). The progress bar (``progress=True``) is drawn on
+stderr when it is a terminal.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import re
 import signal
@@ -42,7 +48,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 
 from tqdm import tqdm
 
@@ -52,7 +58,9 @@ from .errors import ApiError, AuditError, AuthError, InputError, PageLimitError,
 from .redact import redact_events
 from .sources import records
 
-MAX_GAP_LINES = 20  # coverage gaps printed one per line; the rest are counted
+MAX_GAP_LINES = 20  # coverage gaps logged one per line; the rest are counted
+
+log = logging.getLogger(__name__)
 
 
 class CollectionStopped(AuditError):
@@ -264,7 +272,6 @@ def collect(
     rate_limit: int = 60,
     env: Mapping[str, str] | None = None,
     progress: bool = True,
-    stream: TextIO | None = None,
     period: float = 60.0,
     backoff: float = 2.0,
     timeout: float = 30.0,
@@ -297,7 +304,6 @@ def collect(
     if deadline is not None and not deadline > 0:
         raise InputError("--deadline must be in the future")
     settings = Settings.from_env(env)
-    err = stream or sys.stderr
     started = dt.datetime.now(dt.UTC)
     known: dict[tuple[str, str], list[dict[str, Any]]] = {}
     prev = None
@@ -315,7 +321,8 @@ def collect(
         except OSError as exc:
             raise InputError(f"cannot write here ({exc.strerror or exc})", file=target) from None
         run = _Run(writer)
-        bar = tqdm(total=5, unit="req", disable=not progress, file=err, dynamic_ncols=True)
+        # disable=None: drawn only when stderr is a terminal
+        bar = tqdm(total=5, unit="req", disable=None if progress else True, dynamic_ncols=True)
 
         def on_request(label: str, status: int | None) -> None:
             bar.update(1)
@@ -334,7 +341,7 @@ def collect(
         with _signals() as guard:
             try:
                 with client:
-                    _collect(client, settings, run, opts, bar, err)
+                    _collect(client, settings, run, opts, bar)
                 bar.close()
                 guard.defer()  # everything is collected: a signal now must not lose it
                 path = writer.finish(_snapshot(run, started, client, events_days))
@@ -343,22 +350,18 @@ def collect(
                 bar.close()
                 raise _stopped(exc, run, target, started, client, events_days) from exc
     n_apps = sum(1 for f in run.files if f.kind == "apps")
-    print(
-        f"Collected {n_apps} region(s), {client.requests} requests, "
-        f"{len(run.gaps)} coverage gap(s), {run.redacted} variable value(s) redacted → {path}",
-        file=err,
-    )
+    log.info(
+        "Collected %d region(s), %d requests, %d coverage gap(s), %d variable value(s) "
+        "redacted → %s",
+        n_apps, client.requests, len(run.gaps), run.redacted, path,
+    )  # fmt: skip
     for g in run.gaps[:MAX_GAP_LINES]:
-        print(
-            f"scalingo-audit: warning: not audited: {escape(str(g['request']))[:300]} "
-            f"({escape(str(g['error']))[:300]})",
-            file=err,
+        log.warning(
+            "not audited: %s (%s)", escape(str(g["request"]))[:300], escape(str(g["error"]))[:300]
         )
     if len(run.gaps) > MAX_GAP_LINES:
-        print(
-            f"scalingo-audit: warning: and {len(run.gaps) - MAX_GAP_LINES} more coverage gaps "
-            "(listed in the manifest)",
-            file=err,
+        log.warning(
+            "and %d more coverage gaps (listed in the manifest)", len(run.gaps) - MAX_GAP_LINES
         )
     return path
 
@@ -540,9 +543,7 @@ def _signals() -> Iterator[_SignalGuard]:
             signal.signal(signum, old)
 
 
-def _collect(
-    client: Client, settings: Settings, run: _Run, opts: _Options, bar: tqdm[Any], err: TextIO
-) -> None:
+def _collect(client: Client, settings: Settings, run: _Run, opts: _Options, bar: tqdm[Any]) -> None:
     auth = settings.auth_url
     rate_limit, period = opts.rate_limit, opts.period
     regions = _regions(client, settings, run, opts.region or settings.region)
@@ -574,12 +575,13 @@ def _collect(
         bar.total = (bar.total or 0) + 1 + planned
         bar.refresh()
         minutes = (bar.total or 0) * period / 60 / rate_limit
-        print(
-            f"{shown}: {len(apps)} apps ({len(owned)} owned, {len(others)} shared) → about "
-            f"{planned} more requests{' + event pages' if opts.events_days else ''}; whole run "
-            f"≈ {minutes:.1f} min at {rate_limit} requests/min",
-            file=err,
-        )
+        with tqdm.external_write_mode(file=sys.stderr):  # the bar steps aside for the line
+            log.info(
+                "%s: %d apps (%d owned, %d shared) → about %d more requests%s; whole run "
+                "≈ %.1f min at %d requests/min",
+                shown, len(apps), len(owned), len(others), planned,
+                " + event pages" if opts.events_days else "", minutes, rate_limit,
+            )  # fmt: skip
         try:
             body = _paged(client, run, opts, api, "/v1/collaborators", "collaborators",
                           "collaborators", name)  # fmt: skip

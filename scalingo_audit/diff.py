@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from . import frames, output
-from .frames import SEVERITIES
+from .frames import ROLE_PROSE, SEVERITIES, text
 from .model import AuditData
 
 CHANGES = (
@@ -58,12 +58,6 @@ CHANGES = (
     "finding_open",
 )
 """Kinds of change, in the order they are listed."""
-
-ROLE_LABELS = {
-    "owner": "owner",
-    "collaborator": "full Collaborator",
-    "limited_collaborator": "Limited Collaborator",
-}
 
 _FINDING_KEY = ("check_id", "region", "app", "email", "token_name")
 _RANK = {c: i for i, c in enumerate(CHANGES)}
@@ -172,7 +166,7 @@ class _Unseen:
     def hides(self, region: Any, *apps: Any) -> bool:
         if self.everything or str(region or "") in self.regions:
             return True
-        return any((str(region or ""), str(a)) in self.apps for a in apps if _text(a))
+        return any((str(region or ""), str(a)) in self.apps for a in apps if text(a, None))
 
 
 def _unseen(*audits: AuditData) -> _Unseen:
@@ -219,12 +213,12 @@ def _membership_changes(
         app = r["app_name_n"] if isinstance(r["app_name_n"], str) else r["app_name_o"]
         if unseen.hides(region, r["app_name_o"], r["app_name_n"], app_id):
             continue
-        role_o = _text(r["role_o"])
-        role_n = _text(r["role_n"])
+        role_o = text(r["role_o"], None)
+        role_n = text(r["role_n"], None)
         if (region, app_id) in owners_changed and "owner" in (role_o, role_n):
             continue  # part of the app's owner_changed row
-        st_o = _state(_text(r["status_o"]))
-        st_n = _state(_text(r["status_n"]))
+        st_o = _state(text(r["status_o"], None))
+        st_n = _state(text(r["status_n"], None))
         base = {"region": region, "app": app, "email": email}
         gone_app = (region, app_id) not in apps_new
         new_app = (region, app_id) not in apps_old
@@ -237,7 +231,7 @@ def _membership_changes(
                         "invitation_sent",
                         **base,
                         after=role_n,
-                        detail=f"{email} invited to {app} as {ROLE_LABELS[str(role_n)]}.",
+                        detail=f"{email} invited to {app} as {ROLE_PROSE[str(role_n)]}.",
                     )
                 )
             else:
@@ -247,7 +241,7 @@ def _membership_changes(
                         "access_granted",
                         **base,
                         after=role_n,
-                        detail=f"{email} became {ROLE_LABELS[str(role_n)]} of {app}{where}.",
+                        detail=f"{email} became {ROLE_PROSE[str(role_n)]} of {app}{where}.",
                     )
                 )
             continue
@@ -257,7 +251,7 @@ def _membership_changes(
                 " (app no longer listed)"
                 if gone_app
                 else " (account deleted)"
-                if _text(r["status_n"]) == "user account deleted"
+                if text(r["status_n"], None) == "user account deleted"
                 else ""
             )
             what = "invitation to" if pending else "access to"
@@ -266,7 +260,7 @@ def _membership_changes(
                     "access_revoked",
                     **base,
                     before=f"{role_o} (pending)" if pending else role_o,
-                    detail=f"{email} lost their {what} {app} as {ROLE_LABELS[str(role_o)]}{why}.",
+                    detail=f"{email} lost their {what} {app} as {ROLE_PROSE[str(role_o)]}{why}.",
                 )
             )
             continue
@@ -294,7 +288,7 @@ def _membership_changes(
                     "invitation_sent",
                     **base,
                     after=role_n,
-                    detail=f"{email} invited again to {app} as {ROLE_LABELS[str(role_n)]}.",
+                    detail=f"{email} invited again to {app} as {ROLE_PROSE[str(role_n)]}.",
                 )
             )
             continue
@@ -305,8 +299,8 @@ def _membership_changes(
                     **base,
                     before=role_o,
                     after=role_n,
-                    detail=f"{email} on {app}: {ROLE_LABELS[str(role_o)]} → "
-                    f"{ROLE_LABELS[str(role_n)]}.",
+                    detail=f"{email} on {app}: {ROLE_PROSE[str(role_o)]} → "
+                    f"{ROLE_PROSE[str(role_n)]}.",
                 )
             )
 
@@ -366,7 +360,7 @@ def _finding_changes(
     def keyed(f: pd.DataFrame) -> dict[tuple[Any, ...], dict[str, Any]]:
         out: dict[tuple[Any, ...], dict[str, Any]] = {}
         for r in f.to_dict("records"):
-            out.setdefault(tuple(_text(r[k]) for k in _FINDING_KEY), r)
+            out.setdefault(tuple(text(r[k], None) for k in _FINDING_KEY), r)
         return out
 
     a, b = keyed(old), keyed(new)
@@ -395,20 +389,16 @@ def _finding_changes(
 def _hidden_finding(r: dict[str, Any], unseen: _Unseen) -> bool:
     if unseen.everything:
         return True
-    if _text(r.get("token_name")):
+    if text(r.get("token_name"), None):
         return unseen.tokens
-    regions = [x.strip() for x in (_text(r.get("region")) or "").split(",") if x.strip()]
+    regions = [x.strip() for x in (text(r.get("region"), None) or "").split(",") if x.strip()]
     if not regions:
         return False
     return any(unseen.hides(region, r.get("app")) for region in regions)
 
 
-def _text(v: Any) -> str | None:
-    return None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
-
-
 def _lower(v: Any) -> str | None:
-    t = _text(v)
+    t = text(v, None)
     return t.lower() if t else None
 
 

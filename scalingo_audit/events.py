@@ -101,16 +101,18 @@ class _AppIndex:
 
     def find(self, uid: Any = None, email: Any = None, username: Any = None) -> int | None:
         """The membership row of a person: by user id, else email, else username."""
-        if _text(uid) and uid in self.ids:
+        if _given(uid) and uid in self.ids:
             return self.ids[uid]
-        if _text(email) and email.strip().lower() in self.emails:
+        if _given(email) and email.strip().lower() in self.emails:
             return self.emails[email.strip().lower()]
-        if _text(username) and username.strip().lower() in self.usernames:
+        if _given(username) and username.strip().lower() in self.usernames:
             return self.usernames[username.strip().lower()]
         return None
 
 
-def _text(value: Any) -> bool:
+def _given(value: Any) -> bool:
+    """Whether an event names something: a string with more than blanks (not text made of
+    a missing value, :func:`frames.text`)."""
     return isinstance(value, str) and bool(value.strip())
 
 
@@ -155,11 +157,11 @@ def _index(
         if app_name:
             by_name.setdefault((region or "", app_name), key)
         for ident in (uid, cid):
-            if _text(ident):
+            if _given(ident):
                 ix.ids.setdefault(ident, i)
-        if _text(email):
+        if _given(email):
             ix.emails.setdefault(email.strip().lower(), i)
-        if _text(username):
+        if _given(username):
             ix.usernames.setdefault(username.strip().lower(), i)
     return apps, by_name
 
@@ -172,9 +174,9 @@ def _app_key(
     by_name: Mapping[tuple[str, str], tuple[str, str]],
 ) -> tuple[str, str] | None:
     region = region if isinstance(region, str) else ""
-    if _text(app_id) and (region, app_id) in apps:
+    if _given(app_id) and (region, app_id) in apps:
         return (region, app_id)
-    if _text(app_name):
+    if _given(app_name):
         return by_name.get((region, app_name))
     return None
 
@@ -185,7 +187,7 @@ def _apply(e: Any, ix: _AppIndex, found: dict[str, dict[int, pd.Timestamp]]) -> 
     actor = ix.find(e.user_id, e.user_email, e.user_username)
     if e.type == "deployment":
         pusher = data.get("pusher")
-        by_pusher = ix.find(None, pusher, pusher) if _text(pusher) else None
+        by_pusher = ix.find(None, pusher, pusher) if _given(pusher) else None
         actor = by_pusher if by_pusher is not None else actor
     if actor is not None:
         _latest(found["last_activity_at"], actor, when)

@@ -22,12 +22,12 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from .errors import InputError, excerpt
 from .model import AuditData
-from .snapshot import parse_json, regular_file_bytes, validate_manifest
+from .snapshot import entry_problem, inside, parse_json, regular_file_bytes, validate_manifest
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -76,14 +76,6 @@ class VerifyResult:
         return "\n".join(lines)
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify(snapshot_dir: str | Path, *, expect_sha256: str | None = None) -> VerifyResult:
     """Recompute the size and SHA-256 of every raw file the manifest lists, from the bytes on
     disk.
@@ -125,10 +117,14 @@ def verify(snapshot_dir: str | Path, *, expect_sha256: str | None = None) -> Ver
     for i, entry in enumerate(entries):
         record = f"manifest.json files[{i}]"
         rel = entry.get("path") if isinstance(entry, dict) else None
-        if not isinstance(rel, str) or not rel or not _inside(rel):
-            problems.append(Problem(record, "bad-entry", f"unusable path {rel!r}"))
+        if isinstance(rel, str) and rel and inside(rel):
+            listed.add(rel)  # a bad entry's file is not an extra one too
+        bad = entry_problem(entry)  # what read() refuses, the one manifest validator
+        if bad is not None:
+            key, reason = bad
+            problems.append(Problem(record, "bad-entry", f"{key}: {reason}" if key else reason))
             continue
-        listed.add(rel)
+        rel = entry["path"]  # a string inside the snapshot: entry_problem() said so
         expected = entry.get("sha256")
         size = entry.get("size")
         path = root / rel
@@ -167,11 +163,6 @@ def verify(snapshot_dir: str | Path, *, expect_sha256: str | None = None) -> Ver
             elif rel not in listed:
                 problems.append(Problem(rel, "extra", "not listed in the manifest"))
     return VerifyResult(snapshot=root, sha256=digest, files=len(entries), problems=tuple(problems))
-
-
-def _inside(rel: str) -> bool:
-    p = PurePosixPath(rel)
-    return not p.is_absolute() and ".." not in p.parts and "\\" not in rel
 
 
 def provenance(data: AuditData, *, as_of: dt.datetime | None = None) -> dict[str, Any]:

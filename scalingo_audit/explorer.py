@@ -24,7 +24,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import htmltable, plots, tables
-from .frames import ROLES, STATUSES
+from .frames import ROLE_LABELS, ROLES, STATUSES
 from .notebook import Audit
 
 ANY = ""
@@ -71,7 +71,7 @@ class Explorer:
             ),
             "role": W.Dropdown(
                 description="Role",
-                options=[("Any", ANY), *[(tables.ROLE_LABELS[r], r) for r in ROLES]],
+                options=[("Any", ANY), *[(ROLE_LABELS[r], r) for r in ROLES]],
             ),
             "status": W.Dropdown(
                 description="Status", options=[("Any", ANY), *[(s, s) for s in STATUSES]]

@@ -46,9 +46,10 @@ import pandas as pd
 
 from . import frames
 from .errors import InputError, excerpt
-from .frames import STATUSES
+from .frames import ROLE_RANK, STATUSES
 from .model import AuditData, SourceInfo, assemble, warn_unknown_statuses
 from .policy import Policy
+from .snapshot import parse_json
 
 __all__ = ["ALIASES", "REQUIRED", "load_export", "map_columns"]
 
@@ -104,7 +105,6 @@ _ROLES = {
 _TRUE = {"true", "yes", "y", "enabled", "on", "1"}
 _FALSE = {"false", "no", "n", "disabled", "off", "0"}
 _UNKNOWN = {"", "n/a", "na", "unknown", "null", "none", "-"}
-_RANK = {"owner": 0, "collaborator": 1, "limited_collaborator": 2}
 
 Row = tuple[str, dict[str, Any]]  # (name of the row for messages, {column: value})
 
@@ -211,14 +211,7 @@ def _is_json(path: Path, text: str) -> bool:
 
 
 def _json_rows(text: str, path: Path) -> tuple[list[str], list[Row]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path
-        ) from None
-    except RecursionError:
-        raise InputError("JSON nested too deeply to be read", file=path) from None
+    data = parse_json(text.encode("utf-8"), path)  # the one JSON reader and its errors
     key = "records"
     if isinstance(data, Mapping):
         lists = [k for k, v in data.items() if isinstance(v, list)]
@@ -298,13 +291,12 @@ def _count_outside_quotes(line: str, char: str) -> int:
 
 
 def _text(value: Any) -> str | None:
-    """A cell as stripped text; None when empty or null."""
-    if value is None:
-        return None
+    """An export's cell as :func:`frames.text`, stripped, ``None`` when empty or missing, a
+    spreadsheet's boolean spelt ``true`` / ``false`` (as :data:`_TRUE` / :data:`_FALSE` read
+    it)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    s = str(value).strip()
-    return s or None
+    return frames.text(value).strip() or None
 
 
 def _membership(
@@ -419,7 +411,7 @@ def _frames(records: list[dict[str, Any]], path: Path) -> tuple[pd.DataFrame, pd
     best: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in records:
         k = (r["region"], r["app_name"], r["email"].lower())
-        if k not in best or _RANK[r["role"]] < _RANK[best[k]["role"]]:
+        if k not in best or ROLE_RANK[r["role"]] < ROLE_RANK[best[k]["role"]]:
             best[k] = r
     rows = []
     for (region, app_name, _), r in best.items():

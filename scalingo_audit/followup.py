@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .frames import ROLE_PROSE
 from .model import AuditData
 
 APPLIED, PENDING, MOOT, UNVERIFIED = "applied", "pending", "moot", "unverified"
@@ -152,8 +153,10 @@ def follow_up(review: Review, data: AuditData) -> list[FollowUp]:
 
 
 def _role(role: str) -> str:
-    return {"collaborator": "a full Collaborator", "limited_collaborator": "a Limited "
-            "Collaborator", "owner": "the Owner"}.get(role, role)  # fmt: skip
+    """``a full Collaborator``, ``a Limited Collaborator``, ``the owner``."""
+    if role not in ROLE_PROSE:
+        return role
+    return f"{'the' if role == 'owner' else 'a'} {ROLE_PROSE[role]}"
 
 
 def _check_same_account(review: Review, data: AuditData) -> None:

@@ -11,9 +11,10 @@ not the same as ``False``), ``Int64`` for counts and UTC datetimes.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:  # imported where used: the CLI reads SEVERITIES without loading pandas
     import pandas as pd
@@ -30,11 +31,31 @@ ROLES = ("owner", "collaborator", "limited_collaborator")
 """Membership roles, from most to least privileged (Scalingo's CLI shows
 ``owner``, ``collaborator`` and ``limited collaborator``)."""
 
+ROLE_RANK = {r: i for i, r in enumerate(ROLES)}
+"""A role's place in :data:`ROLES`: 0 for the most privileged."""
+
+ROLE_LABELS = {
+    "owner": "Owner",
+    "collaborator": "Collaborator (full)",
+    "limited_collaborator": "Limited Collaborator",
+}
+"""A role as a heading, axis or legend names it."""
+
+ROLE_PROSE = {
+    "owner": "owner",
+    "collaborator": "full Collaborator",
+    "limited_collaborator": "Limited Collaborator",
+}
+"""A role as a sentence names it (``became full Collaborator of shop``)."""
+
 STATUSES = ("accepted", "pending", "user account deleted")
 """Membership statuses as the API spells them; owners are always ``accepted``."""
 
 SEVERITIES = ("high", "medium", "low", "info")
 """Finding severities, most severe first."""
+
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+"""A severity's place in :data:`SEVERITIES`: 0 for the most severe (sort keys)."""
 
 CHECK_IDS = (
     "inactive_collaborator", "unused_full_privileges", "pending_invitation_stale",
@@ -327,6 +348,39 @@ def _plain(column: pd.Series) -> list[Any]:
         else v
         for v in values
     ]
+
+
+def is_missing(value: Any) -> bool:
+    """Whether ``value`` is a missing value: ``None``, ``NaN``, ``NaT`` or ``pd.NA``. Never
+    raises; a string, a list or a tuple is never missing."""
+    if value is None:
+        return True
+    if isinstance(value, str | int):  # the usual values (bool is an int), without pandas
+        return False
+    if isinstance(value, float):
+        return value != value
+    pd = sys.modules.get("pandas")  # pd.NA or NaT exist only once pandas is imported
+    if pd is None or not pd.api.types.is_scalar(value):
+        return False
+    return bool(pd.isna(value))
+
+
+@overload
+def text(value: Any) -> str: ...
+@overload
+def text(value: Any, missing: str) -> str: ...
+@overload
+def text(value: Any, missing: None) -> str | None: ...
+def text(value: Any, missing: str | None = "") -> str | None:
+    """``value`` as text, the one rule for every cell, record field and key: a missing value
+    (:func:`is_missing`) is ``missing`` (``""`` by default, ``None`` where absence must stay
+    visible), anything else is ``str(value)`` as it is, nothing stripped or lowered."""
+    return missing if is_missing(value) else str(value)
+
+
+def texts(column: pd.Series) -> list[str]:
+    """:func:`text` of every value of ``column``, computed for the whole column at once."""
+    return column.astype(TEXT).fillna("").tolist()
 
 
 def empty(name: str) -> pd.DataFrame:

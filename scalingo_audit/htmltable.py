@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .frames import SEVERITIES
+from .frames import SEVERITIES, is_missing
 
 LABELS: dict[str, str] = {
     "email": "Email",
@@ -87,16 +87,6 @@ def label(column: Any) -> str:
         return LABELS[name]
     text = name.replace("_", " ").strip()
     return text[:1].upper() + text[1:] if text else ""
-
-
-def is_missing(value: Any) -> bool:
-    """``None``, ``NaN``, ``NaT`` and ``pd.NA`` (never raises on lists or strings)."""
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def cell(value: Any, column: Any = "") -> str:

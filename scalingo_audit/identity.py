@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from . import frames
+from .frames import text, texts
 
 ID_LENGTH = 16
 """Hex digits kept of the SHA-256 (64 bits)."""
@@ -25,9 +26,7 @@ def finding_id(
     check_id: Any, region: Any, app: Any, email: Any, token_name: Any
 ) -> str:  # fmt: skip
     """The stable id of a finding: ``app`` is the app id where known, else its name."""
-    return _digest(
-        (_text(check_id), _text(region), _text(app), _text(email).lower(), _text(token_name))
-    )
+    return _digest((text(check_id), text(region), text(app), text(email).lower(), text(token_name)))
 
 
 def _digest(parts: tuple[str, ...]) -> str:
@@ -42,37 +41,20 @@ def assign_ids(findings: pd.DataFrame, apps: pd.DataFrame) -> pd.Series:
     ids = {
         (r, n): i
         for r, n, i in zip(
-            _texts(apps["region"]), _texts(apps["app_name"]), _texts(apps["app_id"]), strict=True
+            texts(apps["region"]), texts(apps["app_name"]), texts(apps["app_id"]), strict=True
         )
         if i
     }
-    regions, names = _texts(findings["region"]), _texts(findings["app"])
+    regions, names = texts(findings["region"]), texts(findings["app"])
     out = [
         _digest((c, r, ids.get((r, a), a), e.lower(), t))
         for c, r, a, e, t in zip(
-            _texts(findings["check_id"]),
+            texts(findings["check_id"]),
             regions,
             names,
-            _texts(findings["email"]),
-            _texts(findings["token_name"]),
+            texts(findings["email"]),
+            texts(findings["token_name"]),
             strict=True,
         )
     ]
     return pd.Series(out, index=findings.index, dtype=frames.TEXT)
-
-
-def _texts(column: pd.Series) -> list[str]:
-    """A column as plain strings, missing values as ``""``."""
-    values = column.astype(object)
-    return ["" if v is None or v is pd.NA or v != v else str(v) for v in values.tolist()]
-
-
-def _text(v: Any) -> str:
-    if v is None:
-        return ""
-    try:
-        if pd.isna(v):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(v)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from .baseline import FIXED
 from .compliance import not_evaluated_mask
-from .identity import _text
+from .frames import text as _text
 
 _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 ALL_CLEAR = "all audited scopes"

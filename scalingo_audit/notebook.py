@@ -1,15 +1,18 @@
 """What every notebook does first: load the source, run the checks, set up offline charts.
 
 Notebooks stay thin glue: their ``parameters`` cell names ``source``,
-``policy`` and ``as_of``; :func:`open_audit` turns those into an :class:`Audit`.
+``policy`` and ``as_of``; :func:`open_audit` turns those into an :class:`Audit`, and
+:func:`open_report` is the whole setup cell of the report notebooks 01-04.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -17,6 +20,8 @@ from .checks import expired_exceptions, resolve_as_of, run_checks
 from .model import AuditData
 from .policy import PolicyException, load_policy
 from .sources import load
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,11 +56,12 @@ def cache_key(
     from pathlib import Path
 
     from . import __version__
+    from .snapshot import sha256_file
 
     def digest(path: Path) -> str:
         target = path / "manifest.json" if path.is_dir() else path
         try:
-            return hashlib.sha256(target.read_bytes()).hexdigest()
+            return sha256_file(target)
         except OSError:
             return "unreadable"
 
@@ -111,19 +117,63 @@ def open_audit(
     )  # fmt: skip
     if cached is not None:
         return cached
+    start = time.perf_counter()
     data = load(source, policy=load_policy(policy) if policy else None, verify=verify)
+    log.debug("loaded %s: %d apps in %.2f s", source, len(data.apps), time.perf_counter() - start)
     if pseudonymise:
         from .pseudonymise import load_or_create_key
         from .pseudonymise import pseudonymise as pseudonymise_data
 
         data = pseudonymise_data(data, load_or_create_key(pseudonym_key or None))
     when = resolve_as_of(as_of or None, data)
+    start = time.perf_counter()
+    findings = run_checks(data, as_of=when)
+    log.debug(
+        "checks as of %s: %d findings in %.2f s",
+        when.date(), len(findings), time.perf_counter() - start,
+    )  # fmt: skip
     return Audit(
-        data=data,
-        findings=run_checks(data, as_of=when),
-        as_of=when,
-        expired=expired_exceptions(data.policy, when),
+        data=data, findings=findings, as_of=when, expired=expired_exceptions(data.policy, when)
     )
+
+
+class Report(NamedTuple):
+    """What a report notebook reads: the whole :class:`Audit`, and its data and findings
+    within the notebook's ``region`` and ``project`` (:func:`scalingo_audit.tables.scope`)."""
+
+    audit: Audit
+    data: AuditData
+    findings: pd.DataFrame
+
+
+def open_report(
+    source: str = "demo",
+    policy: str = "",
+    as_of: str = "",
+    *,
+    region: str = "",
+    project: str = "",
+    pseudonymise: bool = False,
+    pseudonym_key: str = "",
+    verify: bool = True,
+) -> Report:
+    """The setup of a report notebook, from its ``parameters``: charts and tables set up
+    (:func:`setup_display`), the audit opened (:func:`open_audit`), scoped to ``region``
+    and ``project`` (empty: all), and the source line shown
+    (:func:`scalingo_audit.tables.source_markdown`)."""
+    from IPython.display import Markdown, display
+
+    from . import tables
+
+    setup_display()
+    audit = open_audit(
+        source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=pseudonym_key,
+        verify=verify,
+    )  # fmt: skip
+    data = tables.scope(audit.data, region=region, project=project)
+    findings = tables.scope_findings(audit.findings, data)
+    display(Markdown(tables.source_markdown(audit.data.info, audit.as_of)))
+    return Report(audit, data, findings)
 
 
 def setup_display() -> None:

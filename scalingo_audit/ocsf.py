@@ -45,9 +45,12 @@ from typing import Any
 import pandas as pd
 
 from .baseline import EXISTING, FIXED
-from .identity import _text
+from .frames import SEVERITIES, SEVERITY_RANK
+from .frames import text as _text
 
-_SEVERITY = {"high": 4, "medium": 3, "low": 2, "info": 1}
+_SEVERITY = {s: len(SEVERITIES) - SEVERITY_RANK[s] for s in SEVERITIES}
+"""OCSF ``severity_id`` per severity: 4 High, 3 Medium, 2 Low, 1 Informational, the same order
+counted from the least severe (``info`` is OCSF's Informational)."""
 PROVIDER = "Scalingo"
 PRODUCT = "scalingo-audit"
 

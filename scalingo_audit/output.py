@@ -20,7 +20,7 @@ from . import contracts, frames
 from .baseline import NEW, fixed_findings, open_findings
 from .commands import render
 from .compliance import controls_for, controls_text
-from .frames import SEVERITIES
+from .frames import SEVERITIES, is_missing
 
 JSON_FIELDS = (
     "check_id", "severity", "title", "region", "app", "email", "token_name",
@@ -60,8 +60,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u2
 def plain_records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]:
     """The rows of ``frame`` as dicts of ``fields`` holding plain Python values (numpy
     scalars unwrapped); missing values are ``None``."""
+    plain = _PLAIN  # str, bool, int and None pass as they are, without a call each
     return [
-        {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
+        {
+            k: (v if type(v) in plain else None if is_missing(v) else _plain(v))
+            for k, v in row.items()
+        }
         for row in frames.rows(frame, fields)
     ]
 
@@ -84,7 +88,7 @@ def csv_text(fields: Sequence[str], items: Iterable[Mapping[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(fields)
-    rows = ([safe_cell("" if rec[k] is None else rec[k]) for k in fields] for rec in items)
+    rows = ([_csv_cell(rec[k]) for k in fields] for rec in items)
     write_csv_rows(writer, buf, rows)
     return buf.getvalue()
 
@@ -297,13 +301,16 @@ def severity_counts(findings: pd.DataFrame) -> dict[str, int]:
     return {s: int((active["severity"] == s).sum()) for s in SEVERITIES}
 
 
-def _missing(v: Any) -> bool:
-    if v is None or isinstance(v, str | bool | int):  # the usual values, without pd.isna
-        return v is None
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
+_PLAIN = frozenset({str, bool, int, type(None)})
+
+
+def _csv_cell(v: Any) -> Any:
+    """A CSV cell: ``None`` empty, a text formula-safe (:func:`safe_cell`)."""
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v if v[:1].isalnum() else safe_cell(v)  # a letter or digit first: no formula
+    return v
 
 
 def _plain(v: Any) -> Any:

@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import tables
-from .frames import ROLES, SEVERITIES
+from .frames import ROLE_LABELS, ROLES, SEVERITIES
 from .model import AuditData
 
 ROLE_COLORS = {
@@ -84,7 +84,7 @@ def role_distribution(
         fig = go.Figure(
             [
                 go.Bar(
-                    x=[tables.ROLE_LABELS[r] for r in ROLES],
+                    x=[ROLE_LABELS[r] for r in ROLES],
                     y=[int(counts[r]) for r in ROLES],
                     marker_color=[ROLE_COLORS[r] for r in ROLES],
                     text=[int(counts[r]) for r in ROLES],
@@ -100,7 +100,7 @@ def role_distribution(
     table = tables.role_counts(memberships, by, statuses=statuses)
     total = len(table)
     shown = table.head(top)
-    traces = {r: tables.ROLE_LABELS[r] for r in ROLES}
+    traces = {r: ROLE_LABELS[r] for r in ROLES}
     fig = _stacked_h(shown, traces, ROLE_COLORS)
     label = _BY_LABELS.get(by, by)
     return _layout(
@@ -138,12 +138,13 @@ def tfa_by_role(memberships: pd.DataFrame) -> go.Figure:
     """2FA of accepted collaborators per role: on, off and unknown kept apart (owners are
     left out: the API does not expose their 2FA)."""
     table = tables.tfa_counts(memberships, "role")
-    table.index = [tables.ROLE_LABELS[r] for r in table.index]
+    table.index = [ROLE_LABELS[r] for r in table.index]
     states = {s: TFA_LABELS[s] for s in tables.TFA_STATES[:3]}
     fig = _stacked_h(table, states, TFA_COLORS)
     return _layout(
         fig,
-        "2FA of accepted collaborators, by role (owners' 2FA is not exposed by the API)",
+        "2FA of accepted collaborators, by role (owners aside: the API reports only the "
+        "collector's)",
         "Accepted memberships",
         "Role",
         rows=len(table),
@@ -236,7 +237,7 @@ def access_overview(memberships: pd.DataFrame) -> go.Figure:
     table = pd.crosstab(memberships["role"], state).reindex(
         index=list(ROLES), columns=list(tables.TFA_STATES), fill_value=0
     )
-    table.index = [tables.ROLE_LABELS[r] for r in table.index]
+    table.index = [ROLE_LABELS[r] for r in table.index]
     fig = _stacked_h(table, TFA_LABELS, TFA_COLORS)
     return _layout(
         fig,

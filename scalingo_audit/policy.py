@@ -38,6 +38,7 @@ from typing import Any
 from . import contracts
 from .errors import PolicyError, excerpt
 from .frames import CHECK_IDS
+from .frames import text as _text
 
 
 @dataclass(frozen=True)
@@ -103,15 +104,6 @@ class Policy:
     def is_token_account(self, email: str) -> bool:
         return email.lower() in self.api_token_accounts
 
-
-def _text(value: Any) -> str:
-    return "" if value is None or value is _NA else str(value)
-
-
-try:  # pandas' NA, compared by identity above without importing pandas at module level
-    from pandas import NA as _NA
-except ImportError:  # pragma: no cover
-    _NA = object()
 
 _TOP_KEYS = {
     "internal_domains",

@@ -19,13 +19,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ from markupsafe import Markup
 from . import __version__, atomic, resources
 from .errors import InputError, ReportError
 from .frames import SEVERITIES
+from .frames import text as _text
 from .htmltable import assets
 from .notebook import CACHE_ENV, Audit, cache_key, open_audit, save_cached
 
@@ -52,6 +53,7 @@ starts: kernels start while the report still loads and checks its source
 
 CELL_TIMEOUT = 600  # seconds; a cell running longer is stuck, not slow
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -377,7 +379,9 @@ def build_report(
     The report directory also holds the complete data: ``findings.csv``, ``findings.json``
     and the access review sheet ``review.csv`` (see :data:`DATA_FILES`).
     ``timings``, when given, receives the seconds each phase took (``load + checks``,
-    ``notebooks``, ``merge + export``, ``data files``, ``pdf``), for the benchmark.
+    ``notebooks``, ``merge + export``, ``data files``, ``pdf``), for the benchmark; the
+    ``scalingo_audit.report`` logger gets them at DEBUG, and with ``progress`` one INFO line
+    per notebook and per file written.
     Returns the path of ``index.html``. Raises ``InputError``/``PolicyError`` for
     bad input (before any notebook runs) and ``ReportError`` if a notebook fails.
     """
@@ -422,21 +426,19 @@ def build_report(
         save_cached(audit, key, tmp)
         data_dir = staging / "data"
         data_dir.mkdir()
-        # the data files are written while the kernels run (this process mostly waits on them)
-        with ThreadPoolExecutor(max_workers=1) as side:
-            data_files = side.submit(write_data_files, audit, data_dir)
+        # the data files are written while the kernels run, in a process of their own
+        with _data_files_aside(audit, data_dir) as data_files:
             executed = run_notebooks(
                 notebooks, staging, params, out=out, progress=progress, kernels=kernels
             )
             clock.lap("notebooks")
-            written = data_files.result()
+            written = data_files()
             clock.lap("data files (the rest, after the notebooks)")
-        _say(progress, f"{REPORT_HTML} … ")
         nb, sections = merge_notebooks(executed)
         front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
         html = _export(with_front(nb, front), "Scalingo access audit", css=REPORT_CSS)
         (staging / REPORT_HTML).write_text(html, encoding="utf-8")
-        _say(progress, "done\n")
+        _say(progress, f"{REPORT_HTML} … done")
         if per_notebook:
             for nb_path, done in zip(notebooks, executed, strict=True):
                 title, summary = describe_notebook(nb_path)
@@ -455,9 +457,8 @@ def build_report(
         from .pdf import html_to_pdf, pdf_path
 
         report_pdf = pdf_path(out / REPORT_HTML).name
-        _say(progress, f"PDF {report_pdf} … ")
         html_to_pdf(out / REPORT_HTML, out / report_pdf, css=report_print_css(audit))
-        _say(progress, "done\n")
+        _say(progress, f"PDF {report_pdf} … done")
         clock.lap("pdf")
     index = out / "index.html"
     atomic.write_text(
@@ -510,6 +511,55 @@ def report_print_css(audit: Audit) -> str:
     )
 
 
+# How long the forked copy may take to write the data files before they are written here.
+DATA_FILES_WAIT = 300.0
+
+
+@contextlib.contextmanager
+def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[Path]]]:
+    """:func:`write_data_files` of ``audit`` into ``folder`` beside the block; yields the
+    function that waits for it and returns the files. Where the platform forks, in a forked
+    copy of this process: the copy has the audit already, and the CPU the files take (1-2 s
+    on a 50,000-membership organisation) does not compete for this process's GIL with the
+    threads that feed the kernels. If the copy fails, the files are written here, so that
+    an error is raised as usual. Elsewhere, in a thread."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        with ThreadPoolExecutor(max_workers=1) as side:
+            future = side.submit(write_data_files, audit, folder)
+            yield future.result
+        return
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # the copy would write out what is still buffered a second time
+    child = multiprocessing.get_context("fork").Process(
+        target=write_data_files, args=(audit, folder), daemon=True
+    )
+    child.start()
+
+    def result() -> list[Path]:
+        # A copy forked beside the kernels' client threads could in principle wait for a
+        # lock one of them held: after DATA_FILES_WAIT seconds the copy is stopped and the
+        # files are written here, so a report never hangs on it.
+        child.join(DATA_FILES_WAIT)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        files = [folder / name for name, _ in DATA_FILES]
+        if child.exitcode != 0 or not all(f.is_file() for f in files):
+            return write_data_files(audit, folder)
+        return files
+
+    try:
+        yield result
+    finally:
+        if child.is_alive():  # the block failed: the files are not needed any more
+            child.kill()
+        child.join()
+
+
 @contextlib.contextmanager
 def _kernels(notebooks: list[Path]) -> Iterator[list[Any]]:
     """One report kernel per notebook, started now in the notebook's folder
@@ -553,7 +603,7 @@ def run_notebooks(
         try:
             execute(nb, target, params, cwd=nb.parent, km=km)
         except ReportError:
-            _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … failed\n")
+            _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … failed")
             if target.exists():
                 (out / "_failed").mkdir(parents=True, exist_ok=True)
                 shutil.copy(target, out / "_failed" / nb.name)
@@ -562,7 +612,7 @@ def run_notebooks(
             if km is not None:
                 stop(km)  # its memory back now, not when the last notebook ends
         took = time.perf_counter() - start
-        _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s\n")
+        _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s")
 
     n = workers or default_workers(len(notebooks))
     # Kernels get their folder through nbclient (see execute), so nothing here changes the
@@ -596,6 +646,7 @@ class _Clock:
 
     def lap(self, phase: str) -> None:
         now = time.perf_counter()
+        log.debug("%s: %.2f s", phase, now - self.last)
         if self.timings is not None:
             self.timings[phase] = now - self.last
         self.last = now
@@ -759,19 +810,15 @@ def _when(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _plain(text: Any) -> str:
     """One line, no terminal colours: how a ReportError message must read."""
     return " ".join(_ANSI.sub("", str(text)).split())
 
 
 def _say(enabled: bool, text: str) -> None:
+    """A progress line (``progress=True``) for the ``scalingo_audit.report`` logger."""
     if enabled:
-        sys.stderr.write(text)
-        sys.stderr.flush()
+        log.info("%s", text)
 
 
 _TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(

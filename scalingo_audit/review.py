@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import json
 import re
 import shutil
@@ -43,6 +42,7 @@ from . import commands as cli
 from .errors import InputError, OutputWarning, excerpt
 from .model import AuditData
 from .output import is_formula_like, safe_cell, verified_word, write_csv_rows
+from .snapshot import sha256_file
 
 KEEP, DOWNGRADE, REVOKE = "keep", "downgrade to Limited", "revoke"
 DECISIONS = {
@@ -78,11 +78,13 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
     on_app: dict[tuple[str, str, str], list[str]] = {}
     on_person: dict[str, list[str]] = {}
     for r in frames.rows(open_, ["check_id", "region", "app", "email"]):
-        email = _s(r["email"]).lower()
+        email = frames.text(r["email"]).lower()
         if not email:
             continue
-        if _s(r["app"]):
-            on_app.setdefault((_s(r["region"]), _s(r["app"]), email), []).append(r["check_id"])
+        if frames.text(r["app"]):
+            on_app.setdefault((frames.text(r["region"]), frames.text(r["app"]), email), []).append(
+                r["check_id"]
+            )
         else:
             on_person.setdefault(email, []).append(r["check_id"])
     evidence = verified_word(data.info.verified)  # UNVERIFIED on every row after --no-verify
@@ -90,8 +92,8 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
     has_full = "last_full_action_at" in m.columns
     rows = []
     for r in frames.rows(m):
-        email = _s(r["email"])
-        key = (_s(r["region"]), _s(r["app_name"]), email.lower())
+        email = frames.text(r["email"])
+        key = (frames.text(r["region"]), frames.text(r["app_name"]), email.lower())
         ids = sorted(set(on_app.get(key, []) + on_person.get(email.lower(), [])))
         action, reason = suggest(r, ids)
         rows.append(
@@ -112,7 +114,9 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
                 "findings": ", ".join(ids),
                 "suggested_action": action,
                 "reason": reason,
-                "command": command(action, _s(r["region"]), _s(r["app_name"]), email),
+                "command": command(
+                    action, frames.text(r["region"]), frames.text(r["app_name"]), email
+                ),
                 "source_verified": evidence,
             }
         )
@@ -161,10 +165,6 @@ def command(action: str, region: str, app: str, email: str) -> str:
     return "" if act is None else cli.phrase(cli.argv(act, region, app, email))
 
 
-def _s(v: Any) -> str:
-    return "" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
-
-
 def _day(v: Any) -> str | None:
     return None if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
 
@@ -207,7 +207,7 @@ def write_review(
 
 
 def _cell(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+    if frames.is_missing(v):
         return None
     if isinstance(v, str):
         return safe_cell(v)
@@ -246,7 +246,7 @@ def _write_xlsx(
     lines = [
         ("scalingo-audit access review", ""),
         ("", ""),
-        *((k, "" if v is None else str(v)) for k, v in about.items()),
+        *((k, frames.text(v)) for k, v in about.items()),
         ("", ""),
         ("decision", "keep | downgrade | revoke (empty: not decided yet)"),
         ("reviewer", "who decided"),
@@ -346,11 +346,11 @@ def _xlsx_rows(src: Path) -> list[list[Any]]:
 
 
 def _text(v: Any) -> str:
-    if v is None:
-        return ""
+    """A sheet's cell as text (:func:`frames.text`), a date the spreadsheet typed as a date
+    as the ``YYYY-MM-DD`` the sheet was written with."""
     if isinstance(v, dt.datetime | dt.date):
-        return v.strftime("%Y-%m-%d")  # a date the spreadsheet typed as a date
-    return str(v)
+        return v.strftime("%Y-%m-%d")
+    return frames.text(v)
 
 
 def _unquote(v: str) -> str:
@@ -367,7 +367,11 @@ def read_decisions(path: str | Path, data: AuditData) -> list[Decision]:
     src = Path(path)
     m = data.memberships
     index = {
-        (_s(r), _s(a).lower(), _s(e).lower()): (_s(role), _s(a), _s(e))
+        (frames.text(r), frames.text(a).lower(), frames.text(e).lower()): (
+            frames.text(role),
+            frames.text(a),
+            frames.text(e),
+        )
         for r, a, e, role in zip(m["region"], m["app_name"], m["email"], m["role"], strict=True)
     }
     out: list[Decision] = []
@@ -467,10 +471,10 @@ def record_decisions(
         "format_version": 1,
         "recorded_at": when.isoformat(),
         "sheet": str(sheet),
-        "sheet_sha256": _sha256(sheet),
+        "sheet_sha256": sha256_file(sheet),
         "sheet_copy": copy_name,
         "source": data.info.as_dict(),
-        "snapshot_sha256": _sha256(manifest) if manifest.is_file() else None,
+        "snapshot_sha256": sha256_file(manifest) if manifest.is_file() else None,
         "decisions": [asdict(d) for d in decisions],
         "commands": commands(decisions),
         "manual": [d.row for d in manual(decisions)],
@@ -481,10 +485,6 @@ def record_decisions(
     target = folder / f"{stamp}.json"
     atomic.write_text(target, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     return target
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -447,6 +447,33 @@ def validate_manifest(manifest: Any, manifest_path: Path) -> None:
         )
 
 
+def entry_problem(entry: Any) -> tuple[str | None, str] | None:
+    """What is wrong with one entry of a manifest's ``files``, as ``(field, reason)`` (field
+    ``None`` when the entry is not an object), or ``None`` when :func:`read` can use it."""
+    if not isinstance(entry, dict):
+        return None, "must be an object"
+    for key in ("path", "kind"):
+        if not entry.get(key):
+            return key, "missing required field"
+        if not isinstance(entry[key], str):
+            return key, f"must be a string, not {excerpt(entry[key])}"
+    for key in ("region", "app", "request", "sha256"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            return key, f"must be a string or null, not {excerpt(entry[key])}"
+    if entry["kind"] not in KINDS:
+        return "kind", f"unknown kind {excerpt(entry['kind'])} (expected one of {', '.join(KINDS)})"
+    if not inside(entry["path"]):
+        return "path", "path must stay inside the snapshot"
+    return None
+
+
+def inside(rel: str) -> bool:
+    """Whether a manifest's relative ``path`` names a file inside the snapshot: relative,
+    no ``..``, no backslash, no NUL."""
+    p = PurePosixPath(rel)
+    return not p.is_absolute() and ".." not in p.parts and "\\" not in rel and "\0" not in rel
+
+
 def read(directory: str | Path, *, verify: bool = True) -> Snapshot:
     """Read a snapshot directory; raises :class:`InputError` naming the file and field at fault.
 
@@ -460,44 +487,10 @@ def read(directory: str | Path, *, verify: bool = True) -> Snapshot:
     validate_manifest(manifest, manifest_path)
     files = []
     for i, entry in enumerate(manifest["files"]):
-        record = f"files[{i}]"
-        if not isinstance(entry, dict):
-            raise InputError("must be an object", file=manifest_path, record=record)
-        for key in ("path", "kind"):
-            if not entry.get(key):
-                raise InputError(
-                    "missing required field", file=manifest_path, record=record, field=key
-                )
-            if not isinstance(entry[key], str):
-                raise InputError(
-                    f"must be a string, not {excerpt(entry[key])}",
-                    file=manifest_path,
-                    record=record,
-                    field=key,
-                )
-        for key in ("region", "app", "request", "sha256"):
-            if entry.get(key) is not None and not isinstance(entry[key], str):
-                raise InputError(
-                    f"must be a string or null, not {excerpt(entry[key])}",
-                    file=manifest_path,
-                    record=record,
-                    field=key,
-                )
-        if entry["kind"] not in KINDS:
-            raise InputError(
-                f"unknown kind {excerpt(entry['kind'])} (expected one of {', '.join(KINDS)})",
-                file=manifest_path,
-                record=record,
-                field="kind",
-            )
-        rel = PurePosixPath(entry["path"])
-        if rel.is_absolute() or ".." in rel.parts or "\\" in entry["path"] or "\0" in entry["path"]:
-            raise InputError(
-                "path must stay inside the snapshot",
-                file=manifest_path,
-                record=record,
-                field="path",
-            )
+        problem = entry_problem(entry)
+        if problem is not None:
+            key, reason = problem
+            raise InputError(reason, file=manifest_path, record=f"files[{i}]", field=key)
         raw = regular_file_bytes(root, entry["path"])
         if verify:
             _check_recorded(raw, entry, root / entry["path"])
@@ -622,6 +615,13 @@ def regular_file_bytes(root: Path, rel: str) -> bytes:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # swapped since lstat()
             raise InputError("not a regular file", file=path)
         return fh.read()
+
+
+def sha256_file(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes as hexadecimal, what ``sha256sum`` prints; read in
+    chunks (:func:`hashlib.file_digest`), never whole into memory. Raises :class:`OSError`."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def parse_json(raw: bytes, path: Path) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-import hashlib
 import json
 import warnings
 from collections.abc import Iterator, Mapping
@@ -63,9 +62,7 @@ def load(
         from .model import with_info
 
         data = load_export(path, policy=policy or Policy())
-        return with_info(
-            data, source_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), verified=None
-        )
+        return with_info(data, source_sha256=snap.sha256_file(path), verified=None)
     raise InputError(
         "no such file or directory (expected 'demo', a snapshot directory or a dashboard export)",
         file=path,

@@ -19,24 +19,16 @@ import pandas as pd
 
 from .checks import CHECKS
 from .commands import render
-from .frames import ROLES, SEVERITIES, STATUSES
+from .frames import ROLE_LABELS, ROLES, SEVERITIES, SEVERITY_RANK, STATUSES
 from .model import AuditData, SourceInfo, derive_people
 from .policy import Policy
 
-ROLE_LABELS = {
-    "owner": "Owner",
-    "collaborator": "Collaborator (full)",
-    "limited_collaborator": "Limited Collaborator",
-}
 TFA_STATES = ("on", "off", "unknown", "not exposed")
 """2FA states, in display order. ``not exposed`` is for owners only (but the collector)."""
 
 MANUAL_CELL = "none: a name is unsafe in a shell, make the change on the dashboard"
 """A table's ``command`` cell for a finding whose command is withheld (see
 :mod:`scalingo_audit.commands`)."""
-
-_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-
 
 # --- scope -------------------------------------------------------------------------------
 
@@ -221,9 +213,10 @@ def owners(data: AuditData, *, top: int | None = None) -> pd.DataFrame:
 def tfa_counts(
     memberships: pd.DataFrame, by: str = "role", *, top: int | None = None
 ) -> pd.DataFrame:
-    """Accepted collaborator memberships (owners excluded: their 2FA is not exposed) counted by
-    2FA state (columns ``on``, ``off``, ``unknown``), one row per value of ``by``. Rows with
-    the most gaps (off, then unknown) come first; ``top`` keeps the first N."""
+    """Accepted collaborator memberships (owners excluded: the API reports no owner's 2FA but
+    the collecting account's) counted by 2FA state (columns ``on``, ``off``, ``unknown``),
+    one row per value of ``by``. Rows with the most gaps (off, then unknown) come first;
+    ``top`` keeps the first N."""
     m = memberships[(memberships["status"] == "accepted") & (memberships["role"] != "owner")]
     state = tfa_state(m)
     out = pd.crosstab(m[by].fillna("(none)"), state).reindex(
@@ -321,7 +314,7 @@ def downgrade_commands(findings: pd.DataFrame, *, top: int | None = None) -> pd.
     f = f[f["app"].notna() & f["check_id"].isin(downgrade)]
     if f.empty:
         return pd.DataFrame(columns=cols)
-    f = f.assign(command=command_cells(f["command"]), _rank=f["severity"].map(_SEVERITY_RANK))
+    f = f.assign(command=command_cells(f["command"]), _rank=f["severity"].map(SEVERITY_RANK))
     g = f.groupby(["region", "app", "email"], sort=False, dropna=False)
     out = pd.DataFrame(
         {
@@ -409,7 +402,7 @@ def findings_overview(findings: pd.DataFrame) -> pd.DataFrame:
         ["check_id", "severity", "title"], as_index=False
     )
     out = g[["open", "muted"]].sum()
-    out["_rank"] = out["severity"].map(_SEVERITY_RANK)
+    out["_rank"] = out["severity"].map(SEVERITY_RANK)
     out = out.sort_values(["_rank", "open", "check_id"], ascending=[True, False, True])
     return out[cols].reset_index(drop=True)
 
@@ -439,7 +432,7 @@ def check_groups(findings: pd.DataFrame) -> list[CheckGroup]:
     from .checks import CHECKS
 
     f = findings[~findings["muted"].fillna(False).astype(bool)]
-    f = f.assign(_rank=f["severity"].map(_SEVERITY_RANK))
+    f = f.assign(_rank=f["severity"].map(SEVERITY_RANK))
     groups = []
     for (_rank, check_id), rows in f.groupby(["_rank", "check_id"], sort=True):
         check = CHECKS.get(str(check_id))

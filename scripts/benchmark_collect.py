@@ -16,7 +16,6 @@ Prints figures (asserts nothing) and writes the "Collection" section of BENCHMAR
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import tempfile
 import time
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         world = make_world(owned=300, collaborated=40)
         with FakeScalingo(world) as fake:
-            collect(Path(tmp) / "a", env=fake.env(), progress=False, stream=io.StringIO(),
+            collect(Path(tmp) / "a", env=fake.env(), progress=False,
                     rate_limit=100_000, period=1.0)  # fmt: skip
             planned = fake.count()
             fake.reset_log()
@@ -70,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
         world = make_world(owned=460, collaborated=40, collaborators_per_app=2, events_per_app=150)
         with FakeScalingo(world) as fake:
-            first = collect(Path(tmp) / "e1", env=fake.env(), progress=False, stream=io.StringIO(),
+            first = collect(Path(tmp) / "e1", env=fake.env(), progress=False,
                             rate_limit=100_000, period=1.0, events_days=30)  # fmt: skip
             n_first = fake.count()
             fake.reset_log()
-            collect(Path(tmp) / "e2", env=fake.env(), progress=False, stream=io.StringIO(),
+            collect(Path(tmp) / "e2", env=fake.env(), progress=False,
                     rate_limit=100_000, period=1.0, since=first)  # fmt: skip
             n_second = fake.count()
         rows += [
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         with FakeScalingo(world) as fake:
             fake.rate_limit(per_window=60, window_seconds=1.0, retry_after=True)
             start = time.perf_counter()
-            collect(Path(tmp) / "b", env=fake.env(), progress=False, stream=io.StringIO(),
+            collect(Path(tmp) / "b", env=fake.env(), progress=False,
                            rate_limit=60, period=1.0)  # fmt: skip
             seconds = time.perf_counter() - start
             sent = fake.count()

@@ -38,6 +38,24 @@ CACHE_HOME = tempfile.mkdtemp(prefix="scalingo-audit-cache-home-")
 os.environ["XDG_CACHE_HOME"] = CACHE_HOME
 atexit.register(shutil.rmtree, CACHE_HOME, True)
 
+# pyproject's filterwarnings makes every warning an error in this process. The CLI
+# subprocesses and notebook kernels the tests start get the same for the deprecations
+# raised from our own modules (pandas' FutureWarning and Pandas4Warning name the caller):
+# the command then exits with a traceback and its test fails. Scoped to scalingo_audit's
+# modules (a PYTHONWARNINGS module is matched exactly): the pip and JupyterLab processes the
+# tests start warn about their own dependencies (pip's vendored pkg_resources), not ours.
+PACKAGE_DIR = Path(__file__).resolve().parent.parent / "scalingo_audit"
+_OURS = sorted(
+    ".".join(("scalingo_audit", *p.relative_to(PACKAGE_DIR).with_suffix("").parts)).removesuffix(
+        ".__init__"
+    )
+    for p in PACKAGE_DIR.rglob("*.py")
+)
+os.environ.setdefault(
+    "PYTHONWARNINGS",
+    ",".join(f"error::{w}:{m}" for w in ("DeprecationWarning", "FutureWarning") for m in _OURS),
+)
+
 
 # Bytecode is written and reused, even where the environment sets PYTHONDONTWRITEBYTECODE (a
 # container's default): each of the run's hundreds of CLI subprocesses and notebook kernels

@@ -342,3 +342,21 @@ def test_demo_true_negatives(demo_findings):
     ]
     blog = f[(f["check_id"] == "owner_not_service_account") & (f["app"] == "marketing-blog")]
     assert not bool(blog["muted"].iloc[0])
+
+
+def test_a_membership_finding_carries_its_command_and_ends_its_remediation_with_it():
+    from scalingo_audit.checks.registry import membership_finding
+    from scalingo_audit.commands import MANUAL, argv
+
+    r = {"region": "osc-fr1", "app_name": "shop", "email": "a@acme.example"}
+    f = membership_finding(r, "downgrade", "msg", "Downgrade: ")
+    assert f["command"] == argv("downgrade", "osc-fr1", "shop", "a@acme.example")
+    assert f["remediation"].startswith("Downgrade: scalingo --region osc-fr1 --app shop")
+    assert (f["region"], f["app"], f["email"], f["message"]) == (
+        "osc-fr1",
+        "shop",
+        "a@acme.example",
+        "msg",
+    )
+    unsafe = membership_finding({**r, "app_name": "--help"}, "revoke", "m", "Revoke: ")
+    assert unsafe["command"] is None and MANUAL in unsafe["remediation"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -23,15 +22,15 @@ from scalingo_audit.snapshot import Snapshot, api_files
 from scalingo_audit.sources import from_snapshot
 
 from .fakeapi import FakeClock, FakeScalingo, World, make_world
+from .logcapture import logged
 
 FAST: dict[str, Any] = {"period": 1.0, "backoff": 0.02, "timeout": 2.0, "progress": False}
 
 
 def run_collect(fake: FakeScalingo, out: Path, **kwargs: Any) -> tuple[Path, str]:
-    stream = io.StringIO()
-    opts = {**FAST, **kwargs}
-    path = collect(out, env=fake.env(), stream=stream, **opts)
-    return path, stream.getvalue()
+    with logged() as log:
+        path = collect(out, env=fake.env(), **{**FAST, **kwargs})
+    return path, log.getvalue()
 
 
 def world_snapshot(world: World, collected_at: str) -> Snapshot:
@@ -263,7 +262,7 @@ def test_region_override_and_single_api_url(fake_scalingo, tmp_path):
     path, _ = run_collect(fake, tmp_path / "one", region="osc-secnum-fr1")
     assert load(path).info.regions == ("osc-secnum-fr1",)
     fake.reset_log()
-    path2 = collect(tmp_path / "two", env=fake.env("osc-fr1"), stream=io.StringIO(), **FAST)
+    path2 = collect(tmp_path / "two", env=fake.env("osc-fr1"), **FAST)
     assert set(load(path2).apps["region"]) == {"osc-fr1"}
     assert fake.count(r"/auth/v1/regions$") == 0  # SCALINGO_API_URL: no region discovery
     with pytest.raises(AuditError, match="region 'nowhere' is not available"):
@@ -462,7 +461,7 @@ def test_api_url_alone_is_named_by_the_region_list(fake_scalingo, tmp_path):
     fake = fake_scalingo
     env = {**fake.env("osc-secnum-fr1")}
     del env["SCALINGO_REGION"]  # only SCALINGO_API_URL: the region list names it
-    path = collect(tmp_path / "one", env=env, stream=io.StringIO(), **FAST)
+    path = collect(tmp_path / "one", env=env, **FAST)
     assert load(path).info.regions == ("osc-secnum-fr1",)
     assert set(load(path).apps["region"]) == {"osc-secnum-fr1"}
     assert fake.count(r"^/osc-fr1/") == 0  # only that API is used
@@ -470,7 +469,7 @@ def test_api_url_alone_is_named_by_the_region_list(fake_scalingo, tmp_path):
     assert "custom" not in manifest_text
     env["SCALINGO_API_URL"] = fake.base_url + "/elsewhere"
     with pytest.raises(InputError, match="set SCALINGO_REGION") as exc:
-        collect(tmp_path / "two", env=env, stream=io.StringIO(), **FAST)
+        collect(tmp_path / "two", env=env, **FAST)
     assert "custom" not in str(exc.value)
     r = subprocess.run(
         [sys.executable, "-m", "scalingo_audit", "collect", "--out", str(tmp_path / "three")],

@@ -4,7 +4,6 @@ run on the same ``--out`` and the deadline, against the fake API over a socket."
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import shutil
@@ -22,14 +21,15 @@ from scalingo_audit.checks import run_checks
 from scalingo_audit.collect import CollectionStopped, collect
 
 from .fakeapi import FakeScalingo, make_world
+from .logcapture import logged
 
 FAST: dict[str, Any] = {"period": 1.0, "backoff": 0.01, "timeout": 2.0, "progress": False}
 
 
 def run(fake: FakeScalingo, out: Path, **kwargs: Any) -> tuple[Path, str]:
-    stream = io.StringIO()
-    path = collect(out, env=fake.env(), stream=stream, **{**FAST, **kwargs})
-    return path, stream.getvalue()
+    with logged() as log:
+        path = collect(out, env=fake.env(), **{**FAST, **kwargs})
+    return path, log.getvalue()
 
 
 def manifest(path: Path) -> dict[str, Any]:

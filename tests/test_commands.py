@@ -382,7 +382,7 @@ def test_collected_from_the_fake_api_every_command_names_its_region_and_app(tmp_
     hostile = world.collaborators[secnum["id"]][0]
     hostile.update(email="-rf@evil.example", status="accepted", is_limited=False)
     with FakeScalingo(world) as fake:
-        snap = collect(tmp_path / "snap", env=fake.env(), progress=False, stream=io.StringIO())
+        snap = collect(tmp_path / "snap", env=fake.env(), progress=False)
     policy = tmp_path / "policy.yaml"
     policy.write_text("internal_domains: [acme.example]\n")
     r = cli("check", str(snap), "--policy", str(policy), "--format", "json")

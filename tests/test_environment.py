@@ -85,6 +85,25 @@ def test_every_third_party_module_the_tests_and_scripts_import_is_declared():
     assert undeclared == {}, f"imported but not declared in pyproject's [dev] extra: {undeclared}"
 
 
+def test_every_third_party_module_the_package_imports_is_a_dependency():
+    """The package imports only what its runtime dependencies declare, and [lab]'s
+    ipywidgets in the explorer alone."""
+    extras = PROJECT["optional-dependencies"]
+    runtime = {_canonical(_norm(r)[0]) for r in PROJECT["dependencies"]}
+    lab = {_canonical(_norm(r)[0]) for r in extras["lab"]}
+    dists = importlib.metadata.packages_distributions()
+    undeclared: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "scalingo_audit").rglob("*.py")):
+        for module in _imported_top_modules(path) - set(sys.stdlib_module_names):
+            if module == "scalingo_audit":
+                continue
+            found = {_canonical(d) for d in dists.get(module, [])}
+            allowed = runtime | (lab if path.name == "explorer.py" else set())
+            if not found & allowed:
+                undeclared.setdefault(module, []).append(path.name)
+    assert undeclared == {}, f"imported by the package but not a dependency: {undeclared}"
+
+
 def test_every_declared_dev_tool_is_used():
     """Each [dev] requirement is imported by tests/ or scripts/, or run by .ci/run (build,
     twine, ruff, mypy), or is a type stub for mypy: nothing declared for nothing."""
@@ -118,6 +137,7 @@ TESTED_UNDER_ANOTHER_NAME = {
     "resources": "test_packaging.py",  # where the bundled notebooks are found, copies
     "demo/__init__": "test_sources.py",  # load("demo")
     "demo/generate": "test_sources.py",  # the demo organisation, typed and deterministic
+    "demo/records": "test_large.py",  # the record builders of the demo and the large org
 }
 """Package modules whose tests live in a module of another name, and where."""
 

@@ -188,11 +188,12 @@ def snapshot_commands(snap: Path, good: Path, tmp: Path) -> dict[str, list[str]]
 
 
 # `verify` checks the evidence, not its content: raw bodies the manifest vouches for verify
-# (0); a file that is not what the manifest records fails verification (1); a manifest that
-# cannot be read as one is bad input (2, like every other command).
+# (0); a file that is not what the manifest records, or a manifest entry that loading
+# refuses (snapshot.entry_problem, the one validator), fails verification (1); a manifest
+# that cannot be read as one is bad input (2, like every other command).
 VERIFY_EXIT = {
     "fifo": 1, "symlink": 1, "tampered": 1, "path-a-number": 1,
-    "kind-a-list": 0, "apps-null": 0, "app-a-string": 0,
+    "kind-a-list": 1, "apps-null": 0, "app-a-string": 0,
     "owner-a-list": 0, "name-10k-newlines": 0, "status-a-dict": 0, "is-limited-a-number": 0,
     "deeply-nested-json": 0, "not-utf8": 0, "malformed-json": 0,
 }  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -208,8 +207,7 @@ def test_missing_role_column_names_both_choices(tmp_path: Path) -> None:
 
 
 def _load_warning(path: Path) -> tuple[sa.AuditData, list[str]]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with pytest.warns(DataWarning) as caught:
         data = sa.load(path)
     return data, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
 

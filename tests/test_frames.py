@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -63,3 +64,57 @@ def test_empty_frames_and_the_catalogue_cover_every_frame():
     assert catalogue["meaning"].str.len().min() > 0  # every column is explained
     with pytest.raises(KeyError):
         frames.columns("no-such-frame")
+
+
+# --- the one NA/text rule, the one severity order, the one role-labels table --------------
+
+
+@pytest.mark.parametrize(
+    "value", [None, float("nan"), pd.NA, pd.NaT, np.float64("nan"), np.datetime64("NaT")]
+)
+def test_missing_values_become_the_given_text(value: object) -> None:
+    assert frames.is_missing(value)
+    assert frames.text(value) == ""
+    assert frames.text(value, None) is None
+    assert frames.text(value, "unknown") == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        ("  a b  ", "  a b  "),  # nothing stripped
+        ("", ""),
+        ("NaN", "NaN"),  # a string is never missing
+        (0, "0"),
+        (False, "False"),
+        (1.5, "1.5"),
+        ([None], "[None]"),  # a list is a value, not a missing one
+        ((), "()"),
+        (pd.Timestamp("2026-01-02", tz="UTC"), "2026-01-02 00:00:00+00:00"),
+    ],
+)
+def test_present_values_are_str_as_they_are(value: object, want: str) -> None:
+    assert not frames.is_missing(value)
+    assert frames.text(value) == frames.text(value, None) == want
+
+
+def test_texts_is_text_of_every_value() -> None:
+    for column in (
+        pd.Series(["a", None, " b"], dtype="string"),
+        pd.Series(["a", None, float("nan"), pd.NA, 3], dtype=object),
+        pd.Series([1.0, float("nan")]),
+        pd.Series([True, None], dtype="boolean"),
+        pd.Series([], dtype="string"),
+    ):
+        assert frames.texts(column) == [frames.text(v) for v in column.astype(object)]
+
+
+def test_one_order_for_severities_and_roles() -> None:
+    assert sorted(frames.SEVERITIES, key=frames.SEVERITY_RANK.__getitem__) == list(
+        frames.SEVERITIES
+    )
+    assert frames.SEVERITY_RANK["high"] < frames.SEVERITY_RANK["info"]
+    assert [frames.ROLE_RANK[r] for r in frames.ROLES] == [0, 1, 2]
+    assert set(frames.ROLE_LABELS) == set(frames.ROLE_PROSE) == set(frames.ROLES)
+    assert frames.ROLE_LABELS["collaborator"] == "Collaborator (full)"
+    assert frames.ROLE_PROSE["collaborator"] == "full Collaborator"

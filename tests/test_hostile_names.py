@@ -4,7 +4,6 @@ reports and diffs, with nothing written outside the output directory."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -89,14 +88,14 @@ def test_hostile_names_collect_load_report_and_diff_inside_the_output_dir(tmp_pa
     work.mkdir()
     world = hostile_world()
     with FakeScalingo(world, per_page=2) as fake:
-        first = collect(work / "w1", env=fake.env(), stream=io.StringIO(), events_days=30, **FAST)
+        first = collect(work / "w1", env=fake.env(), events_days=30, **FAST)
         # one collaborator leaves the app named "..": the diff must say so
         dotdot = next(a for _, a in world.all_apps() if a["name"] == "..")
         gone = world.collaborators[dotdot["id"]].pop()
-        second = collect(work / "w2", env=fake.env(), stream=io.StringIO(), events_days=30, **FAST)
+        second = collect(work / "w2", env=fake.env(), events_days=30, **FAST)
         # a hostile region name (SCALINGO_REGION with SCALINGO_API_URL) is data too
         env = {**fake.env("osc-fr1"), "SCALINGO_REGION": "../../../escaped-region"}
-        third = collect(work / "w3", env=env, stream=io.StringIO(), **FAST)
+        third = collect(work / "w3", env=env, **FAST)
         requested = fake.paths()
     assert set(tmp_path.iterdir()) == {work}
     assert {p.name for p in work.iterdir()} == {"w1", "w2", "w3"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +79,26 @@ def test_loads_from_disk_and_runs_checks(small: snapshot.Snapshot, tmp_path: Pat
 def test_too_few_memberships_is_refused() -> None:
     with pytest.raises(ValueError, match="too small"):
         generate_large(apps=50, people=100, memberships=60)
+
+
+def test_both_organisations_share_the_collaborator_record_shape():
+    """Acme (the demo) and Bigcorp are built by demo/records.py: an accepted record has a
+    user and, unless unknown, a 2FA status; a pending one has neither and a link."""
+    from scalingo_audit.demo import records
+
+    user = {"id": "us-1", "username": "a", "email": "a@acme.example"}
+    app = {"id": "ap-1", "name": "shop"}
+    tokens = iter(["tk-1"])
+    kw: dict[str, Any] = dict(
+        id="co-1", email="a@acme.example", app=app, is_limited=True, user=user
+    )
+    pending = records.collaborator(
+        **kw, status="pending", tfa=True, invitation=lambda: next(tokens)
+    )
+    assert pending["user_id"] is None and pending["tfa_status"] is None
+    assert pending["invitation_link"].endswith("token=tk-1")
+    unknown = records.collaborator(
+        **kw, status="accepted", tfa="missing", invitation=lambda: str(1 / 0)
+    )
+    assert "tfa_status" not in unknown and unknown["user_id"] == "us-1"  # no link drawn either
+    assert records.limited_shape(True, 14) == "true" and records.limited_shape(True, 15) is True

@@ -75,3 +75,26 @@ def test_open_audit_reads_back_what_the_report_saved(
     assert again.findings.equals(audit.findings) and again.as_of == audit.as_of
     with pytest.raises(InputError, match=r"apps\.json: file not found"):
         notebook.open_audit(str(snap), as_of="2026-11-01")  # another key: computed, fails
+
+
+def test_open_report_is_the_report_notebooks_setup(
+    snap: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+    from IPython.display import Markdown
+
+    from scalingo_audit import tables
+
+    shown: list[object] = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
+    report = notebook.open_report(str(snap), region="nowhere")
+    audit, data, findings = report
+    assert audit.findings.equals(notebook.open_audit(str(snap)).findings)  # the whole audit
+    assert data.apps.empty  # scoped to a region with no app: no finding about an app left
+    assert findings["app"].isna().all() and audit.findings["app"].notna().any()
+    assert len(shown) == 1 and isinstance(shown[0], Markdown)
+    assert shown[0].data == tables.source_markdown(audit.data.info, audit.as_of)
+    assert pd.get_option("display.max_rows") is None  # setup_display() ran
+    whole = notebook.open_report(str(snap))
+    assert whole.findings.equals(tables.scope_findings(whole.audit.findings, whole.data))
+    assert len(whole.data.apps) == len(whole.audit.data.apps)

@@ -88,3 +88,10 @@ def test_hostile_names_stay_text_in_ocsf(tmp_path):
         DetectionFinding.model_validate(e)
     for name in APPS.values():  # kept as data, exactly
         assert name in resources, name
+
+
+def test_ocsf_severity_ids_follow_the_one_severity_order() -> None:
+    from scalingo_audit import ocsf
+
+    # OCSF: 1 Informational, 2 Low, 3 Medium, 4 High
+    assert ocsf._SEVERITY == {"high": 4, "medium": 3, "low": 2, "info": 1}

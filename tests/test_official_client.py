@@ -15,7 +15,6 @@ temporary directory, never into the repository.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -142,7 +141,7 @@ def test_the_official_client_reads_what_the_project_loads(official_client, tmp_p
                         r"^/osc-fr1/v1/apps/[^/]+/events$"):  # fmt: skip
             assert fake.count(pattern, status=200) >= 1, pattern
         assert fake.count(status=404) == 0 and fake.count(status=401) == 0
-        path = collect(tmp_path / "snap", env=fake.env(), stream=io.StringIO(), progress=False,
+        path = collect(tmp_path / "snap", env=fake.env(), progress=False,
                        period=1.0, events_days=30, per_page=3)  # fmt: skip
     data = load(path)
     manifest = json.loads((path / "manifest.json").read_text())

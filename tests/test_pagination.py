@@ -4,7 +4,6 @@ over a socket against the fake, for every list collect reads."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ FAST: dict[str, Any] = {"period": 1.0, "backoff": 0.02, "timeout": 2.0, "progres
 
 
 def _collect(fake: FakeScalingo, out: Path, **kwargs: Any) -> Path:
-    return collect(out, env=fake.env(), stream=io.StringIO(), **{**FAST, **kwargs})
+    return collect(out, env=fake.env(), **{**FAST, **kwargs})
 
 
 def _meta(**p: Any) -> dict[str, Any]:

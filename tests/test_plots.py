@@ -72,7 +72,7 @@ def test_tfa_by_role_keeps_unknown_apart_and_leaves_owners_out(audit):
     assert totals["off"] == int((collab["tfa"] == False).sum())  # noqa: E712
     assert totals["unknown"] == int(collab["tfa"].isna().sum()) > 0
     assert "Owner" not in set(fig.data[0].y)
-    assert "not exposed" in fig.layout.title.text
+    assert "owners aside: the API reports only the collector's" in fig.layout.title.text
 
 
 def test_tfa_by_app_shows_only_apps_with_gaps_worst_first(audit):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 import re
 from html.parser import HTMLParser
 from importlib import resources
@@ -224,8 +226,9 @@ def test_notebooks_run_at_once_leave_the_process_where_it_was(tmp_path: Path) ->
 
 
 def test_report_on_a_snapshot_with_relative_paths(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="scalingo_audit")
     monkeypatch.chdir(tmp_path)
     gap = {"region": "osc-fr1", "app": "legacy-erp", "request": "collaborators", "status": 403}
     snapshot.write(dataclasses.replace(demo_snapshot(), gaps=[gap]), tmp_path / "acme-snap")
@@ -254,7 +257,7 @@ def test_report_on_a_snapshot_with_relative_paths(
     assert "legacy-erp" in html and "Coverage gaps" in html
     assert "Expired policy exceptions" in html and "marketing-blog" in html
     assert "2026-12-01" in html
-    assert "[1/1] 01_params … done in" in capsys.readouterr().err
+    assert "[1/1] 01_params … done in" in caplog.text
 
 
 # --- the real notebooks on the demo ---------------------------------------------------------
@@ -390,3 +393,86 @@ def test_top_reaches_the_notebooks_and_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--top"):
         build_report("demo", out_dir=tmp_path / "bad", notebooks_dir=nbs, top=0)
     assert not (tmp_path / "bad").exists()
+
+
+# --- kernels started while the report loads -------------------------------------------------
+
+
+def _kernel_children() -> list[int]:
+    """Pids of this process's children running a report kernel (``scalingo_audit.kernel``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"scalingo_audit.kernel" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_prestarted_kernels_run_the_notebooks_and_keep_only_the_html_of_frames(
+    tmp_path: Path,
+) -> None:
+    from scalingo_audit.notebook import CACHE_ENV
+    from scalingo_audit.report import _environ, _kernels
+
+    nb = write_notebook(
+        tmp_path / "01_frame.ipynb",
+        "import sys\nprint(sorted(m for m in sys.modules if m.startswith('scalingo_audit.t')))",
+        "import pandas as pd\nfrom scalingo_audit.notebook import setup_display\n"
+        "setup_display()\npd.DataFrame({'email': ['a@acme.example', 'b@acme.example']})",
+    )
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with _environ(CACHE_ENV, str(tmp_path)), _kernels([nb]) as kernels:
+        assert len(_kernel_children()) == 1  # started before any notebook runs
+        (done,) = run_notebooks([nb], staging, {}, out=tmp_path / "out", kernels=kernels)
+        assert _kernel_children() == []  # shut down once its notebook has run
+    cells = [c for c in nbformat.read(done, as_version=4).cells if c.cell_type == "code"]
+    assert "scalingo_audit.tables" in cells[1].outputs[0]["text"]  # imported at kernel start
+    data = cells[2].outputs[0]["data"]
+    assert "b@acme.example" in data["text/html"] and "sa-table" in data["text/html"]
+    assert data["text/plain"] == "<table: 2 rows x 1 columns>"  # not 50,000 rows as text
+
+
+def test_a_bad_source_stops_the_kernels_started_for_it(tmp_path: Path) -> None:
+    with pytest.raises(InputError):
+        build_report(str(tmp_path / "missing"), out_dir=tmp_path / "out", progress=False)
+    assert _kernel_children() == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_data_files_are_written_here_when_the_forked_copy_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forked copy that never finishes (e.g. a lock held by another thread at the fork)
+    is stopped after DATA_FILES_WAIT and the files are written by this process."""
+    import time
+
+    from scalingo_audit import report
+
+    parent = os.getpid()
+    written = report.write_data_files
+
+    def hang_in_the_copy(audit, folder):
+        if os.getpid() != parent:
+            time.sleep(3600)
+        return written(audit, folder)
+
+    monkeypatch.setattr(report, "write_data_files", hang_in_the_copy)
+    monkeypatch.setattr(report, "DATA_FILES_WAIT", 1.0)
+    audit = open_audit("demo")
+    with report._data_files_aside(audit, tmp_path) as files:
+        started = time.monotonic()
+        paths = files()  # waits DATA_FILES_WAIT for the copy, then writes them here
+        waited = time.monotonic() - started
+    assert 1.0 <= waited < 60
+    assert sorted(p.name for p in paths) == sorted(name for name, _ in report.DATA_FILES)
+    assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
+    expected = tmp_path / "expected"
+    expected.mkdir()
+    written(audit, expected)
+    for p in paths:
+        assert p.read_bytes() == (expected / p.name).read_bytes()

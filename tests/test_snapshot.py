@@ -118,3 +118,56 @@ def test_a_manifest_that_is_not_an_object_names_the_file(snap_dir):
     (snap_dir / "manifest.json").write_text(json.dumps(["not", "an", "object"]))
     with pytest.raises(InputError, match=r"manifest\.json: the manifest must be a JSON object"):
         load(snap_dir)
+
+
+# --- one file hash, one manifest entry validator -------------------------------------------
+
+
+def test_sha256_file_is_what_sha256sum_prints(tmp_path: Path) -> None:
+    import hashlib
+    import subprocess
+
+    path = tmp_path / "big.bin"
+    path.write_bytes(bytes(range(256)) * 20_000)  # 5 MB, more than one read's chunk
+    printed = subprocess.run(["sha256sum", str(path)], capture_output=True, text=True, check=True)
+    assert snap.sha256_file(path) == printed.stdout.split()[0]
+    assert snap.sha256_file(str(path)) == hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(OSError):
+        snap.sha256_file(tmp_path / "absent")
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ([], None),
+        ({"kind": "apps"}, "path"),
+        ({"path": "raw/a.json"}, "kind"),
+        ({"path": 3, "kind": "apps"}, "path"),
+        ({"path": "raw/a.json", "kind": "apps", "app": 3}, "app"),
+        ({"path": "raw/a.json", "kind": "nope"}, "kind"),
+        ({"path": "../a.json", "kind": "apps"}, "path"),
+        ({"path": "/etc/passwd", "kind": "apps"}, "path"),
+        ({"path": "raw\\a.json", "kind": "apps"}, "path"),
+        ({"path": "raw/a\0.json", "kind": "apps"}, "path"),
+    ],
+)
+def test_a_bad_manifest_entry_is_refused_by_read_and_reported_by_verify(
+    snap_dir: Path, entry: object, field: str | None
+) -> None:
+    from scalingo_audit.evidence import verify
+
+    problem = snap.entry_problem(entry)
+    assert problem is not None and problem[0] == field
+    manifest = json.loads((snap_dir / "manifest.json").read_text())
+    manifest["files"].append(entry)
+    (snap_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError) as exc:
+        snap.read(snap_dir)
+    assert exc.value.field == field and exc.value.record == f"files[{len(manifest['files']) - 1}]"
+    bad = [p for p in verify(snap_dir).problems if p.kind == "bad-entry"]
+    assert [p.path for p in bad] == [f"manifest.json files[{len(manifest['files']) - 1}]"]
+    assert problem[1] in bad[0].detail
+
+
+def test_every_entry_a_snapshot_writes_passes_the_validator() -> None:
+    assert all(snap.entry_problem(e) is None for e in demo_snapshot().manifest()["files"])

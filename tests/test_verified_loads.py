@@ -273,7 +273,7 @@ FAST = {"period": 0.01, "rate_limit": 100_000, "backoff": 0.0, "progress": False
 
 
 def _collect(fake: FakeScalingo, out: Path, **kw: object) -> Path:
-    return collect(out, env=fake.env(), stream=io.StringIO(), **{**FAST, **kw})  # type: ignore[arg-type]
+    return collect(out, env=fake.env(), **{**FAST, **kw})  # type: ignore[arg-type]
 
 
 def test_collect_records_the_endpoints_it_used(tmp_path: Path) -> None:

@@ -22,8 +22,6 @@ from .registry import CHECKS, Check, Context
 
 __all__ = ["CHECKS", "Check", "catalogue", "expired_exceptions", "run_checks"]
 
-_SEVERITY_RANK = {s: i for i, s in enumerate(frames.SEVERITIES)}
-
 
 def run_checks(
     data: AuditData,
@@ -70,7 +68,7 @@ def run_checks(
                     e.expires.isoformat(),
                 ]
                 break
-    order = out["severity"].map(_SEVERITY_RANK)
+    order = out["severity"].map(frames.SEVERITY_RANK)
     return (
         out.assign(_o=order)
         .sort_values(
@@ -121,5 +119,5 @@ def catalogue() -> pd.DataFrame:
             for c in CHECKS.values()
         ]
     )
-    rank = table["severity"].map(_SEVERITY_RANK)
+    rank = table["severity"].map(frames.SEVERITY_RANK)
     return table.assign(_r=rank).sort_values(["_r", "theme", "check_id"]).drop(columns="_r")

@@ -16,13 +16,13 @@ named in an ``info`` finding.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pandas as pd
 
 from .. import events, frames
-from ..commands import argv, phrase
-from .registry import Context, Finding, check
+from .registry import Context, Finding, check, membership_finding
 
 _COLLECT = (
     "Collect a snapshot with app events covering at least {days} days: "
@@ -87,6 +87,52 @@ def _since(when: object, window: int | None) -> str:
     return when.strftime("%Y-%m-%d")
 
 
+def _windowed(
+    ctx: Context, days: int, findings: Callable[[pd.DataFrame, int | None], Iterator[Finding]]
+) -> Iterator[Finding]:
+    """The frame every activity check runs in: one info finding when the events window
+    does not cover ``days``; else ``findings`` of the memberships of the apps whose events
+    do (and the events window), then one info finding naming the apps left out."""
+    blocked = list(_not_evaluable(ctx, days))
+    if blocked:
+        yield from blocked
+        return
+    m, skipped = _memberships(ctx, days)
+    yield from findings(m, ctx.data.info.events_days)
+    yield from _skipped(skipped, days)
+
+
+def _unused(
+    ctx: Context,
+    last: str,
+    *,
+    full_only: bool,
+    action: str,
+    say: Callable[[dict[str, Any], int, int | None], str],
+    fix: str,
+) -> Iterator[Finding]:
+    """The body of both checks of unused access: accepted members (full Collaborators with
+    ``full_only``, else all but owners) old enough and with no ``last`` activity for
+    ``inactive_days``, each a finding whose message is ``say(row, days, window)`` and whose
+    remediation is ``fix`` followed by the ``action`` command."""
+    days = ctx.policy.thresholds.inactive_days
+    cutoff = pd.Timestamp(ctx.as_of - dt.timedelta(days=days))
+
+    def findings(m: pd.DataFrame, window: int | None) -> Iterator[Finding]:
+        role = (m["role"] == "collaborator") if full_only else (m["role"] != "owner")
+        when = m[last]
+        idle = m[
+            (m["status"] == "accepted")
+            & role
+            & _old_enough(m, cutoff)
+            & (when.isna() | (when < cutoff)).astype(bool)
+        ]
+        for r in frames.rows(idle):
+            yield membership_finding(r, action, say(r, days, window), fix)
+
+    yield from _windowed(ctx, days, findings)
+
+
 @check(
     "inactive_collaborator",
     severity="medium",
@@ -98,33 +144,17 @@ def _since(when: object, window: int | None) -> str:
     action="revoke",
 )
 def inactive_collaborator(ctx: Context) -> Iterator[Finding]:
-    days = ctx.policy.thresholds.inactive_days
-    blocked = list(_not_evaluable(ctx, days))
-    if blocked:
-        yield from blocked
-        return
-    m, skipped = _memberships(ctx, days)
-    cutoff = pd.Timestamp(ctx.as_of - dt.timedelta(days=days))
-    last = m["last_activity_at"]
-    sel = m[
-        (m["status"] == "accepted")
-        & (m["role"] != "owner")
-        & _old_enough(m, cutoff)
-        & (last.isna() | (last < cutoff)).astype(bool)
-    ]
-    window = ctx.data.info.events_days
-    for r in frames.rows(sel):
-        cmd = argv("revoke", r["region"], r["app_name"], r["email"])
-        yield {
-            "region": r["region"],
-            "app": r["app_name"],
-            "email": r["email"],
-            "message": f"{r['email']} has done nothing on {r['app_name']} for more than "
-            f"{days} days (last activity: {_since(r['last_activity_at'], window)}).",
-            "remediation": "If the access is no longer needed, remove it: " + phrase(cmd),
-            "command": cmd,
-        }
-    yield from _skipped(skipped, days)
+    yield from _unused(
+        ctx,
+        "last_activity_at",
+        full_only=False,
+        action="revoke",
+        say=lambda r, days, window: (
+            f"{r['email']} has done nothing on {r['app_name']} for "
+            f"more than {days} days (last activity: {_since(r['last_activity_at'], window)})."
+        ),
+        fix="If the access is no longer needed, remove it: ",
+    )
 
 
 @check(
@@ -139,35 +169,19 @@ def inactive_collaborator(ctx: Context) -> Iterator[Finding]:
     action="downgrade",
 )
 def unused_full_privileges(ctx: Context) -> Iterator[Finding]:
-    days = ctx.policy.thresholds.inactive_days
-    blocked = list(_not_evaluable(ctx, days))
-    if blocked:
-        yield from blocked
-        return
-    m, skipped = _memberships(ctx, days)
-    cutoff = pd.Timestamp(ctx.as_of - dt.timedelta(days=days))
-    last = m["last_full_action_at"]
-    sel = m[
-        (m["status"] == "accepted")
-        & (m["role"] == "collaborator")
-        & _old_enough(m, cutoff)
-        & (last.isna() | (last < cutoff)).astype(bool)
-    ]
-    window = ctx.data.info.events_days
-    for r in frames.rows(sel):
-        cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
-        yield {
-            "region": r["region"],
-            "app": r["app_name"],
-            "email": r["email"],
-            "message": f"{r['email']} is a full Collaborator on {r['app_name']} but took no "
-            f"action needing the full role in the last {days} days (last one: "
+    yield from _unused(
+        ctx,
+        "last_full_action_at",
+        full_only=True,
+        action="downgrade",
+        say=lambda r, days, window: (
+            f"{r['email']} is a full Collaborator on {r['app_name']} "
+            f"but took no action needing the full role in the last {days} days (last one: "
             f"{_since(r['last_full_action_at'], window)}; last activity of any kind: "
-            f"{_since(r['last_activity_at'], window)}).",
-            "remediation": "Downgrade to Limited Collaborator: " + phrase(cmd),
-            "command": cmd,
-        }
-    yield from _skipped(skipped, days)
+            f"{_since(r['last_activity_at'], window)})."
+        ),
+        fix="Downgrade to Limited Collaborator: ",
+    )
 
 
 @check(
@@ -182,29 +196,23 @@ def unused_full_privileges(ctx: Context) -> Iterator[Finding]:
 )
 def pending_invitation_stale(ctx: Context) -> Iterator[Finding]:
     days = ctx.policy.thresholds.pending_invitation_days
-    blocked = list(_not_evaluable(ctx, days))
-    if blocked:
-        yield from blocked
-        return
-    m, skipped = _memberships(ctx, days)
-    window = ctx.data.info.events_days
-    for r in frames.rows(m[m["status"] == "pending"]):
-        sent = r["invited_at"]
-        if pd.isna(sent):
-            when = f"before the {window}-day events window began"
-        else:
-            age = ctx.days_before(sent)
-            if age <= days:
-                continue
-            when = f"{age:.0f} days ago"
-        cmd = argv("revoke", r["region"], r["app_name"], r["email"])
-        yield {
-            "region": r["region"],
-            "app": r["app_name"],
-            "email": r["email"],
-            "message": f"The invitation of {r['email']} to {r['app_name']} was sent {when} "
-            f"and is still pending (more than {days} days).",
-            "remediation": "Revoke it, and invite again if still needed: " + phrase(cmd),
-            "command": cmd,
-        }
-    yield from _skipped(skipped, days)
+
+    def findings(m: pd.DataFrame, window: int | None) -> Iterator[Finding]:
+        for r in frames.rows(m[m["status"] == "pending"]):
+            sent = r["invited_at"]
+            if pd.isna(sent):
+                when = f"before the {window}-day events window began"
+            else:
+                age = ctx.days_before(sent)
+                if age <= days:
+                    continue
+                when = f"{age:.0f} days ago"
+            yield membership_finding(
+                r,
+                "revoke",
+                f"The invitation of {r['email']} to {r['app_name']} was sent {when} and is "
+                f"still pending (more than {days} days).",
+                "Revoke it, and invite again if still needed: ",
+            )
+
+    yield from _windowed(ctx, days, findings)

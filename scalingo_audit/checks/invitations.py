@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import frames
-from ..commands import argv, phrase
-from .registry import Context, Finding, check
+from .registry import Context, Finding, check, membership_finding
 
 
 @check(
@@ -22,16 +21,13 @@ def pending_invitation(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
     pending = m.loc[m["status"] == "pending", ["region", "app_name", "email", "role"]]
     for r in frames.rows(pending):
-        role = "full Collaborator" if r["role"] == "collaborator" else "Limited Collaborator"
-        cmd = argv("revoke", r["region"], r["app_name"], r["email"])
-        yield {
-            "region": r["region"],
-            "app": r["app_name"],
-            "email": r["email"],
-            "message": f"{r['email']} has a pending invitation as {role} on {r['app_name']}.",
-            "remediation": "If it is no longer expected, revoke it: " + phrase(cmd),
-            "command": cmd,
-        }
+        role = frames.ROLE_PROSE.get(r["role"], "Limited Collaborator")
+        yield membership_finding(
+            r,
+            "revoke",
+            f"{r['email']} has a pending invitation as {role} on {r['app_name']}.",
+            "If it is no longer expected, revoke it: ",
+        )
 
 
 @check(
@@ -47,12 +43,9 @@ def deleted_account_collaborator(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
     deleted = m.loc[m["status"] == "user account deleted", ["region", "app_name", "email"]]
     for r in frames.rows(deleted):
-        cmd = argv("revoke", r["region"], r["app_name"], r["email"])
-        yield {
-            "region": r["region"],
-            "app": r["app_name"],
-            "email": r["email"],
-            "message": f"{r['email']} is still listed on {r['app_name']} but the account was deleted.",
-            "remediation": "Remove the membership: " + phrase(cmd),
-            "command": cmd,
-        }
+        yield membership_finding(
+            r,
+            "revoke",
+            f"{r['email']} is still listed on {r['app_name']} but the account was deleted.",
+            "Remove the membership: ",
+        )

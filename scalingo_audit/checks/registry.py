@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..commands import ACTIONS
+from ..commands import ACTIONS, argv, phrase
 from ..frames import CHECK_IDS, SEVERITIES
 
 if TYPE_CHECKING:  # annotations only: the registry runs without the model or the policy
@@ -112,6 +112,21 @@ def check(
         return fn
 
     return register
+
+
+def membership_finding(r: dict[str, Any], action: str, message: str, remediation: str) -> Finding:
+    """A finding about one membership ``r`` (its ``region``, ``app_name`` and ``email``)
+    that ``action`` fixes: it carries the command (:func:`~scalingo_audit.commands.argv`)
+    and ``remediation`` ends with it (:func:`~scalingo_audit.commands.phrase`)."""
+    cmd = argv(action, r["region"], r["app_name"], r["email"])
+    return {
+        "region": r["region"],
+        "app": r["app_name"],
+        "email": r["email"],
+        "message": message,
+        "remediation": remediation + phrase(cmd),
+        "command": cmd,
+    }
 
 
 NOT_EVALUATED = "not evaluated: set `{key}` in the policy"

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import frames
-from ..commands import argv, example, phrase
-from .registry import GUIDE, Context, Finding, check
+from ..commands import argv, example
+from .registry import GUIDE, Context, Finding, check, membership_finding
 
 
 @check(
@@ -22,23 +22,20 @@ from .registry import GUIDE, Context, Finding, check
 )
 def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
-    sel = m[
+    mask = (
         (m["role"] == "collaborator")
         & m["status"].isin(["accepted", "pending"])
         & (m["internal"] == False)  # noqa: E712
-    ]
-    for r in frames.rows(sel, ["region", "app_name", "email", "domain", "status"]):
+    )  # .loc takes a missing value in the mask as False, as m[mask] did
+    for r in frames.rows(m.loc[mask, ["region", "app_name", "email", "domain", "status"]]):
         pending = " (invitation pending)" if r["status"] == "pending" else ""
-        cmd = argv("downgrade", r["region"], r["app_name"], r["email"])
-        yield {
-            "region": r["region"],
-            "app": r["app_name"],
-            "email": r["email"],
-            "message": f"{r['email']} ({r['domain']}, external) is a full Collaborator on "
+        yield membership_finding(
+            r,
+            "downgrade",
+            f"{r['email']} ({r['domain']}, external) is a full Collaborator on "
             f"{r['app_name']}{pending}.",
-            "remediation": "Downgrade to Limited Collaborator: " + phrase(cmd),
-            "command": cmd,
-        }
+            "Downgrade to Limited Collaborator: ",
+        )
 
 
 @check(
@@ -52,7 +49,8 @@ def external_full_collaborator(ctx: Context) -> Iterator[Finding]:
 def full_collaborator_on_many_apps(ctx: Context) -> Iterator[Finding]:
     limit = ctx.policy.thresholds.max_full_apps
     m = ctx.data.memberships
-    full = m[(m["role"] == "collaborator") & (m["status"] == "accepted")]
+    is_full = (m["role"] == "collaborator") & (m["status"] == "accepted")
+    full = m.loc[is_full, ["email_key", "email", "region", "app_name", "app_id"]]
     counts = full.groupby("email_key", sort=True)["app_id"].nunique()
     over = counts[counts > limit]
     if over.empty:

@@ -24,7 +24,9 @@ _REVOKE = "Revoke it in the dashboard (User settings → API Tokens) if nothing 
 )
 def token_account_on_many_apps(ctx: Context) -> Iterator[Finding]:
     m = ctx.data.memberships
-    accepted = m[m["status"] == "accepted"]
+    accepted = m.loc[
+        m["status"] == "accepted", ["email_key", "email", "region", "app_name", "app_id"]
+    ]
     for account in ctx.policy.api_token_accounts:
         rows = accepted[accepted["email_key"] == account]
         n = rows["app_id"].nunique()
@@ -46,6 +48,16 @@ def _tokens(ctx: Context) -> Iterator[dict]:
     yield from frames.rows(ctx.data.tokens)
 
 
+def _about(t: dict, message: str, remediation: str = _REVOKE + ".") -> Finding:
+    """A finding about token ``t``, named by its account and its name."""
+    return {
+        "email": t["account_email"],
+        "token_name": t["name"],
+        "message": message,
+        "remediation": remediation,
+    }
+
+
 @check(
     "token_never_used",
     severity="low",
@@ -58,13 +70,11 @@ def token_never_used(ctx: Context) -> Iterator[Finding]:
     for t in _tokens(ctx):
         if pd.isna(t["last_used_at"]):
             age = ctx.days_before(t["created_at"])
-            yield {
-                "email": t["account_email"],
-                "token_name": t["name"],
-                "message": f"Token '{t['name']}' of {t['account_email']} was created "
-                f"{age:.0f} days ago and never used.",
-                "remediation": _REVOKE + ".",
-            }
+            yield _about(
+                t,
+                f"Token '{t['name']}' of {t['account_email']} was created {age:.0f} days ago "
+                "and never used.",
+            )
 
 
 @check(
@@ -81,13 +91,11 @@ def token_unused(ctx: Context) -> Iterator[Finding]:
         if pd.notna(t["last_used_at"]):
             idle = ctx.days_before(t["last_used_at"])
             if idle > limit:
-                yield {
-                    "email": t["account_email"],
-                    "token_name": t["name"],
-                    "message": f"Token '{t['name']}' of {t['account_email']} was last used "
-                    f"{idle:.0f} days ago (more than {limit}).",
-                    "remediation": _REVOKE + ".",
-                }
+                yield _about(
+                    t,
+                    f"Token '{t['name']}' of {t['account_email']} was last used {idle:.0f} "
+                    f"days ago (more than {limit}).",
+                )
 
 
 @check(
@@ -108,12 +116,10 @@ def token_too_old(ctx: Context) -> Iterator[Finding]:
         age = ctx.days_before(issued if renewed else t["created_at"])
         if age > limit:
             since = "renewed" if renewed else "created"
-            yield {
-                "email": t["account_email"],
-                "token_name": t["name"],
-                "message": f"Token '{t['name']}' of {t['account_email']} was {since} {age:.0f} "
-                f"days ago (more than {limit}).",
-                "remediation": f"Rotate it: Renew '{t['name']}' in the dashboard (User settings "
-                "→ API Tokens → Renew) and update what uses it, or create a new token and "
-                "revoke this one.",
-            }
+            yield _about(
+                t,
+                f"Token '{t['name']}' of {t['account_email']} was {since} {age:.0f} days ago "
+                f"(more than {limit}).",
+                f"Rotate it: Renew '{t['name']}' in the dashboard (User settings → API Tokens "
+                "→ Renew) and update what uses it, or create a new token and revoke this one.",
+            )

@@ -15,6 +15,7 @@ import random
 from typing import Any
 
 from ..snapshot import Snapshot, api_files
+from . import records
 
 SEED = 20261101
 COLLECTED_AT = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
@@ -246,28 +247,19 @@ class _Org:
             return
         u = self.user(email)
         a = next(a for a in self.apps if a["name"] == app)
-        rec: dict[str, Any] = {
-            "id": self.hexid("co"),
-            "email": email,
-            "status": status,
-            "app_id": a["id"],
-            "app_name": app,
-        }
-        # Scalingo's docs show is_limited once as a string: the demo uses both shapes.
-        rec["is_limited"] = str(limited).lower() if self.n % 7 == 0 else limited
-        if status == "pending":
-            rec.update(
-                user_id=None,
-                username="n/a",
-                tfa_status=None,
-                invitation_link=f"https://dashboard.scalingo.com/apps/invitation?token={self.hexid('inv')}",
+        rec_id = self.hexid("co")
+        self.collabs[app].append(
+            records.collaborator(
+                id=rec_id,
+                email=email,
+                status=status,
+                app=a,
+                is_limited=records.limited_shape(limited, self.n),
+                user=u,
+                tfa=u["tfa"] if tfa == "user" else tfa,
+                invitation=lambda: self.hexid("inv"),
             )
-        else:
-            rec.update(user_id=u["id"], username=u["username"], invitation_link="")
-            value = u["tfa"] if tfa == "user" else tfa
-            if value != "missing":
-                rec["tfa_status"] = value
-        self.collabs[app].append(rec)
+        )
 
 
 def generate() -> Snapshot:
@@ -282,23 +274,16 @@ def generate() -> Snapshot:
             created = org.days_ago(rng.randint(60, 2400))
             deployed = None if name.endswith("sandbox") else org.days_ago(rng.uniform(0.5, 200))
             org.apps.append(
-                {
-                    "id": org.hexid("ap"),
-                    "name": name,
-                    "region": region,
-                    "created_at": created,
-                    "updated_at": deployed or created,
-                    "owner": {
-                        "id": owner["id"],
-                        "username": owner["username"],
-                        "email": owner["email"],
-                    },
-                    "project": {"id": project_id, "name": project, "default": False},
-                    "last_deployed_at": deployed,
-                    "last_deployed_by": "deploy-bot" if deployed else None,
-                    "hds_resource": region == REGION_SECNUM,
-                    "url": f"https://{name}.{region}.scalingo.io",
-                }
+                records.app(
+                    id=org.hexid("ap"),
+                    name=name,
+                    region=region,
+                    created_at=created,
+                    deployed_at=deployed,
+                    owner=owner,
+                    project={"id": project_id, "name": project, "default": False},
+                    hds_region=REGION_SECNUM,
+                )
             )
             org.collabs[name] = []
     by_project = {p: names for _, p, names in PROJECTS}
@@ -594,15 +579,6 @@ def _event_pages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _snapshot(org: _Org, ops: dict[str, Any], events: dict[str, list[dict[str, Any]]]) -> Snapshot:
-    self_user = {
-        "user": {
-            "id": ops["id"],
-            "email": ops["email"],
-            "username": ops["username"],
-            "fullname": "Acme Ops (service account)",
-            "flags": {},
-        }
-    }
     tokens = [
         # name, created days ago, last used days ago (None: never)
         ("terraform-prod", 200, 1),
@@ -613,24 +589,17 @@ def _snapshot(org: _Org, ops: dict[str, Any], events: dict[str, list[dict[str, A
         ("laptop-cli", 400, 120),
     ]
     files = api_files(
-        user=self_user["user"],
+        user=records.self_user(ops, "Acme Ops (service account)"),
         tokens=[
-            {
-                "id": org.hexid("tk"),
-                "name": name,
-                "created_at": org.days_ago(created),
-                "last_used_at": None if used is None else org.days_ago(used),
-            }
+            records.token(
+                id=org.hexid("tk"),
+                name=name,
+                created_at=org.days_ago(created),
+                last_used_at=None if used is None else org.days_ago(used),
+            )
             for name, created, used in tokens
         ],
-        apps={
-            region: [
-                {k: v for k, v in a.items() if k != "region"}
-                for a in org.apps
-                if a["region"] == region
-            ]
-            for region in (REGION_FR, REGION_SECNUM)
-        },
+        apps=records.by_region(org.apps, (REGION_FR, REGION_SECNUM)),
         collaborators=org.collabs,
         event_pages={a["name"]: list(_event_pages(events[a["name"]])) for a in org.apps},
         tfa={"uuid": org.hexid("tfa"), "enabled": False, "provider": "totp"},

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..policy import Policy, parse_policy
 from ..snapshot import Snapshot, api_files
+from . import records
 
 COLLECTED_AT = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
 COLLECTOR = "ops@bigcorp.example"
@@ -103,23 +104,16 @@ def generate_large(
         deployed = days_ago(rng.uniform(0.1, 400)) if rng.random() < 0.9 else None
         name = f"app-{a:05d}"
         app_recs.append(
-            {
-                "id": hexid("ap"),
-                "name": name,
-                "region": region,
-                "created_at": created,
-                "updated_at": deployed or created,
-                "owner": {
-                    "id": owner["id"],
-                    "username": owner["username"],
-                    "email": owner["email"],
-                },
-                "project": {"id": f"pr-{project:06d}", "name": f"project-{project:04d}"},
-                "last_deployed_at": deployed,
-                "last_deployed_by": "deploy-bot" if deployed else None,
-                "hds_resource": region == REGIONS[1],
-                "url": f"https://{name}.{region}.scalingo.io",
-            }
+            records.app(
+                id=hexid("ap"),
+                name=name,
+                region=region,
+                created_at=created,
+                deployed_at=deployed,
+                owner=owner,
+                project={"id": f"pr-{project:06d}", "name": f"project-{project:04d}"},
+                hds_region=REGIONS[1],
+            )
         )
 
     # --- collaborator records: distinct (app, person), never the app's owner ------------
@@ -169,27 +163,18 @@ def generate_large(
         status = "pending" if r < 0.03 else ("user account deleted" if r < 0.04 else "accepted")
         if p == 0:
             status = "accepted"
-        rec: dict[str, Any] = {
-            "id": hexid("co"),
-            "email": u["email"] if n % 11 else u["email"].upper(),  # case varies in real data
-            "status": status,
-            "app_id": app_recs[a]["id"],
-            "app_name": app_recs[a]["name"],
-            # Scalingo's docs show is_limited once as a string: both shapes appear.
-            "is_limited": str(limited).lower() if n % 7 == 0 else limited,
-        }
-        if status == "pending":
-            rec.update(
-                user_id=None,
-                username="n/a",
-                tfa_status=None,
-                invitation_link=f"https://dashboard.scalingo.com/apps/invitation?token={hexid('inv')}",
+        collabs[a].append(
+            records.collaborator(
+                id=hexid("co"),
+                email=u["email"] if n % 11 else u["email"].upper(),  # case varies in real data
+                status=status,
+                app=app_recs[a],
+                is_limited=records.limited_shape(limited, n),
+                user=u,
+                tfa=u["tfa"],
+                invitation=lambda: hexid("inv"),
             )
-        else:
-            rec.update(user_id=u["id"], username=u["username"], invitation_link="")
-            if u["tfa"] != "missing":
-                rec["tfa_status"] = u["tfa"]
-        collabs[a].append(rec)
+        )
 
     return _snapshot(users[0], app_recs, collabs, rng, days_ago, hexid)
 
@@ -203,32 +188,18 @@ def _snapshot(
     hexid: Any,
 ) -> Snapshot:
     tokens = [
-        {
-            "id": hexid("tk"),
-            "name": f"token-{i:02d}",
-            "created_at": days_ago(created),
-            "last_used_at": None if rng.random() < 0.2 else days_ago(created / 3),
-        }
+        records.token(
+            id=hexid("tk"),
+            name=f"token-{i:02d}",
+            created_at=days_ago(created),
+            last_used_at=None if rng.random() < 0.2 else days_ago(created / 3),
+        )
         for i, created in enumerate(rng.uniform(1, 900) for _ in range(25))
     ]
-    user = {
-        "id": ops["id"],
-        "email": ops["email"],
-        "username": ops["username"],
-        "fullname": "Bigcorp Ops (service account)",
-        "flags": {},
-    }
     files = api_files(
-        user=user,
+        user=records.self_user(ops, "Bigcorp Ops (service account)"),
         tokens=tokens,
-        apps={
-            region: [
-                {k: v for k, v in rec.items() if k != "region"}
-                for rec in app_recs
-                if rec["region"] == region
-            ]
-            for region in REGIONS
-        },
+        apps=records.by_region(app_recs, REGIONS),
         collaborators={rec["name"]: collabs[a] for a, rec in enumerate(app_recs)},
         tfa={"uuid": "tfa-bigcorp-ops", "enabled": True, "provider": "totp"},
     )
