@@ -358,7 +358,7 @@ def test_a_second_collect_on_the_same_out_fails_at_once(tmp_path):
     with FakeScalingo(world) as fake:
         # the first run is held (each per-app request delayed) until the second has returned,
         # however slowly this machine starts Python
-        fake.delay(r"/v1/apps/[^/]+/collaborators$", 0.5, times=None)
+        fake.delay(r"/v1/apps/[^/]+/collaborators$", 2.0, times=None)
         base = {k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}
         first = subprocess.Popen(
             [sys.executable, "-m", "scalingo_audit", "collect", "--out", "snap", "--quiet"],
