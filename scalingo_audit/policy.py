@@ -14,8 +14,8 @@ Every key is optional::
       pending_invitation_days: 14  # (activity checks)
     exceptions:                    # accepted risks
       - check_id: external_full_collaborator
-        email: dev@agency.example  # any of app / email / token_name; all named must match
-        app: shop-api
+        email: dev@agency.example  # any of region / app / email / token_name; all named match
+        app: shop-api              # an app name: without `region`, in every region
         reason: contract until March
         expires: 2027-03-31        # mutes up to and including this date
 
@@ -60,9 +60,14 @@ class PolicyException:
     app: str | None = None
     email: str | None = None
     token_name: str | None = None
+    region: str | None = None
 
-    def matches(self, check_id: str, app: Any, email: Any, token_name: Any) -> bool:
+    def matches(
+        self, check_id: str, app: Any, email: Any, token_name: Any, region: Any = None
+    ) -> bool:
         if check_id != self.check_id:
+            return False
+        if self.region is not None and _text(region) != self.region:
             return False
         if self.app is not None and _text(app) != self.app:
             return False
@@ -76,7 +81,12 @@ class PolicyException:
     def describe(self) -> str:
         scope = ", ".join(
             f"{k}={v}"
-            for k, v in (("app", self.app), ("email", self.email), ("token_name", self.token_name))
+            for k, v in (
+                ("region", self.region),
+                ("app", self.app),
+                ("email", self.email),
+                ("token_name", self.token_name),
+            )
             if v is not None
         )
         return f"{self.check_id} ({scope})" if scope else self.check_id
@@ -112,7 +122,7 @@ _TOP_KEYS = {
     "thresholds",
     "exceptions",
 }
-_EXCEPTION_KEYS = {"check_id", "app", "email", "token_name", "reason", "expires"}
+_EXCEPTION_KEYS = {"check_id", "region", "app", "email", "token_name", "reason", "expires"}
 
 
 def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
@@ -183,7 +193,7 @@ def parse_policy(data: Any, *, source: str = "<policy>") -> Policy:
             raise PolicyError(f"{where}: 'reason' is required (why is this risk accepted?)")
         expires = _date(item.get("expires"), f"{where}: 'expires'")
         scope = {}
-        for key in ("app", "email", "token_name"):
+        for key in ("region", "app", "email", "token_name"):
             value = item.get(key)
             if value is not None and not isinstance(value, str):
                 raise PolicyError(f"{where}: '{key}' must be a string, not {excerpt(value)}")

@@ -117,3 +117,55 @@ def test_unreadable_policy_files(tmp_path):
 def test_exception_scope_description():
     e = PolicyException("token_unused", "r", dt.date(2027, 1, 1), token_name="ci")
     assert e.describe() == "token_unused (token_name=ci)"
+
+
+def test_an_exception_with_a_region_mutes_only_that_regions_app(tmp_path):
+    """``shop`` in two regions: an exception naming ``region`` mutes the finding there only;
+    one naming just the app mutes it in both (documented)."""
+    from scalingo_audit.checks import run_checks
+    from scalingo_audit.sources import load as load_source
+
+    from .fakeapi import FakeScalingo, make_world
+    from .orgs import collab
+    from .test_collect import run_collect
+
+    fr1, sec = "osc-fr1", "osc-secnum-fr1"
+    world = make_world(owned=2, collaborated=0, regions=(fr1, sec))
+    for r in (fr1, sec):
+        shop = world.rename_app(r, world.apps[r][0]["name"], "shop")
+        world.collaborators[shop["id"]] = [collab(shop, "dev@acme.example", tfa=False)]
+    with FakeScalingo(world) as fake:
+        snap, _ = run_collect(fake, tmp_path / "snap")
+    data = load_source(snap)
+
+    def muted(**scope: str) -> dict[str, bool]:
+        policy = parse_policy(
+            {
+                "exceptions": [
+                    {
+                        "check_id": "collaborator_without_2fa",
+                        "app": "shop",
+                        "reason": "r",
+                        "expires": "2999-01-01",
+                        **scope,
+                    }
+                ]
+            }
+        )
+        f = run_checks(data, policy=policy)
+        f = f[f["check_id"] == "collaborator_without_2fa"]
+        return dict(zip(f["region"], f["muted"].astype(bool), strict=True))
+
+    assert muted(region=sec) == {fr1: False, sec: True}
+    assert muted() == {fr1: True, sec: True}
+    assert muted(region="osc-nowhere") == {fr1: False, sec: False}
+    e = parse_policy(
+        {"exceptions": [{"check_id": "token_unused", "region": sec, "reason": "r",
+                         "expires": "2999-01-01"}]}
+    ).exceptions[0]  # fmt: skip
+    assert e.region == sec and e.describe() == f"token_unused (region={sec})"
+    with pytest.raises(PolicyError, match=r"exceptions\[1\]: 'region' must be a string"):
+        parse_policy(
+            {"exceptions": [{"check_id": "token_unused", "region": 1, "reason": "r",
+                             "expires": "2999-01-01"}]}
+        )  # fmt: skip

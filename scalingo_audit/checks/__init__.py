@@ -58,10 +58,10 @@ def run_checks(
     out["finding_id"] = assign_ids(out, data.apps)
     day = ctx.as_of.date()
     active = [e for e in ctx.policy.exceptions if e.active_on(day)]
-    keys = frames.rows(out, ["check_id", "app", "email", "token_name"]) if active else []
+    keys = frames.rows(out, ["check_id", "region", "app", "email", "token_name"]) if active else []
     for i, r in enumerate(keys):
         for e in active:
-            if e.matches(r["check_id"], r["app"], r["email"], r["token_name"]):
+            if e.matches(r["check_id"], r["app"], r["email"], r["token_name"], r["region"]):
                 out.loc[i, ["muted", "exception_reason", "exception_expires"]] = [
                     True,
                     e.reason,
