@@ -234,8 +234,8 @@ def provenance_line(provenance: dict[str, Any]) -> str:
 
 
 def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
-    """A plain-text listing grouped by severity, muted findings last; each finding ends
-    with its ``finding_id`` in parentheses."""
+    """A plain-text listing grouped by severity, muted findings last; a finding about an app
+    starts with its region and ends with its ``finding_id`` in parentheses."""
     fixed = fixed_findings(findings)
     findings = open_findings(findings)
     active = findings[~findings["muted"].astype(bool)]
@@ -245,7 +245,7 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
         out = []
         for r in frames.rows(group):
             new = " NEW" if r["baseline_status"] == NEW else ""
-            out.append(f"  [{r['check_id']}]{new} {r['message']}{_id(r)}")
+            out.append(f"  [{r['check_id']}]{new} {_where(r)}{r['message']}{_id(r)}")
             # the command goes on a line of its own, never wrapped, so it can be pasted
             run = render(r["command"]) if isinstance(r.get("command"), tuple) else None
             fix = str(r["remediation"])
@@ -263,7 +263,7 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
         blocks.append(
             [f"MUTED BY POLICY EXCEPTIONS ({len(muted)})"]
             + [
-                f"  [{r['check_id']}] {r['message']} — accepted until "
+                f"  [{r['check_id']}] {_where(r)}{r['message']} — accepted until "
                 f"{r['exception_expires']}: {r['exception_reason']}{_id(r)}"
                 for r in frames.rows(muted)
             ]
@@ -271,9 +271,19 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
     if not fixed.empty:
         blocks.append(
             [f"FIXED SINCE THE BASELINE ({len(fixed)})"]
-            + [f"  [{r['check_id']}] {r['message']}{_id(r)}" for r in frames.rows(fixed)]
+            + [
+                f"  [{r['check_id']}] {_where(r)}{r['message']}{_id(r)}"
+                for r in frames.rows(fixed)
+            ]
         )
     return listing(blocks)
+
+
+def _where(r: dict[str, Any]) -> str:
+    """``REGION: `` before a finding about an app (an app name exists once per region);
+    nothing for an account-level finding."""
+    region = r.get("region")
+    return f"{region}: " if isinstance(region, str) and region else ""
 
 
 def _id(r: dict[str, Any]) -> str:

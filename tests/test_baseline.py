@@ -83,7 +83,7 @@ def test_fail_on_new_fails_only_on_a_new_finding_at_or_above_it(tmp_path):
     assert r.returncode == 1, r.stderr
     assert "1 new" not in r.stdout and "2 new, 1 fixed since the baseline" in r.stdout
     assert "FIXED SINCE THE BASELINE (1)" in r.stdout
-    assert "[collaborator_without_2fa] NEW z@acme.example" in r.stdout
+    assert "[collaborator_without_2fa] NEW osc-fr1: z@acme.example" in r.stdout
     # the high finding existed already: not new, so --fail-on-new high passes
     same = run("check", str(after), "--baseline", str(after), "--fail-on-new", "high")
     assert same.returncode == 0, same.stdout

@@ -113,7 +113,13 @@ def test_table_lists_by_severity_with_commands_apart_and_muted_last(findings):
         in (text.splitlines())
     )
     muted = text.split("MUTED BY POLICY EXCEPTIONS (1)\n")[1]
-    assert muted.startswith("  [collaborator_without_2fa] ")
+    assert muted.startswith("  [collaborator_without_2fa] osc-fr1: dev@agency.example ")
+    # each finding about an app names its region first (``shop`` is in two regions);
+    # account-level findings (no region) have none
+    for r in findings[findings["severity"] != "info"].itertuples():
+        assert f"[{r.check_id}] {r.region}: {r.message}" in text
+    for r in findings[findings["region"].isna()].itertuples():
+        assert f"[{r.check_id}] {r.message}" in text
     assert "accepted until 2027-01-01: key on order (id " in muted
     for fid in findings["finding_id"]:
         assert text.count(f"(id {fid})") == 1
