@@ -271,10 +271,7 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
     if not fixed.empty:
         blocks.append(
             [f"FIXED SINCE THE BASELINE ({len(fixed)})"]
-            + [
-                f"  [{r['check_id']}] {_where(r)}{r['message']}{_id(r)}"
-                for r in frames.rows(fixed)
-            ]
+            + [f"  [{r['check_id']}] {_where(r)}{r['message']}{_id(r)}" for r in frames.rows(fixed)]
         )
     return listing(blocks)
 
