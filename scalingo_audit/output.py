@@ -279,8 +279,8 @@ def to_table(findings: pd.DataFrame, *, width: int = 100) -> str:
 def _where(r: dict[str, Any]) -> str:
     """``REGION: `` before a finding about an app (an app name exists once per region);
     nothing for an account-level finding."""
-    region = r.get("region")
-    return f"{region}: " if isinstance(region, str) and region else ""
+    region = frames.text(r.get("region"))
+    return f"{region}: " if region else ""
 
 
 def _id(r: dict[str, Any]) -> str:
