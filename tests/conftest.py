@@ -151,14 +151,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def demo_findings() -> list[dict[str, Any]]:
-    """``scalingo-audit check demo --format json``, run once as a user runs it, parsed."""
-    import subprocess
-    import sys
+    """``scalingo-audit check demo --format json``, run once as a user runs it (in this
+    process, tests/clirun.py), parsed."""
+    from .clirun import run
 
-    r = subprocess.run(
-        [sys.executable, "-m", "scalingo_audit.cli", "check", "demo", "--format", "json"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    r = run("check", "demo", "--format", "json")
     assert r.returncode == 0, r.stderr
     found: list[dict[str, Any]] = json.loads(r.stdout)
     return found

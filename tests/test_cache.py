@@ -125,6 +125,7 @@ def test_a_policy_given_for_the_demo_is_not_cached(user_cache: Path) -> None:
 def test_check_demo_writes_the_cache_then_gives_the_same_output(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     argv = [sys.executable, "-m", "scalingo_audit", "check", "demo", "--format", "json"]
+    # two fresh processes, not tests/clirun.py: the second has nothing but the file to read
     runs = [subprocess.run(argv, capture_output=True, text=True, env=env) for _ in range(2)]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
     assert len(list((tmp_path / "scalingo-audit").glob("demo-frames-*.pickle"))) == 1

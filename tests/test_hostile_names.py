@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from scalingo_audit import load
 from scalingo_audit.collect import collect
 from scalingo_audit.snapshot import MAX_SEGMENT, name_segment
 
+from . import clirun
 from .fakeapi import FakeScalingo, World, make_world
 
 LONG = "x" * 9_990 + "-long-name"
@@ -76,10 +76,9 @@ def _run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", *args], capture_output=True, text=True,
-        cwd=cwd, env={**base, **(env or {})}, timeout=900,
-    )  # fmt: skip
+    # report in a process of its own (it blocks imports in sys.modules for its notebooks)
+    command = clirun.process if args[0] == "report" else clirun.run
+    return command(*args, cwd=cwd, env={**base, **(env or {})})
 
 
 @pytest.mark.slow

@@ -15,8 +15,6 @@ import csv
 import functools
 import io
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from scalingo_audit.explorer import Explorer
 from scalingo_audit.notebook import Audit, open_audit
 from scalingo_audit.report import build_report, report_notebooks
 
+from . import clirun
 from .hostile import (
     A_LINK,
     COLLECTOR,
@@ -293,12 +292,7 @@ def test_source_markdown_escapes_provenance_and_gaps(audit: Audit) -> None:
 def test_csv_neutralises_formulas(hostile: tuple[Path, Path]) -> None:
     snapshot, policy = hostile
     command = ["check", str(snapshot), "--policy", str(policy), "--format", "csv"]
-    r = subprocess.run(
-        [sys.executable, "-m", "scalingo_audit.cli", *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = clirun.run(*command)
     assert r.returncode in (0, 1), r.stderr
     rows = list(csv.reader(io.StringIO(r.stdout)))
     header, body = rows[0], rows[1:]

@@ -21,6 +21,7 @@ from scalingo_audit.errors import AuditError
 from scalingo_audit.report import describe_notebook, report_notebooks
 from scalingo_audit.resources import bundled_notebooks, copy_notebooks, notebooks_dir
 
+from . import clirun
 from .test_report import write_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,13 +123,13 @@ def test_in_a_checkout_the_bundled_notebooks_are_the_repository_ones() -> None:
 
 def test_notebooks_copy_writes_editable_copies_and_never_overwrites(tmp_path: Path) -> None:
     target = tmp_path / "mine"
-    r = cli("-m", "scalingo_audit", "notebooks", "--copy", str(target))
+    r = clirun.run("notebooks", "--copy", str(target))
     assert r.returncode == 0, r.stderr
     for nb in bundled_notebooks():
         assert (target / nb.name).read_bytes() == nb.read_bytes()
     edited = target / "02_2fa.ipynb"
     edited.write_text('{"edited": true}')
-    again = cli("-m", "scalingo_audit", "notebooks", "--copy", str(target))
+    again = clirun.run("notebooks", "--copy", str(target))
     assert again.returncode == 2 and "Traceback" not in again.stderr
     assert "already has 01_roles.ipynb, 02_2fa.ipynb" in again.stderr
     assert edited.read_text() == '{"edited": true}'
@@ -145,7 +146,7 @@ def test_notebooks_copy_writes_editable_copies_and_never_overwrites(tmp_path: Pa
 
 
 def test_notebooks_lists_the_bundled_ones() -> None:
-    r = cli("-m", "scalingo_audit", "notebooks")
+    r = cli("-m", "scalingo_audit", "notebooks")  # a real process, once per command
     assert r.returncode == 0
     assert str(notebooks_dir()) in r.stdout
     for nb in bundled_notebooks():
@@ -169,7 +170,7 @@ def test_report_runs_the_users_own_notebooks(tmp_path: Path) -> None:
     assert "OUR-COUNT 59 apps" in html and "Our own page" in html
     for nb in report_notebooks():  # and none of the bundled pages
         assert describe_notebook(nb)[0] not in html
-    bad = cli("-m", "scalingo_audit", "report", "demo", "--notebooks", str(tmp_path / "none"))
+    bad = clirun.run("report", "demo", "--notebooks", str(tmp_path / "none"))
     assert bad.returncode == 2 and "notebooks directory not found" in bad.stderr
 
 
@@ -178,7 +179,7 @@ def test_report_runs_the_users_own_notebooks(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", contracts.NAMES)
 def test_schema_command_prints_the_published_schema(name: str) -> None:
-    r = cli("-m", "scalingo_audit", "schema", name)
+    r = clirun.run("schema", name)
     assert r.returncode == 0, r.stderr
     schema = json.loads(r.stdout)
     shipped = ROOT / "scalingo_audit" / "schemas" / f"{name}.schema.json"
@@ -188,5 +189,5 @@ def test_schema_command_prints_the_published_schema(name: str) -> None:
 
 
 def test_unknown_schema_is_a_usage_error() -> None:
-    r = cli("-m", "scalingo_audit", "schema", "nope")
+    r = cli("-m", "scalingo_audit", "schema", "nope")  # a real process, once per command
     assert r.returncode == 2 and "Traceback" not in r.stderr
