@@ -102,12 +102,15 @@ def shared(
 
 @pytest.fixture(scope="session")
 def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo report (``build_report("demo")``), built once for every test that reads it;
-    its index.html."""
+    """The demo report (``build_report("demo", pdf=True)``: with its report.pdf, which
+    tests/test_pdf.py reads, wherever a Chromium can print it), built once for every test
+    that reads it; its index.html."""
     from scalingo_audit.report import build_report
 
+    from .tools import demo_report_has_pdf
+
     def build(where: Path) -> None:
-        build_report("demo", out_dir=where / "demo", progress=False)
+        build_report("demo", out_dir=where / "demo", progress=False, pdf=demo_report_has_pdf())
 
     return shared(tmp_path_factory, "demo-report", build) / "demo" / "index.html"
 

@@ -1,28 +1,19 @@
-"""The scalingo-audit command, run as a user runs it (a subprocess)."""
+"""The scalingo-audit command, as a user runs it: ``cli.main`` in this process (tests/clirun.py),
+a few tests in a real ``python -m scalingo_audit`` process (test_packaging.py and test_wheel.py
+run the installed command too)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from scalingo_audit.output import JSON_FIELDS
 
+from .clirun import process, run
 from .orgs import app, collab, reseal, snapshot
 from .test_checks import CONTRACT
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
 
 
 def test_check_demo_json_lists_findings_with_contract_fields():
@@ -88,7 +79,7 @@ def test_csv_output_is_formula_safe(tmp_path):
 
 
 def test_demo_command_writes_a_loadable_snapshot(tmp_path):
-    r = run("demo", "--out", str(tmp_path / "acme"))
+    r = process("demo", "--out", str(tmp_path / "acme"))  # one real process per command
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "acme" / "manifest.json").is_file()
     r2 = run("check", str(tmp_path / "acme"), "--format", "json")
@@ -155,7 +146,7 @@ def test_usage_errors_and_help():
 
 
 def test_checks_lists_the_catalogue():
-    r = run("checks")
+    r = process("checks")  # one real process per command
     assert r.returncode == 0
     assert len(r.stdout.splitlines()) == len(CONTRACT)  # the catalogue
     assert r.stdout.splitlines()[0].startswith("collaborator_without_2fa")

@@ -1,30 +1,19 @@
-"""`diff`, `review`, `verify` and `--pseudonymise` as a user runs them: subprocesses, exit
-codes, files."""
+"""`diff`, `review`, `verify` and `--pseudonymise` as a user runs them: the command (in this
+process, tests/clirun.py; once a real process each), exit codes, files."""
 
 from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 from scalingo_audit.demo.history import demo_history
 
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
+from .clirun import process, run
 
 
 def test_diff_between_two_demo_snapshots(tmp_path):
     old, _middle, new = demo_history(tmp_path / "history")[-3:]
-    r = run("diff", str(old), str(new), "--format", "json")
+    r = process("diff", str(old), str(new), "--format", "json")  # one real process per command
     assert r.returncode == 0, r.stderr
     changes = json.loads(r.stdout)
     kinds = {c["change"] for c in changes}
@@ -36,7 +25,7 @@ def test_diff_between_two_demo_snapshots(tmp_path):
 
 
 def test_review_sheet_then_decisions_print_commands_and_change_nothing(tmp_path):
-    r = run("review", "demo", "--out", str(tmp_path / "review.csv"))
+    r = process("review", "demo", "--out", str(tmp_path / "review.csv"))  # a real one, once
     assert r.returncode == 0, r.stderr
     with (tmp_path / "review.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
@@ -80,11 +69,7 @@ def test_pseudonymised_check_leaves_no_demo_email(tmp_path):
     from scalingo_audit import load
 
     env = {**os.environ, "SCALINGO_AUDIT_PSEUDONYM_KEY": str(tmp_path / "key")}
-    r = subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", "check", "demo", "--format", "json",
-         "--pseudonymise"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+    r = run("check", "demo", "--format", "json", "--pseudonymise", env=env)
     assert r.returncode == 0, r.stderr
     people = load("demo").people
     leaked = [e for e in people["email"] if e in r.stdout + r.stderr]

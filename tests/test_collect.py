@@ -21,6 +21,7 @@ from scalingo_audit.policy import Policy
 from scalingo_audit.snapshot import Snapshot, api_files
 from scalingo_audit.sources import from_snapshot
 
+from . import clirun
 from .fakeapi import FakeClock, FakeScalingo, World, make_world
 from .logcapture import logged
 
@@ -159,9 +160,7 @@ def test_unreadable_apps_become_coverage_gaps_and_collection_carries_on(fake_sca
     data = load(path)
     assert len(data.info.gaps) == 2
     # the CLI's check shows the gaps prominently
-    r = subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", "check", str(path)], capture_output=True, text=True
-    )
+    r = clirun.run("check", str(path))
     assert r.returncode == 0
     assert r.stderr.count("not audited") == 2
 
@@ -313,16 +312,15 @@ def test_canary_token_never_leaks(tmp_path):
         assert env["SCALINGO_API_TOKEN"] == CANARY
         snap = tmp_path / "snap"
         out = []
-        r = subprocess.run(
+        r = subprocess.run(  # a real process: the token's whole way, from its environment
             [sys.executable, "-m", "scalingo_audit", "collect", "--out", str(snap), "--events-days", "3"],
             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
         )  # fmt: skip
         out.append(r.stdout + r.stderr)
         assert r.returncode == 0, r.stderr
-        bad = subprocess.run(
-            [sys.executable, "-m", "scalingo_audit", "collect", "--out", str(tmp_path / "x")],
-            capture_output=True, text=True, env={**env, "SCALINGO_API_TOKEN": CANARY + "-revoked"},
-            cwd=tmp_path, timeout=300,
+        bad = clirun.run(
+            "collect", "--out", str(tmp_path / "x"),
+            env={**env, "SCALINGO_API_TOKEN": CANARY + "-revoked"}, cwd=tmp_path,
         )  # fmt: skip
         out.append(bad.stdout + bad.stderr)
         assert bad.returncode == 2 and "Traceback" not in bad.stderr
@@ -471,9 +469,8 @@ def test_api_url_alone_is_named_by_the_region_list(fake_scalingo, tmp_path):
     with pytest.raises(InputError, match="set SCALINGO_REGION") as exc:
         collect(tmp_path / "two", env=env, **FAST)
     assert "custom" not in str(exc.value)
-    r = subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", "collect", "--out", str(tmp_path / "three")],
-        capture_output=True, text=True, timeout=120,
+    r = clirun.run(
+        "collect", "--out", str(tmp_path / "three"),
         env={**{k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}, **env},
     )  # fmt: skip
     assert r.returncode == 2 and "SCALINGO_REGION" in r.stderr and "Traceback" not in r.stderr

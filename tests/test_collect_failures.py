@@ -20,6 +20,7 @@ from scalingo_audit import InputError, load
 from scalingo_audit.checks import run_checks
 from scalingo_audit.collect import CollectionStopped, collect
 
+from . import clirun
 from .fakeapi import FakeScalingo, make_world
 from .logcapture import logged
 
@@ -36,12 +37,11 @@ def manifest(path: Path) -> dict[str, Any]:
     return json.loads((path / "manifest.json").read_text(encoding="utf-8"))
 
 
-def cli(*args: str, env: dict[str, str], cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The command in this process (tests/clirun.py); those below that signal it, hold it
+    while a second one runs, or fill its disk start a real one."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", *args],
-        capture_output=True, text=True, env={**base, **env}, cwd=cwd, timeout=300, **kw,
-    )  # fmt: skip
+    return clirun.run(*args, env={**base, **env}, cwd=cwd)
 
 
 def only_error_line(stderr: str) -> str:

@@ -11,7 +11,6 @@ import io
 import json
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +22,7 @@ from scalingo_audit.policy import Policy, Thresholds
 from scalingo_audit.snapshot import write
 from scalingo_audit.sources import from_snapshot
 
+from . import clirun
 from .orgs import app, collab, org, snapshot, token
 
 SECNUM = "osc-secnum-fr1"
@@ -221,13 +221,7 @@ def snap(tmp_path_factory):
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
+    return clirun.run(*args, cwd=cwd)
 
 
 def test_check_json_csv_and_table_render_the_same_command(snap, tmp_path):

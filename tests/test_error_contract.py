@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from scalingo_audit import cli, snapshot
 from scalingo_audit.errors import EXCERPT_CHARS, excerpt
 from scalingo_audit.policy import load_policy
 
+from . import clirun
 from .orgs import app, collab, reseal
 from .orgs import snapshot as org_snapshot
 
@@ -37,14 +37,7 @@ ALIAS_BOMB = (
 
 
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-    )
+    return clirun.run(*args, cwd=cwd, env={**os.environ, **(env or {})})
 
 
 def main(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -363,7 +356,7 @@ def test_an_account_with_no_apps_gets_a_report_showing_its_gaps(
     empty_account: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "report"
-    r = run("report", str(empty_account), "--out", str(out))
+    r = clirun.process("report", str(empty_account), "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     index = (out / "index.html").read_text()
     assert "Coverage gaps" in index and "service unavailable" in index

@@ -13,6 +13,7 @@ from scalingo_audit.checks import run_checks
 from scalingo_audit.policy import Policy
 from scalingo_audit.sources import from_snapshot
 
+from . import clirun
 from .orgs import app, collab, snapshot
 
 A = "@acme.example"
@@ -114,9 +115,6 @@ def test_a_failed_token_list_is_not_a_token_revocation() -> None:
 
 
 def test_diff_cli_names_what_it_left_out(tmp_path) -> None:
-    import subprocess
-    import sys
-
     from scalingo_audit.snapshot import write
 
     old = write(two_regions(), tmp_path / "old")
@@ -124,10 +122,7 @@ def test_diff_cli_names_what_it_left_out(tmp_path) -> None:
     s.regions = [FR, SEC]
     s.gaps = [{"region": SEC, "app": None, "request": "GET /v1/apps", "status": 500}]
     new = write(s, tmp_path / "new")
-    r = subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", "diff", str(old), str(new), "--format", "json"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    r = clirun.run("diff", str(old), str(new), "--format", "json")
     assert r.returncode == 0, r.stderr
     assert f"not compared (coverage gap): region {SEC}" in r.stderr
     assert "access_revoked" not in r.stdout
@@ -173,16 +168,10 @@ def test_a_date_only_as_of_on_the_collection_day_is_the_collection() -> None:
 
 def test_check_cli_as_of_a_year_later(tmp_path) -> None:
     import json
-    import subprocess
-    import sys
 
     data = load_demo()
     later = (data.info.collected_at + dt.timedelta(days=365)).date().isoformat()
-    r = subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", "check", "demo", "--as-of", later,
-         "--format", "json"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    r = clirun.run("check", "demo", "--as-of", later, "--format", "json")
     assert r.returncode == 0, r.stderr
     findings = [f for f in json.loads(r.stdout) if f["check_id"] in ACTIVITY]
     assert findings and all(f["severity"] == "info" for f in findings)

@@ -72,8 +72,8 @@ def test_a_test_run_leaves_the_real_user_cache_alone(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "PYTEST_"))}
     env["HOME"] = str(home)
     test = "tests/test_history.py::test_pair_without_arguments_uses_the_demo_history"
-    r = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", test],
+    r = subprocess.run(  # one process (-n 0): xdist's workers would only add start-up time
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", test],
         cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip

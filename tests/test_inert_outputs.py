@@ -8,7 +8,6 @@ import csv
 import errno
 import io
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from scalingo_audit.errors import AuditError, OutputWarning
 from scalingo_audit.snapshot import write
 from scalingo_audit.sources import load
 
+from . import clirun
 from .orgs import app, collab, snapshot
 from .tools import system_tool
 
@@ -47,13 +47,7 @@ def snap(tmp_path: Path) -> Path:
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
+    return clirun.run(*args, cwd=cwd)
 
 
 def test_csv_quotes_every_field_with_a_carriage_return(snap: Path) -> None:

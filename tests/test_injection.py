@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,7 +157,8 @@ def visit(browser, page_file: Path) -> Visit:
         box = bar.bounding_box() if bar else None
         if box:
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-            page.wait_for_timeout(150)
+            with contextlib.suppress(PlaywrightTimeout):  # the hover assertion says what is missing
+                chart.wait_for_selector(".hoverlayer .hovertext", state="attached", timeout=2_000)
             seen.hovers.append(chart.eval_on_selector(".hoverlayer", "e => e.textContent"))
     seen.danger = page.evaluate(_DANGER_JS)  # after hovering: hover labels included
     seen.drawn = page.evaluate(_DRAWN_JS)
@@ -166,8 +169,15 @@ def visit(browser, page_file: Path) -> Visit:
     return seen
 
 
+@pytest.fixture(scope="module")
+def visited(browser) -> Callable[[Path], Visit]:
+    """``visit(browser, page)``, done once per page for this module's tests, which only
+    read what it recorded."""
+    return functools.cache(lambda page_file: visit(browser, page_file))
+
+
 @pytest.mark.slow
-def test_no_payload_runs_on_any_report_page(browser, report: Path) -> None:
+def test_no_payload_runs_on_any_report_page(visited: Callable[[Path], Visit], report: Path) -> None:
     pages = [report, report.parent / "report.html"]
     pages += [report.parent / f"{p.stem}.html" for p in report_notebooks()]
     text = ""
@@ -177,7 +187,7 @@ def test_no_payload_runs_on_any_report_page(browser, report: Path) -> None:
         source = page_file.read_text(encoding="utf-8")
         for tag in RAW_TAGS:
             assert tag not in source, f"{name}: {tag!r} in the HTML source, unescaped"
-        seen = visit(browser, page_file)
+        seen = visited(page_file)
         assert not seen.pwned, f"{name}: a payload ran (window.__pwned is set)"
         assert seen.dialogs == [], f"{name}: a dialog opened: {seen.dialogs}"
         assert seen.blocked == [], f"{name}: requests: {seen.blocked}"
@@ -195,12 +205,12 @@ def test_no_payload_runs_on_any_report_page(browser, report: Path) -> None:
 
 
 @pytest.mark.slow
-def test_chart_labels_show_names_as_typed(browser, report: Path) -> None:
-    roles = visit(browser, report.parent / "01_roles.html")
+def test_chart_labels_show_names_as_typed(visited: Callable[[Path], Visit], report: Path) -> None:
+    roles = visited(report.parent / "01_roles.html")
     for name in (SCRIPT, IMG, A_LINK, MD_LINK, FORMULA, JS_URL, RLO):
         assert name in roles.labels, f"app {name!r} not on the per-app axis: {roles.labels}"
     assert LONG[: plots.LABEL_MAX - 1] + "…" in roles.labels  # shortened on the axis only
-    people = visit(browser, report.parent / "03_overprivileged.html")
+    people = visited(report.parent / "03_overprivileged.html")
     for email in (EMAILS["script"], EMAILS["img"], EMAILS["svg"], EMAILS["formula"]):
         assert email in people.labels, f"{email!r} not on the people axis: {people.labels}"
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from scalingo_audit.notebook import open_audit
@@ -200,28 +200,38 @@ class Visit:
 def lab_browser(lab: Lab, executable: str) -> Iterator[tuple[Page, Visit]]:
     """A headless Chromium page that may reach nothing but ``lab``; records blocked
     requests and console errors."""
-    seen = Visit()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-
-        def route(r: Route) -> None:
-            url = r.request.url
-            if url.startswith((lab.url + "/", "data:", "blob:", "about:")):
-                r.continue_()
-            else:
-                seen.blocked.append(url)
-                r.abort()
-
-        context.route("**/*", route)
-        p = context.new_page()
-        p.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
-        p.on("pageerror", lambda e: seen.errors.append(str(e)))
         try:
-            yield p, seen
+            with lab_context(browser, lab) as page_and_visit:
+                yield page_and_visit
         finally:
-            context.close()
             browser.close()
+
+
+@contextlib.contextmanager
+def lab_context(browser: Browser, lab: Lab) -> Iterator[tuple[Page, Visit]]:
+    """A page of a fresh context of ``browser`` that may reach nothing but ``lab``; records
+    blocked requests and console errors."""
+    seen = Visit()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+
+    def route(r: Route) -> None:
+        url = r.request.url
+        if url.startswith((lab.url + "/", "data:", "blob:", "about:")):
+            r.continue_()
+        else:
+            seen.blocked.append(url)
+            r.abort()
+
+    context.route("**/*", route)
+    p = context.new_page()
+    p.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
+    p.on("pageerror", lambda e: seen.errors.append(str(e)))
+    try:
+        yield p, seen
+    finally:
+        context.close()
 
 
 HOSTILE_NOTEBOOK = "hostile_explorer.ipynb"
@@ -253,8 +263,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 @pytest.fixture
-def lab_page(lab: Lab) -> Iterator[tuple[Page, Visit]]:
-    with lab_browser(lab, chromium_path()) as page_and_visit:
+def lab_page(lab: Lab, browser: Browser) -> Iterator[tuple[Page, Visit]]:
+    """A fresh context of the module's one Chromium (tests/conftest.py)."""
+    with lab_context(browser, lab) as page_and_visit:
         yield page_and_visit
 
 

@@ -17,6 +17,7 @@ import pytest
 import scalingo_audit
 from scalingo_audit import cli, snapshot
 
+from . import clirun
 from .fakeapi import FakeScalingo
 from .orgs import app, collab
 from .orgs import snapshot as org_snapshot
@@ -33,10 +34,7 @@ HANDLER_MODULES = {"__init__.py", "cli.py"}
 
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
     base = {k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", *args],
-        capture_output=True, text=True, timeout=300, cwd=cwd, env={**base, **(env or {})},
-    )  # fmt: skip
+    return clirun.run(*args, cwd=cwd, env={**base, **(env or {})})
 
 
 def commands() -> dict[str, argparse.ArgumentParser]:
@@ -179,7 +177,8 @@ def test_collect_progress_quiet_and_verbose(fake_scalingo: FakeScalingo, tmp_pat
 
 
 def _on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    """What the command writes on stderr when stderr is a terminal (a pseudo-terminal)."""
+    """What the command writes on stderr when stderr is a terminal (a pseudo-terminal): a
+    real process, its stderr the terminal's."""
     import fcntl
     import struct
     import termios

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -26,24 +26,20 @@ from scalingo_audit.notify import (
 )
 from scalingo_audit.snapshot import write
 
+from . import clirun
 from .orgs import app, collab, snapshot
 
 CANARY = "CANARY-hook-3b9f0c2e71"
 PATH = f"/services/T000/{CANARY}"
 
 
-def notify(tmp_path: Path, url: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+def notify(
+    tmp_path: Path, url: str | None, *args: str, runner: Any = clirun.run
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "SCALINGO_AUDIT_WEBHOOK_URL"}
     if url is not None:
         env["SCALINGO_AUDIT_WEBHOOK_URL"] = url
-    r = subprocess.run(
-        [sys.executable, "-m", "scalingo_audit.cli", "notify", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    r = runner("notify", *args, env=env, cwd=tmp_path)
     assert CANARY not in r.stdout + r.stderr
     for f in tmp_path.rglob("*"):
         if f.is_file():
@@ -77,7 +73,8 @@ def _bodies(server: HTTPServer) -> list[dict]:
 def test_one_post_with_the_new_and_fixed_findings(tmp_path, httpserver: HTTPServer):
     before, after = _snaps(tmp_path)
     httpserver.expect_request(PATH, method="POST").respond_with_data("ok")
-    r = notify(tmp_path, httpserver.url_for(PATH), str(after), "--baseline", str(before))
+    r = notify(tmp_path, httpserver.url_for(PATH), str(after), "--baseline", str(before),
+               runner=clirun.process)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "Posted to the webhook: 1 new, 1 fixed." in r.stdout
     (body,) = _bodies(httpserver)

@@ -123,14 +123,15 @@ def page_sizes(pdf: Path) -> list[tuple[float, float]]:
 
 
 @pytest.mark.slow
-def test_demo_report_pdf(tmp_path: Path) -> None:
+def test_demo_report_pdf(demo_report: Path, tmp_path: Path) -> None:
     """One report.pdf: charts drawn, landscape pages for the wide findings tables, no
     identifier split across lines, page numbers and the snapshot hash in every footer, and
-    no link but internal ones."""
+    no link but internal ones. The report is the run's demo report, built once with
+    ``pdf=True`` (tests/conftest.py)."""
     need("chromium")
     need("pdftoppm")
-    index = build_report("demo", out_dir=tmp_path / "demo", pdf=True, progress=False)
-    out = index.parent
+    out = demo_report.parent
+    assert 'href="report.pdf"' in demo_report.read_text(encoding="utf-8")  # the index links it
     assert sorted(p.name for p in out.glob("*.pdf")) == ["report.pdf"]
     pdf = out / "report.pdf"
     assert pdf.read_bytes().startswith(b"%PDF-")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from scalingo_audit.errors import DataWarning
 from scalingo_audit.evidence import verify
 from scalingo_audit.redact import MARKER, redact_event, redact_events
 
+from . import clirun
 from .fakeapi import FakeScalingo, make_world, plant_variable_events
 from .orgs import COLLECTED_AT, app, collab
 from .orgs import snapshot as org_snapshot
@@ -63,10 +63,9 @@ def _values(event: dict) -> list[str]:
 
 
 def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=600,
-    )  # fmt: skip
+    # report in a process of its own (it blocks imports in sys.modules for its notebooks)
+    command = clirun.process if args[0] == "report" else clirun.run
+    return command(*args, env=env, cwd=cwd)
 
 
 # --- the rule itself ---------------------------------------------------------------------

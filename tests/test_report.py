@@ -43,6 +43,8 @@ from scalingo_audit.report import (
 from scalingo_audit.resources import notebooks_dir
 from scalingo_audit.sources import load
 
+from .tools import demo_report_has_pdf
+
 PARAMETERS = (
     'source: str = "demo"  # demo, snapshot dir or export\npolicy: str = ""\nas_of: str = ""'
 )
@@ -275,8 +277,9 @@ def test_report_on_a_snapshot_with_relative_paths(
 def test_demo_report(demo_report: Path) -> None:
     out = demo_report.parent
     data_files = [name for name, _ in DATA_FILES]
+    pdf = ["report.pdf"] if demo_report_has_pdf() else []  # built with pdf=True (conftest)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["index.html", "report.html", *data_files]
+        ["index.html", "report.html", *data_files, *pdf]
     )
     html = demo_report.read_text()
     assert [h for h in links(html) if h.endswith(".html")] == ["report.html"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -18,19 +17,14 @@ from scalingo_audit.report import render_index
 from scalingo_audit.sources import load
 from scalingo_audit.starter_policy import starter_policy, write_starter_policy
 
+from . import clirun
 from .orgs import COLLECTOR, app, collab, org
 
 POLICY_CHECKS = sorted(c.id for c in CHECKS.values() if c.needs)
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
+    return clirun.run(*args, cwd=cwd)
 
 
 def by_check(findings: list[dict]) -> dict[str, list[dict]]:
@@ -52,7 +46,7 @@ def test_demo_without_a_policy_then_with_init_policy(tmp_path: Path) -> None:
             ("info", f"not evaluated: set `{key}` in the policy.")
         ]
 
-    r = cli("init-policy", "demo", "--out", "policy.yaml", cwd=tmp_path)
+    r = clirun.process("init-policy", "demo", "--out", "policy.yaml", cwd=tmp_path)  # real, once
     assert r.returncode == 0, r.stderr
     written = (tmp_path / "policy.yaml").read_text(encoding="utf-8")
     assert written.startswith("# Starter policy")

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from scalingo_audit.errors import InputError
 from scalingo_audit.evidence import verify
 from scalingo_audit.sources import load
 
+from . import clirun
 from .fakeapi import FakeScalingo, make_world
 from .orgs import app, collab
 
@@ -30,13 +30,7 @@ TAMPERED = "raw/osc-fr1/collaborators.json"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
+    return clirun.run(*args, env={**os.environ, **(env or {})})
 
 
 def one_line_error(r: subprocess.CompletedProcess[str]) -> str:
@@ -181,7 +175,7 @@ def test_verified_outputs_say_so(snap: Path) -> None:
 def test_every_report_page_says_unverified(snap: Path, tmp_path: Path) -> None:
     flip_one_byte(snap / TAMPERED)
     out = tmp_path / "report"
-    r = run("report", str(snap), "--out", str(out), "--no-verify", "--pages")
+    r = clirun.process("report", str(snap), "--out", str(out), "--no-verify", "--pages")
     assert r.returncode == 0, r.stderr
     pages = sorted(out.glob("*.html"))
     assert len(pages) >= 6 and {out / "index.html", out / "report.html"} <= set(pages)

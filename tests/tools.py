@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from scalingo_audit.pdf import HEADLESS_FLAGS
+from scalingo_audit.errors import MissingToolError
+from scalingo_audit.pdf import HEADLESS_FLAGS, find_chromium
 
 CHROMIUM_ARGS = list(HEADLESS_FLAGS)
 
@@ -26,3 +27,15 @@ def system_tool(*names: str, package: str) -> str:
 
 def chromium_path() -> str:
     return system_tool("chromium", "chromium-browser", package="chromium")
+
+
+def demo_report_has_pdf() -> bool:
+    """Whether the shared demo report (tests/conftest.py) is built with ``pdf=True``: in CI
+    always (a missing Chromium fails it there), elsewhere where a Chromium is installed."""
+    if os.environ.get("CI"):
+        return True
+    try:
+        find_chromium()
+    except MissingToolError:
+        return False
+    return True
