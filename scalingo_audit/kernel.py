@@ -14,6 +14,8 @@ for its notebooks (:func:`manager_class` starts this module instead of
 
 from __future__ import annotations
 
+import os
+import queue
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,68 @@ def stop(km: Any) -> None:
             km.shutdown_kernel(now=True)
     except Exception:  # pragma: no cover (already gone)
         pass
+
+
+RESET_TIMEOUT = 60.0  # seconds for a kernel to answer its reset (it may still be starting)
+
+
+def reset(km: Any, *, cwd: str | Path) -> None:
+    """Give a kernel from :func:`start` the state a new kernel has, before it runs its next
+    notebook (:func:`fresh_namespace`, run in the kernel). What it imported stays imported,
+    which is what running several notebooks in one kernel saves: a kernel start with pandas
+    and plotly is ~1.3 s of CPU. A kernel that does not answer, or fails to reset, raises
+    ``RuntimeError``."""
+    code = (
+        f"__import__('scalingo_audit.kernel').kernel.fresh_namespace({str(Path(cwd).resolve())!r})"
+    )
+    from jupyter_client.session import Session
+
+    # A session of its own: a client of the manager's session has the same ZeroMQ identity
+    # as every other client of it, and the kernel would send the replies meant for a client
+    # still in use (nbclient's) to this one. The shell channel alone (its reply is all that
+    # is read), and no wait_for_ready: a request sent while the kernel still starts is
+    # queued by ZeroMQ until it answers, and wait_for_ready's check of the output channel
+    # costs 0.2 s or more per new client.
+    session = Session(key=km.session.key, signature_scheme=km.session.signature_scheme)
+    kc = km.client(session=session)
+    kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+    try:
+        msg_id = kc.execute(code, silent=True, store_history=False)
+        while True:
+            try:
+                reply = kc.get_shell_msg(timeout=RESET_TIMEOUT)
+            except queue.Empty:
+                raise RuntimeError("the kernel did not answer its reset") from None
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                break
+        content = reply.get("content", {})
+        if content.get("status") != "ok":
+            raise RuntimeError(
+                f"the kernel could not be reset: {content.get('ename')}: {content.get('evalue')}"
+            )
+    finally:
+        kc.stop_channels()
+
+
+def fresh_namespace(cwd: str) -> None:
+    """In a kernel, between two notebooks: every name deleted (IPython's ``%reset -f``:
+    variables, ``In``/``Out``, the output cache ``_``/``__``/``___``), the working directory
+    ``cwd``, the execution count back to 1 (a failed cell is then named by its number in its
+    own notebook). Without the three ``gc.collect()`` of IPython's output-cache flush
+    (~0.2 s each with pandas and plotly loaded): unreachable objects are freed by the
+    collector's own runs, as in any cell."""
+    from IPython import get_ipython
+
+    shell: Any = get_ipython()
+    os.chdir(cwd)
+    hook = shell.displayhook
+    full, hook.do_full_cache = hook.do_full_cache, False
+    try:
+        # the names, In/Out, the history (a new history session: the count restarts at 1)
+        shell.reset(new_session=True)
+    finally:
+        hook.do_full_cache = full
+    hook._ = hook.__ = hook.___ = ""  # what the flush would have let go: the last outputs
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -410,7 +411,7 @@ def build_report(
     with (
         tempfile.TemporaryDirectory(prefix="scalingo-audit-report-") as tmp,
         _environ(CACHE_ENV, tmp),  # kernels inherit it: where the audit computed here will be
-        _kernels(notebooks) as kernels,  # they start up while this process loads and checks
+        _kernels(notebooks) as kernels,  # one starts up while this process loads and checks
     ):
         staging = Path(tmp)
         audit = open_audit(
@@ -418,6 +419,10 @@ def build_report(
             verify=verify,
         )  # fmt: skip
         clock.lap("load + checks")
+        # more kernels for a large organisation, starting while the first runs its notebook
+        _start_kernels(
+            kernels, default_workers(len(notebooks), len(audit.data.memberships)), notebooks
+        )
         # the audit computed above, handed to every kernel (notebook.CACHE_ENV), never a secret
         key = cache_key(
             source, policy, as_of, pseudonymise=pseudonymise,
@@ -561,20 +566,28 @@ def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[
 
 
 @contextlib.contextmanager
-def _kernels(notebooks: list[Path]) -> Iterator[list[Any]]:
-    """One report kernel per notebook, started now in the notebook's folder
-    (:func:`scalingo_audit.kernel.start`) and shut down when the block ends, whatever
-    happened (a bad source found while they start stops them all)."""
-    from .kernel import start, stop
+def _kernels(notebooks: list[Path], count: int = 1) -> Iterator[list[Any]]:
+    """``count`` report kernels, started now (:func:`_start_kernels`), in a list to which
+    more may be added (:func:`_start_kernels` again); every kernel in it is shut down when
+    the block ends, whatever happened (a bad source found while they start stops them all)."""
+    from .kernel import stop
 
     kms: list[Any] = []
     try:
-        for nb in notebooks:
-            kms.append(start(cwd=nb.parent.resolve(), extra_arguments=list(KERNEL_ARGS)))
+        _start_kernels(kms, count, notebooks)
         yield kms
     finally:
         for km in kms:
             stop(km)
+
+
+def _start_kernels(kms: list[Any], total: int, notebooks: list[Path]) -> None:
+    """Start report kernels (:func:`scalingo_audit.kernel.start`, in the first notebook's
+    folder) until ``kms`` holds ``total``."""
+    from .kernel import start
+
+    while len(kms) < total:
+        kms.append(start(cwd=notebooks[0].parent.resolve(), extra_arguments=list(KERNEL_ARGS)))
 
 
 def run_notebooks(
@@ -587,55 +600,97 @@ def run_notebooks(
     workers: int | None = None,
     kernels: list[Any] | None = None,
 ) -> list[Path]:
-    """Execute ``notebooks`` into ``staging``, :func:`workers` at a time (one kernel each:
-    ``kernels[i]``, already started, for notebook ``i`` when given, shut down once it has
-    run; else papermill starts one); returns the executed copies, in order. A failure keeps
-    the failed copy in ``out/_failed/`` and raises its ``ReportError`` (the first one, in
-    notebook order)."""
-    from .kernel import stop
+    """Execute ``notebooks`` into ``staging``; returns the executed copies, in order.
+
+    The notebooks share a few kernels (``kernels``, already started, else ``workers`` started
+    here, default :func:`default_workers`): each kernel takes the next notebook not yet
+    taken, in order, until none is left, and is shut down then. Before each notebook its
+    kernel is reset (:func:`scalingo_audit.kernel.reset`: no name left from the notebook
+    before, the notebook's folder as working directory, execution count 1), so a notebook
+    runs as in a kernel of its own, without paying a kernel start (~1.3 s of CPU with pandas
+    and plotly). A failure stops the taking of notebooks, keeps the failed copy in
+    ``out/_failed/`` and raises its ``ReportError`` (the first one, in notebook order)."""
+    from .kernel import reset, stop
 
     targets = [staging / nb.name for nb in notebooks]
+    todo = iter(range(len(notebooks)))
+    lock = threading.Lock()
+    failed = threading.Event()
 
-    def run(i: int) -> None:
+    def take() -> int | None:
+        with lock:
+            return None if failed.is_set() else next(todo, None)
+
+    def run(i: int, km: Any) -> None:
         nb, target = notebooks[i], targets[i]
-        km = kernels[i] if kernels is not None else None
         start = time.perf_counter()
         try:
+            try:
+                reset(km, cwd=nb.parent)
+            except RuntimeError as e:
+                raise ReportError(f"notebook {nb.name} could not run: {_plain(e)}") from e
             execute(nb, target, params, cwd=nb.parent, km=km)
         except ReportError:
+            failed.set()
             _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … failed")
             if target.exists():
                 (out / "_failed").mkdir(parents=True, exist_ok=True)
                 shutil.copy(target, out / "_failed" / nb.name)
             raise
-        finally:
-            if km is not None:
-                stop(km)  # its memory back now, not when the last notebook ends
         took = time.perf_counter() - start
         _say(progress, f"[{i + 1}/{len(notebooks)}] {nb.stem} … done in {took:.1f} s")
 
-    n = workers or default_workers(len(notebooks))
-    # Kernels get their folder through nbclient (see execute), so nothing here changes the
-    # working directory; paths are absolute and it is restored all the same, in case a
+    def serve(km: Any) -> dict[int, ReportError]:
+        errors: dict[int, ReportError] = {}
+        try:
+            while (i := take()) is not None:
+                try:
+                    run(i, km)
+                except ReportError as e:
+                    errors[i] = e
+                    break  # this kernel may be in any state: it takes nothing more
+        finally:
+            stop(km)  # its memory back now, not when the last notebook ends
+        return errors
+
+    # Kernels get their folder from nbclient and reset (see execute), so nothing here changes
+    # the working directory; paths are absolute and it is restored all the same, in case a
     # library called from a thread changes it.
     here = os.getcwd()
     out = out.absolute()
     try:
-        with ThreadPoolExecutor(max_workers=n) as pool:
-            futures = [pool.submit(run, i) for i in range(len(notebooks))]
-            for future in futures:
-                future.result()  # the first failure, in notebook order
+        with contextlib.ExitStack() as stack:
+            kms = (
+                kernels
+                if kernels is not None
+                else stack.enter_context(
+                    _kernels(notebooks, workers or default_workers(len(notebooks)))
+                )
+            )
+            with ThreadPoolExecutor(max_workers=len(kms)) as pool:
+                errors: dict[int, ReportError] = {}
+                for future in [pool.submit(serve, km) for km in kms]:
+                    errors.update(future.result())
+            if errors:
+                raise errors[min(errors)]  # the first failure, in notebook order
     finally:
         os.chdir(here)
     return targets
 
 
-def default_workers(notebooks: int) -> int:
-    """Kernels run at once: two per core, at most one per notebook. A kernel spends part of
-    its start waiting (process start, ZeroMQ handshakes, file reads), so one per core
-    leaves cores idle: on 2 cores the demo report took 11-16 s with 2 kernels at once and
-    8-11 s with 3 to 5 (see BENCHMARKS.md)."""
-    return max(1, min(notebooks, 2 * (os.cpu_count() or 1)))
+PARALLEL_FROM = 10_000
+"""Memberships from which a report runs its notebooks on more than one kernel (one per core,
+at most one per notebook). Below, one kernel runs them all, one after another: a further
+kernel costs its own start (~1.3 s of CPU with pandas and plotly), more than it saves on
+notebooks that take about a second each (see BENCHMARKS.md)."""
+
+
+def default_workers(notebooks: int, memberships: int = 0) -> int:
+    """Kernels a report's notebooks share: one, or, from :data:`PARALLEL_FROM` memberships,
+    one per core and at most one per notebook."""
+    if memberships < PARALLEL_FROM:
+        return 1
+    return max(1, min(notebooks, os.cpu_count() or 1))
 
 
 class _Clock:

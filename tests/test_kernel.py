@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from scalingo_audit import kernel
 
 BLOCKED = kernel.SKIPPED_IMPORTS[0]
@@ -95,3 +97,56 @@ def test_a_kernel_it_starts_runs_code_without_the_slow_import():
         km.cleanup_resources()
     assert reply["content"]["status"] == "ok"
     assert "".join(out).split() == ["None", "42"]
+
+
+def _run(kc, code: str) -> tuple[dict, str]:
+    out: list[str] = []
+
+    def hook(msg: dict) -> None:
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+
+    return kc.execute_interactive(code, output_hook=hook, timeout=120), "".join(out)
+
+
+def test_reset_gives_the_next_notebook_a_new_kernels_namespace_and_folder(tmp_path):
+    """Between two notebooks in one kernel (report.run_notebooks): no name of the first is
+    left, the working directory is the next notebook's folder, the count starts at 1; what
+    was imported stays imported (that is what the shared kernel saves)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    km = kernel.start(cwd=first, extra_arguments=[])
+    try:
+        kernel.reset(km, cwd=first)  # may be sent while the kernel still starts
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            _run(kc, "import json\nsecret_of_the_first = 1\n6 * 7")
+            _, before = _run(kc, "import os, sys; print(os.getcwd(), 'json' in sys.modules)")
+            kernel.reset(km, cwd=second)
+            reply, after = _run(
+                kc,
+                "import os, sys\n"
+                "print(os.getcwd(), 'json' in sys.modules, 'secret_of_the_first' in dir(),"
+                " len(Out), repr(globals().get('_', '')))",
+            )
+        finally:
+            kc.stop_channels()
+    finally:
+        kernel.stop(km)
+    assert before.split() == [str(first.resolve()), "True"]
+    assert after.split() == [str(second.resolve()), "True", "False", "0", "''"]
+    assert reply["content"]["execution_count"] == 1
+
+
+def test_reset_of_a_kernel_that_is_gone_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    monkeypatch.setattr(kernel, "RESET_TIMEOUT", 2.0)
+    km = kernel.start(cwd=tmp_path, extra_arguments=[])
+    km.shutdown_kernel(now=True)
+    try:
+        with pytest.raises(RuntimeError, match="kernel"):
+            kernel.reset(km, cwd=tmp_path)
+    finally:
+        kernel.stop(km)

@@ -25,11 +25,16 @@ from scalingo_audit.htmltable import assets
 from scalingo_audit.model import with_info
 from scalingo_audit.notebook import open_audit
 from scalingo_audit.report import (
+    _PLOTLY_BUNDLE,
     DATA_FILES,
+    PARALLEL_FROM,
     Page,
     build_report,
     default_out_dir,
+    default_workers,
     describe_notebook,
+    export_html,
+    merge_notebooks,
     notebook_parameters,
     render_index,
     report_notebooks,
@@ -413,6 +418,49 @@ def _kernel_children() -> list[int]:
         if ppid == os.getpid() and b"scalingo_audit.kernel" in cmdline:
             found.append(int(stat.parent.name))
     return found
+
+
+def test_notebooks_sharing_a_kernel_each_start_as_in_a_kernel_of_their_own(
+    tmp_path: Path,
+) -> None:
+    """One kernel runs every notebook, one after another (default_workers: one below
+    PARALLEL_FROM memberships); each starts with no name of the one before, at execution
+    count 1, and each page with a chart embeds plotly.js (plotly's notebook renderer, set
+    again by setup_display, embeds it with the first chart after it is set); report.html
+    keeps one copy."""
+    chart = (
+        "from scalingo_audit.notebook import setup_display\nsetup_display()\n"
+        "import plotly.express as px\npx.bar(x=['a', 'b'], y=[1, 2])"
+    )
+    nbs = [
+        write_notebook(
+            tmp_path / "01_a.ipynb",
+            "import os\nleft_by_the_first = os.getpid()\nprint(left_by_the_first)",
+            chart,
+        ),
+        write_notebook(
+            tmp_path / "02_b.ipynb",
+            "import os\nprint(os.getpid(), 'left_by_the_first' in dir())",
+            chart,
+        ),
+    ]
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    assert default_workers(len(nbs)) == 1
+    assert default_workers(5, PARALLEL_FROM) == min(5, os.cpu_count() or 1)
+    first, second = run_notebooks(nbs, staging, {}, out=tmp_path / "out", progress=False)
+    assert _kernel_children() == []  # shut down once the last notebook has run
+    one, two = (
+        [c for c in nbformat.read(done, as_version=4).cells if c.cell_type == "code"]
+        for done in (first, second)
+    )
+    pid = one[1].outputs[0]["text"].strip()
+    assert two[1].outputs[0]["text"].split() == [pid, "False"]  # the same kernel, not its names
+    assert [c.execution_count for c in two] == [1, 2, 3]  # the parameters cell is 1
+    for done in (first, second):
+        assert _PLOTLY_BUNDLE in export_html(done, "page")
+    merged, _ = merge_notebooks([first, second])
+    assert json.dumps(merged).count(_PLOTLY_BUNDLE) == 1
 
 
 def test_prestarted_kernels_run_the_notebooks_and_keep_only_the_html_of_frames(
