@@ -46,13 +46,15 @@ def test_junit_passing_cases_for_clean_checks_and_fixed_findings(tmp_path):
     clean = write(
         snapshot([app("a")], [collab("a", "x@acme.example", tfa=True)]), tmp_path / "clean"
     )
-    xml = JUnitXml.fromstring(_check(str(clean), "--format", "junit"))
+    xml = JUnitXml.fromstring(_check(str(clean), "--format", "junit").encode())
     by_name = {s.name: s for s in xml}
     case = next(iter(by_name["collaborator_without_2fa"]))
     assert case.name == "all audited scopes" and case.is_passed
     # a baseline's fixed finding is a passing case named after its scope
     before = write(snapshot([app("a")], [collab("a", "x@acme.example", tfa=False)]), tmp_path / "b")
-    xml = JUnitXml.fromstring(_check(str(clean), "--baseline", str(before), "--format", "junit"))
+    xml = JUnitXml.fromstring(
+        _check(str(clean), "--baseline", str(before), "--format", "junit").encode()
+    )
     cases = list({s.name: s for s in xml}["collaborator_without_2fa"])
     assert [(c.name, c.is_passed) for c in cases] == [
         ("all audited scopes", True),
