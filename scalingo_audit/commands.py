@@ -20,6 +20,7 @@ needs manual action (:data:`MANUAL`), never a line to paste.
 
 from __future__ import annotations
 
+import functools
 import shlex
 import unicodedata
 from collections.abc import Sequence
@@ -73,8 +74,13 @@ def action_of(command: Sequence[str] | None) -> str | None:
 
 
 def render(command: Sequence[str] | None) -> str | None:
-    """The command as one line to paste (:func:`shlex.join`); ``None`` for no command."""
-    return None if command is None else shlex.join(command)
+    """The command as one line to paste (what :func:`shlex.join` gives: each word through
+    :func:`shlex.quote`, once per distinct word, as the same region, app and email recur
+    across thousands of findings); ``None`` for no command."""
+    return None if command is None else " ".join(map(_quote, command))
+
+
+_quote = functools.lru_cache(maxsize=65536)(shlex.quote)
 
 
 def line(action: str, region: Any, app: Any, email: Any) -> str | None:

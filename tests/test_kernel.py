@@ -150,3 +150,21 @@ def test_reset_of_a_kernel_that_is_gone_is_an_error_not_a_hang(tmp_path, monkeyp
             kernel.reset(km, cwd=tmp_path)
     finally:
         kernel.stop(km)
+
+
+def test_the_clients_readiness_check_fails_on_a_dead_kernel_within_its_timeout(tmp_path):
+    """ReportKernelClient.wait_for_ready (nbclient calls it for every notebook): on a live
+    kernel, output sent right after it returns reaches the client (the test above); on a
+    kernel that is gone, an error once the timeout has passed, never a hang."""
+    km = kernel.start(cwd=tmp_path, extra_arguments=[])
+    kc = km.client()
+    assert type(kc).__name__ == "ReportKernelClient"
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        km.shutdown_kernel(now=True)
+        with pytest.raises(RuntimeError, match="Kernel"):
+            kc.wait_for_ready(timeout=2)
+    finally:
+        kc.stop_channels()
+        kernel.stop(km)
