@@ -13,10 +13,11 @@ deprecations raised from our own modules), not pytest's ``filterwarnings = error
 logger has no handler, as in a fresh process (what a library logs at WARNING goes to stderr).
 
 ``cli.main`` installs its logging handler for the command and removes it after, restores its
-warning filters and collect's signal handlers, so one call leaves nothing behind. What still
-needs a real process is run as one by the tests: signals, the entry points themselves, two
-processes at once, resource limits, a terminal, imports of a fresh interpreter, and
-``report`` (it blocks an import in ``sys.modules``, see kernel.py).
+warning filters and collect's signal handlers; ``report``'s blocked imports (kernel.py) are
+unblocked after the call: one call leaves nothing behind. What still needs a real process is
+run as one by the tests (:func:`process`): signals, the entry points themselves, two
+processes at once, resource limits, a terminal, the imports of a fresh interpreter, a cache
+read back by a second process, and once each command.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def run(
         _fresh_process_warnings(),
         _fresh_process_logging(),
         _streams(io.StringIO(input or ""), out, err),
-        _imports_as_they_were(),
+        _imports_as_they_were(report="report" in argv),
     ):
         try:
             code: object = cli.main(argv)
@@ -211,9 +212,14 @@ def _fresh_process_logging() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _imports_as_they_were() -> Iterator[None]:
+def _imports_as_they_were(report: bool) -> Iterator[None]:
     """``report`` blocks a few imports in ``sys.modules`` for its own process (kernel.py's
-    ``skip_slow_imports``): unblocked after the call, this process is not the command's."""
+    ``skip_slow_imports``): unblocked after the call, this process is not the command's.
+    jsonschema, the one importer of a blocked module, is imported first (the suite's
+    contract checks import it anyway): it keeps every format checker for the rest of the run."""
+    if report:
+        import jsonschema  # noqa: F401
+
     absent = [name for name in SKIPPED_IMPORTS if name not in sys.modules]
     try:
         yield

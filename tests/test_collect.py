@@ -327,10 +327,7 @@ def test_canary_token_never_leaks(tmp_path):
         # the token only ever travelled as the exchange's basic-auth password
         seen = {(s.method, s.path, s.where) for s in fake.sightings(CANARY)}
         assert seen == {("POST", "/auth/v1/tokens/exchange", "basic-auth-password")}
-    rep = subprocess.run(
-        [sys.executable, "-m", "scalingo_audit", "report", str(snap), "--out", str(tmp_path / "report")],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
-    )  # fmt: skip
+    rep = clirun.run("report", str(snap), "--out", str(tmp_path / "report"), env=env, cwd=tmp_path)
     out.append(rep.stdout + rep.stderr)
     assert rep.returncode == 0, rep.stderr
     assert (tmp_path / "report" / "index.html").is_file()

@@ -356,7 +356,7 @@ def test_an_account_with_no_apps_gets_a_report_showing_its_gaps(
     empty_account: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "report"
-    r = clirun.process("report", str(empty_account), "--out", str(out))
+    r = clirun.run("report", str(empty_account), "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     index = (out / "index.html").read_text()
     assert "Coverage gaps" in index and "service unavailable" in index

@@ -76,9 +76,7 @@ def _run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("SCALINGO_")}
-    # report in a process of its own (it blocks imports in sys.modules for its notebooks)
-    command = clirun.process if args[0] == "report" else clirun.run
-    return command(*args, cwd=cwd, env={**base, **(env or {})})
+    return clirun.run(*args, cwd=cwd, env={**base, **(env or {})})
 
 
 @pytest.mark.slow

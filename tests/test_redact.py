@@ -63,9 +63,7 @@ def _values(event: dict) -> list[str]:
 
 
 def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    # report in a process of its own (it blocks imports in sys.modules for its notebooks)
-    command = clirun.process if args[0] == "report" else clirun.run
-    return command(*args, env=env, cwd=cwd)
+    return clirun.run(*args, env=env, cwd=cwd)
 
 
 # --- the rule itself ---------------------------------------------------------------------

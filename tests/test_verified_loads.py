@@ -175,7 +175,7 @@ def test_verified_outputs_say_so(snap: Path) -> None:
 def test_every_report_page_says_unverified(snap: Path, tmp_path: Path) -> None:
     flip_one_byte(snap / TAMPERED)
     out = tmp_path / "report"
-    r = clirun.process("report", str(snap), "--out", str(out), "--no-verify", "--pages")
+    r = clirun.run("report", str(snap), "--out", str(out), "--no-verify", "--pages")
     assert r.returncode == 0, r.stderr
     pages = sorted(out.glob("*.html"))
     assert len(pages) >= 6 and {out / "index.html", out / "report.html"} <= set(pages)
