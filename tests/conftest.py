@@ -40,7 +40,8 @@ os.environ["XDG_CACHE_HOME"] = CACHE_HOME
 atexit.register(shutil.rmtree, CACHE_HOME, True)
 
 # pyproject's filterwarnings makes every warning an error in this process. The CLI
-# subprocesses and notebook kernels the tests start get the same for the deprecations
+# subprocesses and notebook kernels the tests start (and the CLI runs tests/clirun.py makes
+# in this process, with a new process's filters) get the same for the deprecations
 # raised from our own modules (pandas' FutureWarning and Pandas4Warning name the caller):
 # the command then exits with a traceback and its test fails. Scoped to scalingo_audit's
 # modules (a PYTHONWARNINGS module is matched exactly): the pip and JupyterLab processes the
@@ -59,7 +60,7 @@ os.environ.setdefault(
 
 
 # Bytecode is written and reused, even where the environment sets PYTHONDONTWRITEBYTECODE (a
-# container's default): each of the run's hundreds of CLI subprocesses and notebook kernels
+# container's default): each of the run's CLI subprocesses and notebook kernels
 # imports scalingo_audit, and compiling it again in each costs about 0.3 s of CPU.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
