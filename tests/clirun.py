@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import importlib
 import io
 import locale
 import logging
@@ -171,7 +172,7 @@ def _apply(option: str) -> None:
     action = next((a for a in _ACTIONS if a.startswith(action.strip())), "")
     if not action:
         raise ValueError(f"PYTHONWARNINGS entry not understood: {option!r}")
-    kind = getattr(builtins, category.strip(), None) if category.strip() else Warning
+    kind = _category(category.strip()) if category.strip() else Warning
     if not (isinstance(kind, type) and issubclass(kind, Warning)):
         raise ValueError(f"PYTHONWARNINGS category not understood: {option!r}")
     module = module.strip()
@@ -182,6 +183,17 @@ def _apply(option: str) -> None:
         re.escape(module) + r"\Z" if module else "",
         int(lineno) if lineno.strip() else 0,
     )
+
+
+def _category(name: str) -> object:
+    """A warning class named as ``-W`` names it: a builtin, or ``module.Class``."""
+    module, _, attr = name.rpartition(".")
+    if not module:
+        return getattr(builtins, name, None)
+    try:
+        return getattr(importlib.import_module(module), attr, None)
+    except ImportError:
+        return None
 
 
 @contextlib.contextmanager
