@@ -179,13 +179,20 @@ def open_report(
 def setup_display() -> None:
     """Charts embedded with plotly.js (works offline, once per file); every frame a cell
     shows is drawn by :func:`scalingo_audit.htmltable.table` (the one table style: labelled
-    headers, no index column, nothing truncated), its plain-text form never cut either."""
+    headers, no index column, nothing truncated), its plain-text form never cut either.
+
+    plotly's notebook renderer embeds plotly.js (3.6 MB) with the first chart shown after
+    it is set. In a report's kernel, which runs several notebooks, it is set once: plotly.js
+    comes with the kernel's first chart only, and the report adds it to the per-notebook
+    pages that need it (:func:`scalingo_audit.report.export_html`); anywhere else, each
+    notebook's setup embeds it again, so each notebook works alone."""
     import plotly.io as pio
     from IPython import get_ipython
 
     from .htmltable import table
 
-    pio.renderers.default = "notebook"
+    if not (os.environ.get(CACHE_ENV) and pio.renderers.default == "notebook"):
+        pio.renderers.default = "notebook"
     pd.set_option("display.max_rows", None)
     pd.set_option("display.max_colwidth", None)
     shell = get_ipython()

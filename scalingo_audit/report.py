@@ -255,13 +255,37 @@ def warm_up_export() -> None:
     _export(nb, "warm-up")
 
 
-def export_html(executed: Path, title: str) -> str:
-    """One executed notebook → one self-contained HTML page (the per-notebook pages)."""
+def export_html(executed: Path, title: str, *, bundle: str = "") -> str:
+    """One executed notebook → one self-contained HTML page (the per-notebook pages).
+    ``bundle``: the output embedding plotly.js (:func:`plotly_bundle`), put in front of a
+    page that has charts but not plotly.js (a notebook that ran after another in the same
+    report kernel: see :func:`scalingo_audit.notebook.setup_display`)."""
     import nbformat
 
     nb = _outputs_only(nbformat.read(executed, as_version=4))
+    if bundle and plotly_bundle(nb) is None and _has_charts(nb):
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": bundle})]
+        nb.cells.insert(0, cell)
     nb.cells.insert(0, nbformat.v4.new_markdown_cell("[← Report index](index.html)"))
     return _export(nb, title)
+
+
+def _html_outputs(nb: Any) -> Iterator[str]:
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html")
+            if isinstance(html, str):
+                yield html
+
+
+def plotly_bundle(nb: Any) -> str | None:
+    """The HTML output of ``nb`` that embeds plotly.js, if any."""
+    return next((h for h in _html_outputs(nb) if _PLOTLY_BUNDLE in h), None)
+
+
+def _has_charts(nb: Any) -> bool:
+    return any("Plotly.newPlot(" in h for h in _html_outputs(nb))
 
 
 @dataclass(frozen=True)
@@ -466,6 +490,7 @@ def build_report(
             written = data_files()
             clock.lap("data files (the rest, after the notebooks)")
         nb, sections = merge_notebooks(executed)
+        bundle = plotly_bundle(nb) or ""  # before the export, which sets the outputs aside
         front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
         html = _export(with_front(nb, front), "Scalingo access audit", css=REPORT_CSS)
         (staging / REPORT_HTML).write_text(html, encoding="utf-8")
@@ -476,7 +501,9 @@ def build_report(
                 page = Page(
                     notebook=nb_path, title=title, summary=summary, html=f"{nb_path.stem}.html"
                 )
-                (staging / page.html).write_text(export_html(done, title), encoding="utf-8")
+                (staging / page.html).write_text(
+                    export_html(done, title, bundle=bundle), encoding="utf-8"
+                )
                 pages.append(page)
         out.mkdir(parents=True, exist_ok=True)
         for path in [staging / REPORT_HTML, *(staging / p.html for p in pages), *written]:
