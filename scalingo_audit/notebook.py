@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from .cache import CACHE_ENV
 from .checks import expired_exceptions, resolve_as_of, run_checks
 from .model import AuditData
 from .policy import PolicyException, load_policy
@@ -30,12 +31,6 @@ class Audit:
     findings: pd.DataFrame
     as_of: dt.datetime
     expired: list[PolicyException]
-
-
-CACHE_ENV = "SCALINGO_AUDIT_CACHE"
-"""While ``report`` runs its notebooks: the private directory (created by ``report``, mode
-0700) holding the audit it computed, so each kernel reads the result instead of loading and
-checking the source again. Unset anywhere else."""
 
 
 def cache_key(

@@ -31,17 +31,23 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
 
 from . import __version__, atomic, resources
+from .cache import CACHE_ENV
 from .errors import InputError, ReportError
 from .frames import SEVERITIES
 from .frames import text as _text
-from .htmltable import assets
-from .notebook import CACHE_ENV, Audit, cache_key, open_audit, save_cached
+
+if TYPE_CHECKING:
+    from .notebook import Audit
+
+# Nothing imported here imports pandas: ``report`` starts its first kernel before pandas,
+# the checks and the source are loaded (build_report), so the kernel's start (~1.3 s of CPU)
+# runs beside them on another core. tests/test_layers.py keeps it so.
 
 KERNEL_ARGS = (
     "--InteractiveShell.colors=nocolor",
@@ -224,6 +230,8 @@ def _export(nb: Any, title: str, *, css: str = "") -> str:
     import secrets
 
     nb.metadata["title"] = f"{title} · scalingo-audit"
+    from .htmltable import assets
+
     resources = {"metadata": {"name": title}, "table_assets": assets() + css}
     nonce = secrets.token_hex(8)
     kept: list[str] = []
@@ -458,6 +466,8 @@ def build_report(
         _environ(CACHE_ENV, tmp),  # kernels inherit it: where the audit computed here will be
         _kernels(notebooks) as kernels,  # one starts up while this process loads and checks
     ):
+        from .notebook import cache_key, open_audit, save_cached  # pandas, once it starts
+
         staging = Path(tmp)
         audit = open_audit(
             source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=key_file,
@@ -817,6 +827,8 @@ def render_index(
     to ``report`` (``report.html``), its PDF and the per-notebook ``pages``. With
     ``fragment``, the same as the title page of ``report.html``: no ``<html>`` around it,
     no links to pages, the table of contents ``toc`` instead."""
+    from . import htmltable
+
     s = audit.data.summary()
     info = audit.data.info
     source = "built-in demo organisation" if info.kind == "demo" else f"{info.kind} {info.location}"
@@ -888,7 +900,7 @@ def render_index(
         notes=info.notes,
         data_files=[(name, re.sub(r"`([^`]*)`", r"\1", what)) for name, what in DATA_FILES],
         follow=_follow_through(audit),
-        assets=Markup(assets()),
+        assets=Markup(htmltable.assets()),
         fragment=fragment,
         toc=toc or [],
         report=report,
