@@ -31,6 +31,12 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+CACHE_ENV = "SCALINGO_AUDIT_CACHE"
+"""While ``report`` runs its notebooks: the private directory (created by ``report``, mode
+0700) holding the audit it computed, so each kernel reads the result instead of loading and
+checking the source again (:func:`scalingo_audit.notebook.open_audit`). Unset anywhere
+else."""
+
 SUFFIX = ".pickle"
 _PACKAGE = Path(__file__).resolve().parent
 _CODE = (".py", ".yaml", ".json")

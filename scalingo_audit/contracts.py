@@ -34,7 +34,7 @@ import datetime as dt
 import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -125,9 +125,19 @@ def checked(name: str, instance: Any) -> Any:
     return instance
 
 
-def validate_recorded(directory: str | os.PathLike[str]) -> list[str]:
+def validate_recorded(
+    directory: str | os.PathLike[str],
+    *,
+    known_good: Callable[[str, Any], bool] | None = None,
+) -> list[str]:
     """Validate strictly, then remove, every output :func:`checked` recorded in
-    ``directory``; one line per mismatch, naming the schema and the place."""
+    ``directory``; one line per mismatch, naming the schema and the place.
+
+    ``known_good(name, instance)``, when given, may vouch that ``instance`` matches the
+    strict schema ``name`` (a faster validator: the test suite's is jsonschema-rs, which
+    checks a 50,000-membership report's findings in 0.1 s where jsonschema takes 5 s);
+    what it does not vouch for is validated here, and only this module's messages are
+    reported."""
     from pathlib import Path
 
     problems = []
@@ -137,7 +147,8 @@ def validate_recorded(directory: str | os.PathLike[str]) -> list[str]:
             instance = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             continue  # still being written by a process that outlived its test
-        problems += [f"{name}: {p}" for p in errors(name, instance, strict=True)]
+        if known_good is None or not known_good(name, instance):
+            problems += [f"{name}: {p}" for p in errors(name, instance, strict=True)]
         path.unlink()
     return problems
 

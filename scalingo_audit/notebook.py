@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from .cache import CACHE_ENV
 from .checks import expired_exceptions, resolve_as_of, run_checks
 from .model import AuditData
 from .policy import PolicyException, load_policy
@@ -30,12 +31,6 @@ class Audit:
     findings: pd.DataFrame
     as_of: dt.datetime
     expired: list[PolicyException]
-
-
-CACHE_ENV = "SCALINGO_AUDIT_CACHE"
-"""While ``report`` runs its notebooks: the private directory (created by ``report``, mode
-0700) holding the audit it computed, so each kernel reads the result instead of loading and
-checking the source again. Unset anywhere else."""
 
 
 def cache_key(
@@ -179,13 +174,20 @@ def open_report(
 def setup_display() -> None:
     """Charts embedded with plotly.js (works offline, once per file); every frame a cell
     shows is drawn by :func:`scalingo_audit.htmltable.table` (the one table style: labelled
-    headers, no index column, nothing truncated), its plain-text form never cut either."""
+    headers, no index column, nothing truncated), its plain-text form never cut either.
+
+    plotly's notebook renderer embeds plotly.js (3.6 MB) with the first chart shown after
+    it is set. In a report's kernel, which runs several notebooks, it is set once: plotly.js
+    comes with the kernel's first chart only, and the report adds it to the per-notebook
+    pages that need it (:func:`scalingo_audit.report.export_html`); anywhere else, each
+    notebook's setup embeds it again, so each notebook works alone."""
     import plotly.io as pio
     from IPython import get_ipython
 
     from .htmltable import table
 
-    pio.renderers.default = "notebook"
+    if not (os.environ.get(CACHE_ENV) and pio.renderers.default == "notebook"):
+        pio.renderers.default = "notebook"
     pd.set_option("display.max_rows", None)
     pd.set_option("display.max_colwidth", None)
     shell = get_ipython()

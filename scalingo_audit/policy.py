@@ -238,13 +238,22 @@ def load_policy(path: str | Path | None) -> Policy:
         raise PolicyError(
             f"{p}: not valid YAML{line}" + (f" ({problem})" if problem else "")
         ) from None
-    except RecursionError:
+    except (RecursionError, _TooDeep):
         raise PolicyError(f"{p}: nested too deeply to be a policy file") from None
     return parse_policy(data, source=str(p))
 
 
 class _DuplicateKey(Exception):
     pass
+
+
+class _TooDeep(Exception):
+    pass
+
+
+MAX_FLOW_DEPTH = 100
+"""How deep ``[`` and ``{`` may nest in a policy file (a real one nests three or four):
+PyYAML's scanner takes time quadratic in that depth, seconds for a few thousand."""
 
 
 @functools.cache
@@ -273,6 +282,11 @@ def _policy_loader() -> Any:
                 except TypeError:
                     continue  # an unhashable key: the base class reports it
             return super().construct_mapping(node, deep=deep)
+
+        def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+            if self.flow_level >= MAX_FLOW_DEPTH:
+                raise _TooDeep
+            super().fetch_flow_collection_start(TokenClass)
 
     # Dates as text: YAML's timestamp resolver turns 2027-02-30 into a crash, not an error.
     PolicyLoader.yaml_implicit_resolvers = {

@@ -31,17 +31,23 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
 
 from . import __version__, atomic, resources
+from .cache import CACHE_ENV
 from .errors import InputError, ReportError
 from .frames import SEVERITIES
 from .frames import text as _text
-from .htmltable import assets
-from .notebook import CACHE_ENV, Audit, cache_key, open_audit, save_cached
+
+if TYPE_CHECKING:
+    from .notebook import Audit
+
+# Nothing imported here imports pandas: ``report`` starts its first kernel before pandas,
+# the checks and the source are loaded (build_report), so the kernel's start (~1.3 s of CPU)
+# runs beside them on another core. tests/test_layers.py keeps it so.
 
 KERNEL_ARGS = (
     "--InteractiveShell.colors=nocolor",
@@ -224,6 +230,8 @@ def _export(nb: Any, title: str, *, css: str = "") -> str:
     import secrets
 
     nb.metadata["title"] = f"{title} · scalingo-audit"
+    from .htmltable import assets
+
     resources = {"metadata": {"name": title}, "table_assets": assets() + css}
     nonce = secrets.token_hex(8)
     kept: list[str] = []
@@ -255,13 +263,37 @@ def warm_up_export() -> None:
     _export(nb, "warm-up")
 
 
-def export_html(executed: Path, title: str) -> str:
-    """One executed notebook → one self-contained HTML page (the per-notebook pages)."""
+def export_html(executed: Path, title: str, *, bundle: str = "") -> str:
+    """One executed notebook → one self-contained HTML page (the per-notebook pages).
+    ``bundle``: the output embedding plotly.js (:func:`plotly_bundle`), put in front of a
+    page that has charts but not plotly.js (a notebook that ran after another in the same
+    report kernel: see :func:`scalingo_audit.notebook.setup_display`)."""
     import nbformat
 
     nb = _outputs_only(nbformat.read(executed, as_version=4))
+    if bundle and plotly_bundle(nb) is None and _has_charts(nb):
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": bundle})]
+        nb.cells.insert(0, cell)
     nb.cells.insert(0, nbformat.v4.new_markdown_cell("[← Report index](index.html)"))
     return _export(nb, title)
+
+
+def _html_outputs(nb: Any) -> Iterator[str]:
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html")
+            if isinstance(html, str):
+                yield html
+
+
+def plotly_bundle(nb: Any) -> str | None:
+    """The HTML output of ``nb`` that embeds plotly.js, if any."""
+    return next((h for h in _html_outputs(nb) if _PLOTLY_BUNDLE in h), None)
+
+
+def _has_charts(nb: Any) -> bool:
+    return any("Plotly.newPlot(" in h for h in _html_outputs(nb))
 
 
 @dataclass(frozen=True)
@@ -434,6 +466,8 @@ def build_report(
         _environ(CACHE_ENV, tmp),  # kernels inherit it: where the audit computed here will be
         _kernels(notebooks) as kernels,  # one starts up while this process loads and checks
     ):
+        from .notebook import cache_key, open_audit, save_cached  # pandas, once it starts
+
         staging = Path(tmp)
         audit = open_audit(
             source, policy, as_of, pseudonymise=pseudonymise, pseudonym_key=key_file,
@@ -466,6 +500,7 @@ def build_report(
             written = data_files()
             clock.lap("data files (the rest, after the notebooks)")
         nb, sections = merge_notebooks(executed)
+        bundle = plotly_bundle(nb) or ""  # before the export, which sets the outputs aside
         front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
         html = _export(with_front(nb, front), "Scalingo access audit", css=REPORT_CSS)
         (staging / REPORT_HTML).write_text(html, encoding="utf-8")
@@ -476,7 +511,9 @@ def build_report(
                 page = Page(
                     notebook=nb_path, title=title, summary=summary, html=f"{nb_path.stem}.html"
                 )
-                (staging / page.html).write_text(export_html(done, title), encoding="utf-8")
+                (staging / page.html).write_text(
+                    export_html(done, title, bundle=bundle), encoding="utf-8"
+                )
                 pages.append(page)
         out.mkdir(parents=True, exist_ok=True)
         for path in [staging / REPORT_HTML, *(staging / p.html for p in pages), *written]:
@@ -790,6 +827,8 @@ def render_index(
     to ``report`` (``report.html``), its PDF and the per-notebook ``pages``. With
     ``fragment``, the same as the title page of ``report.html``: no ``<html>`` around it,
     no links to pages, the table of contents ``toc`` instead."""
+    from . import htmltable
+
     s = audit.data.summary()
     info = audit.data.info
     source = "built-in demo organisation" if info.kind == "demo" else f"{info.kind} {info.location}"
@@ -861,7 +900,7 @@ def render_index(
         notes=info.notes,
         data_files=[(name, re.sub(r"`([^`]*)`", r"\1", what)) for name, what in DATA_FILES],
         follow=_follow_through(audit),
-        assets=Markup(assets()),
+        assets=Markup(htmltable.assets()),
         fragment=fragment,
         toc=toc or [],
         report=report,

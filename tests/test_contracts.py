@@ -179,6 +179,45 @@ def test_recorded_outputs_are_validated_later(
     assert list(tmp_path.iterdir()) == []
 
 
+_WRONG = [
+    lambda f: f.update(severity="critical"),
+    lambda f: f.pop("check_id"),
+    lambda f: f.update(muted="no"),
+    lambda f: f.update(exception_expires="31/12/2027"),
+    # Python's $ lets jsonschema pass this newline: the fast check's no sends it there
+    lambda f: f.update(finding_id="0123456789abcdef\n"),
+    lambda f: f["source"].update(sha256="xyz"),
+    lambda f: f.update(brand_new=1),
+    lambda f: f.update(command=[]),
+]
+
+
+def test_the_suites_fast_check_vouches_only_for_what_jsonschema_accepts(
+    demo_findings: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/conftest.py lets jsonschema-rs vouch for recorded outputs; it must never say
+    yes where the strict jsonschema validation finds a mismatch."""
+    from .conftest import _matches_strictly
+
+    assert _matches_strictly("findings", demo_findings)
+    for edit in _WRONG:
+        bad = copy.deepcopy(demo_findings[:2])
+        edit(bad[1])
+        assert not _matches_strictly("findings", bad), bad[1]  # no yes for a wrong finding
+    good = {"exceptions": [{**GOOD_EXCEPTION, "expires": "2027-01-01"}]}
+    assert _matches_strictly("policy", good)
+    assert not _matches_strictly(
+        "policy", {"exceptions": [{**GOOD_EXCEPTION, "expires": "2027-13-01"}]}
+    )
+    # what it does not vouch for is reported with jsonschema's messages
+    monkeypatch.setenv(contracts.CHECK_ENV, str(tmp_path))
+    contracts.checked("findings", demo_findings)
+    contracts.checked("findings", [{**demo_findings[0], "severity": "critical"}])
+    (problem,) = contracts.validate_recorded(tmp_path, known_good=_matches_strictly)
+    assert problem.startswith("findings: 0/severity:") and "'critical'" in problem
+    assert list(tmp_path.iterdir()) == []
+
+
 def _date(year: int) -> Any:
     import datetime as dt
 

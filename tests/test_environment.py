@@ -6,10 +6,12 @@ declared; every package module has a test module named after it."""
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import re
 import sys
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -52,7 +54,15 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _imported_top_modules(path: Path) -> set[str]:
+@functools.cache
+def _distributions() -> Mapping[str, list[str]]:
+    """importlib.metadata.packages_distributions(), read once for this module's tests (it
+    reads the file list of every installed distribution)."""
+    return importlib.metadata.packages_distributions()
+
+
+@functools.cache
+def _imported_top_modules(path: Path) -> frozenset[str]:
     """Top-level names of every absolute import in ``path``, at any depth of the file."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
@@ -60,7 +70,7 @@ def _imported_top_modules(path: Path) -> set[str]:
             found |= {alias.name.partition(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module.partition(".")[0])
-    return found
+    return frozenset(found)
 
 
 def test_every_third_party_module_the_tests_and_scripts_import_is_declared():
@@ -73,7 +83,7 @@ def test_every_third_party_module_the_tests_and_scripts_import_is_declared():
         for r in [*PROJECT["dependencies"], *extras["lab"], *extras["dev"]]
     }
     local = {"scalingo_audit", "tests", "scripts"}
-    dists = importlib.metadata.packages_distributions()
+    dists = _distributions()
     undeclared: dict[str, list[str]] = {}
     for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "scripts").rglob("*.py")]):
         for module in _imported_top_modules(path) - set(sys.stdlib_module_names) - local:
@@ -91,7 +101,7 @@ def test_every_third_party_module_the_package_imports_is_a_dependency():
     extras = PROJECT["optional-dependencies"]
     runtime = {_canonical(_norm(r)[0]) for r in PROJECT["dependencies"]}
     lab = {_canonical(_norm(r)[0]) for r in extras["lab"]}
-    dists = importlib.metadata.packages_distributions()
+    dists = _distributions()
     undeclared: dict[str, list[str]] = {}
     for path in sorted((ROOT / "scalingo_audit").rglob("*.py")):
         for module in _imported_top_modules(path) - set(sys.stdlib_module_names):
@@ -111,7 +121,7 @@ def test_every_declared_dev_tool_is_used():
         *(_imported_top_modules(p) for p in [*(ROOT / "tests").rglob("*.py"),
                                              *(ROOT / "scripts").rglob("*.py")])
     )  # fmt: skip
-    dists = importlib.metadata.packages_distributions()
+    dists = _distributions()
     imported = {_canonical(d) for m in used for d in dists.get(m, [])}
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     addopts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]

@@ -152,3 +152,17 @@ def test_api_client_loads_alone():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "", f"import scalingo_audit.api loaded {r.stdout.strip()}"
+
+
+def test_the_report_module_loads_without_pandas():
+    """``report`` starts its first kernel before pandas, the checks and the source are loaded
+    (report.build_report), so that the kernel starts beside them; importing the module, as
+    the CLI's ``report`` command does first, must not load them already."""
+    code = (
+        "import sys, scalingo_audit.report\n"
+        "bad = sorted(m for m in sys.modules if m in ('pandas', 'numpy', 'plotly')"
+        " or m in ('scalingo_audit.notebook', 'scalingo_audit.checks', 'scalingo_audit.sources'))\n"
+        "print(','.join(bad))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "", f"import scalingo_audit.report loaded {r.stdout.strip()}"

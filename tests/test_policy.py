@@ -169,3 +169,20 @@ def test_an_exception_with_a_region_mutes_only_that_regions_app(tmp_path):
             {"exceptions": [{"check_id": "token_unused", "region": 1, "reason": "r",
                              "expires": "2999-01-01"}]}
         )  # fmt: skip
+
+
+def test_flow_collections_nested_past_the_limit_are_refused_before_yaml_reads_on(
+    tmp_path,
+) -> None:
+    from scalingo_audit.policy import MAX_FLOW_DEPTH
+
+    path = tmp_path / "policy.yaml"
+    n = MAX_FLOW_DEPTH
+    path.write_text("internal_domains: " + "[" * n + "]" * n + "\n", encoding="utf-8")
+    with pytest.raises(PolicyError) as within:  # read whole, then refused for its content
+        load_policy(path)
+    assert "nested too deeply" not in str(within.value)
+    for text in ("[" * (n + 1) + "]" * (n + 1), "{a: " * (n + 1) + "1" + "}" * (n + 1)):
+        path.write_text(f"internal_domains: {text}\n", encoding="utf-8")
+        with pytest.raises(PolicyError, match="nested too deeply to be a policy file"):
+            load_policy(path)

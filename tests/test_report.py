@@ -425,9 +425,12 @@ def test_notebooks_sharing_a_kernel_each_start_as_in_a_kernel_of_their_own(
 ) -> None:
     """One kernel runs every notebook, one after another (default_workers: one below
     PARALLEL_FROM memberships); each starts with no name of the one before, at execution
-    count 1, and each page with a chart embeds plotly.js (plotly's notebook renderer, set
-    again by setup_display, embeds it with the first chart after it is set); report.html
-    keeps one copy."""
+    count 1. plotly.js (3.6 MB) comes with the kernel's first chart only (setup_display in
+    a report's kernel); report.html has it once, and a per-notebook page without it gets
+    it from the report (export_html's bundle)."""
+    from scalingo_audit.notebook import CACHE_ENV
+    from scalingo_audit.report import _environ, plotly_bundle
+
     chart = (
         "from scalingo_audit.notebook import setup_display\nsetup_display()\n"
         "import plotly.express as px\npx.bar(x=['a', 'b'], y=[1, 2])"
@@ -448,17 +451,21 @@ def test_notebooks_sharing_a_kernel_each_start_as_in_a_kernel_of_their_own(
     staging.mkdir()
     assert default_workers(len(nbs)) == 1
     assert default_workers(5, PARALLEL_FROM) == min(5, os.cpu_count() or 1)
-    first, second = run_notebooks(nbs, staging, {}, out=tmp_path / "out", progress=False)
+    with _environ(CACHE_ENV, str(tmp_path)):  # as in a report's kernel
+        first, second = run_notebooks(nbs, staging, {}, out=tmp_path / "out", progress=False)
     assert _kernel_children() == []  # shut down once the last notebook has run
-    one, two = (
-        [c for c in nbformat.read(done, as_version=4).cells if c.cell_type == "code"]
-        for done in (first, second)
-    )
-    pid = one[1].outputs[0]["text"].strip()
-    assert two[1].outputs[0]["text"].split() == [pid, "False"]  # the same kernel, not its names
-    assert [c.execution_count for c in two] == [1, 2, 3]  # the parameters cell is 1
-    for done in (first, second):
-        assert _PLOTLY_BUNDLE in export_html(done, "page")
+    one, two = (nbformat.read(done, as_version=4) for done in (first, second))
+    code_one, code_two = ([c for c in nb.cells if c.cell_type == "code"] for nb in (one, two))
+    pid = code_one[1].outputs[0]["text"].strip()
+    assert code_two[1].outputs[0]["text"].split() == [pid, "False"]  # same kernel, no names
+    assert [c.execution_count for c in code_two] == [1, 2, 3]  # the parameters cell is 1
+    bundle = plotly_bundle(one)
+    assert bundle is not None and plotly_bundle(two) is None  # once per kernel
+    assert export_html(first, "page").count(_PLOTLY_BUNDLE) == 1
+    assert _PLOTLY_BUNDLE not in export_html(second, "page")
+    page = export_html(second, "page", bundle=bundle)
+    assert page.count(_PLOTLY_BUNDLE) == 1
+    assert page.index(_PLOTLY_BUNDLE) < page.index("Plotly.newPlot(")  # loaded before use
     merged, _ = merge_notebooks([first, second])
     assert json.dumps(merged).count(_PLOTLY_BUNDLE) == 1
 
