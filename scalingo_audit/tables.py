@@ -151,6 +151,20 @@ def tfa_state(memberships: pd.DataFrame) -> pd.Series:
     return state
 
 
+def crosstab(index: pd.Series, columns: pd.Series) -> pd.DataFrame:
+    """What ``pd.crosstab(index, columns)`` gives (rows counted per pair of values, a row per
+    ``index`` value and a column per ``columns`` value, both sorted, missing values left
+    out), counted by one ``groupby(...).size()``: ``pd.crosstab`` counts each group with a
+    Python ``len``, ~1 s for the per-app tables of 50,000 memberships."""
+    pairs = pd.DataFrame({"index": index.array, "columns": columns.array})
+    pairs = pairs[pairs["index"].notna() & pairs["columns"].notna()]
+    if pairs.empty:
+        return pd.crosstab(index, columns)
+    out = pairs.groupby(["index", "columns"], sort=True).size().unstack("columns", fill_value=0)
+    out.index.name, out.columns.name = index.name, columns.name
+    return out
+
+
 def role_counts(
     memberships: pd.DataFrame,
     by: str | None = None,
@@ -163,7 +177,7 @@ def role_counts(
     single ``all`` row. Rows are sorted by total, largest first; ``top`` keeps the first N."""
     m = memberships[memberships["status"].isin(statuses)]
     keys = m[by].fillna("(none)") if by else pd.Series("all", index=m.index)
-    out = pd.crosstab(keys, m["role"]).reindex(columns=list(ROLES), fill_value=0)
+    out = crosstab(keys, m["role"]).reindex(columns=list(ROLES), fill_value=0)
     if by is None and out.empty:
         out = pd.DataFrame(0, index=["all"], columns=list(ROLES))
     out = out.astype(int)
@@ -178,7 +192,7 @@ def owner_counts(data: AuditData) -> pd.DataFrame:
     """Apps per owner kind (``service account`` or ``personal``), one row per region."""
     apps = data.apps
     kind = owner_kind(apps["owner_email"].fillna(""), data.policy)
-    out = pd.crosstab(apps["region"], kind).reindex(
+    out = crosstab(apps["region"], kind).reindex(
         columns=["service account", "personal"], fill_value=0
     )
     out.columns.name = "owner"
@@ -219,7 +233,7 @@ def tfa_counts(
     ``top`` keeps the first N."""
     m = memberships[(memberships["status"] == "accepted") & (memberships["role"] != "owner")]
     state = tfa_state(m)
-    out = pd.crosstab(m[by].fillna("(none)"), state).reindex(
+    out = crosstab(m[by].fillna("(none)"), state).reindex(
         columns=list(TFA_STATES[:3]), fill_value=0
     )
     if by == "role":

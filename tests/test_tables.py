@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from scalingo_audit import tables
+from scalingo_audit import frames, tables
 from scalingo_audit.notebook import Audit, open_audit
 
 
@@ -160,3 +160,21 @@ def test_tables_keep_the_region_of_an_app_name_in_two_regions():
     found = tables.person_findings(run_checks(data), "dev@agency.example")
     no_2fa = found[found["check_id"] == "collaborator_without_2fa"]
     assert sorted(no_2fa["region"]) == ["osc-fr1", sec]  # two rows a reader can tell apart
+
+
+@pytest.mark.parametrize(
+    "index, columns",
+    [
+        (["b", "a", "b", None, "c"], ["x", "y", "x", "y", None]),
+        (["a", "a"], ["owner", "collaborator"]),
+        ([], []),
+        ([None, None], ["x", "y"]),
+    ],
+)
+@pytest.mark.parametrize("dtype", [frames.TEXT, object])
+def test_crosstab_is_pandas_crosstab(index, columns, dtype):
+    """tables.crosstab counts with one groupby instead of pd.crosstab's Python len per
+    group; the same frame comes out (values, order, labels, dtypes), missing values left out."""
+    i = pd.Series(index, dtype=dtype, name="app_name", index=range(10, 10 + len(index)))
+    c = pd.Series(columns, dtype=dtype, name="role", index=i.index)
+    pd.testing.assert_frame_equal(tables.crosstab(i, c), pd.crosstab(i, c))
