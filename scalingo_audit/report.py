@@ -742,18 +742,21 @@ def run_notebooks(
 
 
 PARALLEL_FROM = 10_000
-"""Memberships from which a report runs its notebooks on more than one kernel (one per core,
-at most one per notebook). Below, one kernel runs them all, one after another: a further
+"""Memberships from which a report may run its notebooks on more than one kernel (see
+:func:`default_workers`). Below, one kernel runs them all, one after another: a further
 kernel costs its own start (~1.3 s of CPU with pandas and plotly), more than it saves on
 notebooks that take about a second each (see BENCHMARKS.md)."""
 
 
 def default_workers(notebooks: int, memberships: int = 0) -> int:
-    """Kernels a report's notebooks share: one, or, from :data:`PARALLEL_FROM` memberships,
-    one per core and at most one per notebook."""
+    """Kernels a report's notebooks share: one; from :data:`PARALLEL_FROM` memberships, one
+    per core but one (that core is this process's: it receives the kernels' outputs, writes
+    the data files beside them and exports), at most one per notebook. On 2 cores that is
+    still one: a large organisation's report took 7.9-9.9 s on one kernel and 8.8-9.8 s on
+    two, with 1.2 s more CPU (BENCHMARKS.md)."""
     if memberships < PARALLEL_FROM:
         return 1
-    return max(1, min(notebooks, os.cpu_count() or 1))
+    return max(1, min(notebooks, (os.cpu_count() or 1) - 1))
 
 
 class _Clock:
