@@ -40,17 +40,6 @@ def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
     return clirun.run(*args, cwd=cwd, env={**os.environ, **(env or {})})
 
 
-def main(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI in this process (the same ``cli.main`` as the console script, without the
-    interpreter start-up: the matrix below runs it a few hundred times)."""
-    try:
-        rc = cli.main(list(args))
-    except SystemExit as exc:  # argparse
-        rc = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(list(args), rc, out, err)
-
-
 def assert_one_line(r: subprocess.CompletedProcess[str], *, contains: str = "") -> str:
     assert r.returncode == 2, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
@@ -198,7 +187,6 @@ def test_every_bad_snapshot_is_one_line_and_exit_2_for_every_command(
     name: str,
     spoil: Callable[[Path], object],
     expected: str,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     snap = base(tmp_path)
@@ -208,7 +196,7 @@ def test_every_bad_snapshot_is_one_line_and_exit_2_for_every_command(
     monkeypatch.setenv("SCALINGO_AUTH_URL", "http://127.0.0.1:9")  # never reached
     monkeypatch.setenv("SCALINGO_AUDIT_WEBHOOK_URL", "http://127.0.0.1:9/hook")  # nor this
     for label, args in snapshot_commands(snap, good, tmp_path).items():
-        r = main(capsys, *args)
+        r = run(*args)
         if label == "verify" and name in VERIFY_EXIT:
             assert r.returncode == VERIFY_EXIT[name], (label, r.stdout, r.stderr)
             assert "Traceback" not in r.stderr
@@ -225,7 +213,6 @@ def test_every_bad_policy_is_one_line_and_exit_2_for_every_command(
     name: str,
     text: str,
     expected: str,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SCALINGO_AUDIT_WEBHOOK_URL", "http://127.0.0.1:9/hook")  # never reached
@@ -241,7 +228,7 @@ def test_every_bad_policy_is_one_line_and_exit_2_for_every_command(
         "notify": ["notify", str(snap), "--baseline", str(snap)],
     }
     for args in commands.values():
-        line = assert_one_line(main(capsys, *args, "--policy", str(policy)), contains=expected)
+        line = assert_one_line(run(*args, "--policy", str(policy)), contains=expected)
         assert "lol" not in line or line.count("lol") < 10
         assert "internal error" not in line
     assert not (tmp_path / "report").exists()
@@ -384,7 +371,6 @@ def test_every_bad_export_is_one_line_and_exit_2_for_every_command(
     filename: str,
     data: bytes,
     expected: str,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     export = tmp_path / filename
     export.write_bytes(data)
@@ -394,5 +380,5 @@ def test_every_bad_export_is_one_line_and_exit_2_for_every_command(
         ["review", str(export), "--out", str(tmp_path / "r.xlsx")],
         ["diff", str(export), "demo"],
     ):
-        line = assert_one_line(main(capsys, *args), contains=expected)
+        line = assert_one_line(run(*args), contains=expected)
         assert "internal error" not in line
