@@ -4,6 +4,7 @@ needs, started by the kernel manager the report uses."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +13,17 @@ import pytest
 
 from scalingo_audit import kernel
 
+from .conftest import without_blocked
+
 BLOCKED = kernel.SKIPPED_IMPORTS[0]
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    """``code`` in a new interpreter that can import the real module (tests/blocked off)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env=without_blocked(dict(os.environ)),
+    )  # fmt: skip
 
 
 def test_skip_slow_imports_blocks_the_module_and_jsonschema_still_checks_formats():
