@@ -38,7 +38,7 @@ def _data() -> dict[str, Any]:
 
     text = resources.files("scalingo_audit").joinpath("compliance.yaml").read_text("utf-8")
     # The mapping ships with the package (never a user's file): read by libyaml's safe
-    # loader where PyYAML has it (0.25 s -> 0.02 s), by the pure-Python one otherwise.
+    # loader where PyYAML has it (~35 ms -> ~4 ms), by the pure-Python one otherwise.
     data: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return data
 

@@ -186,7 +186,8 @@ def setup_display() -> None:
 
     from .htmltable import table
 
-    if not (os.environ.get(CACHE_ENV) and pio.renderers.default == "notebook"):
+    in_report = bool(os.environ.get(CACHE_ENV))  # a report's kernel (report.build_report)
+    if not (in_report and pio.renderers.default == "notebook"):
         pio.renderers.default = "notebook"
     pd.set_option("display.max_rows", None)
     pd.set_option("display.max_colwidth", None)
@@ -194,7 +195,7 @@ def setup_display() -> None:
     if shell is not None:
         formatters = shell.display_formatter.formatters
         formatters["text/html"].for_type(pd.DataFrame, table)
-        if os.environ.get(CACHE_ENV):
+        if in_report:
             # In a report's kernel only the HTML of a frame reaches the report: its full
             # plain-text form (seconds of pandas formatting for 50,000 rows, as large again
             # in every executed notebook) is replaced by a line saying what the frame is.

@@ -207,7 +207,7 @@ def full_role_breadth(data: AuditData, *, top: int = 25) -> go.Figure:
 def findings_by_severity(findings: pd.DataFrame) -> go.Figure:
     """Open (unmuted) findings per severity, stacked by check."""
     open_ = findings[~findings["muted"].fillna(False).astype(bool)]
-    counts = pd.crosstab(open_["check_id"], open_["severity"]).reindex(
+    counts = tables.crosstab(open_["check_id"], open_["severity"]).reindex(
         columns=list(SEVERITIES), fill_value=0
     )
     colors = check_colors()
@@ -234,7 +234,7 @@ def access_overview(memberships: pd.DataFrame) -> go.Figure:
     """Memberships (any status) per role, stacked by 2FA state, owners' 2FA shown as not
     exposed: the explorer's chart."""
     state = tables.tfa_state(memberships)
-    table = pd.crosstab(memberships["role"], state).reindex(
+    table = tables.crosstab(memberships["role"], state).reindex(
         index=list(ROLES), columns=list(tables.TFA_STATES), fill_value=0
     )
     table.index = [ROLE_LABELS[r] for r in table.index]

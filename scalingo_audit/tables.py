@@ -155,13 +155,15 @@ def crosstab(index: pd.Series, columns: pd.Series) -> pd.DataFrame:
     """What ``pd.crosstab(index, columns)`` gives (rows counted per pair of values, a row per
     ``index`` value and a column per ``columns`` value, both sorted, missing values left
     out), counted by one ``groupby(...).size()``: ``pd.crosstab`` counts each group with a
-    Python ``len``, ~1 s for the per-app tables of 50,000 memberships."""
+    Python ``len``: 0.26 s against 0.065 s for the per-app tables of 50,000 memberships."""
     pairs = pd.DataFrame({"index": index.array, "columns": columns.array})
     pairs = pairs[pairs["index"].notna() & pairs["columns"].notna()]
     if pairs.empty:
         return pd.crosstab(index, columns)
     out = pairs.groupby(["index", "columns"], sort=True).size().unstack("columns", fill_value=0)
-    out.index.name, out.columns.name = index.name, columns.name
+    # pd.crosstab's names: the series' own, else row_0 / col_0
+    out.index.name = "row_0" if index.name is None else index.name
+    out.columns.name = "col_0" if columns.name is None else columns.name
     return out
 
 

@@ -172,9 +172,11 @@ def test_tables_keep_the_region_of_an_app_name_in_two_regions():
     ],
 )
 @pytest.mark.parametrize("dtype", [frames.TEXT, object])
-def test_crosstab_is_pandas_crosstab(index, columns, dtype):
+@pytest.mark.parametrize("names", [("app_name", "role"), (None, None)])
+def test_crosstab_is_pandas_crosstab(index, columns, dtype, names):
     """tables.crosstab counts with one groupby instead of pd.crosstab's Python len per
-    group; the same frame comes out (values, order, labels, dtypes), missing values left out."""
-    i = pd.Series(index, dtype=dtype, name="app_name", index=range(10, 10 + len(index)))
-    c = pd.Series(columns, dtype=dtype, name="role", index=i.index)
+    group; the same frame comes out (values, order, labels, names, dtypes), missing values
+    left out."""
+    i = pd.Series(index, dtype=dtype, name=names[0], index=range(10, 10 + len(index)))
+    c = pd.Series(columns, dtype=dtype, name=names[1], index=i.index)
     pd.testing.assert_frame_equal(tables.crosstab(i, c), pd.crosstab(i, c))
