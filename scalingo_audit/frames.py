@@ -360,7 +360,11 @@ def is_missing(value: Any) -> bool:
     if isinstance(value, float):
         return value != value
     pd = sys.modules.get("pandas")  # pd.NA or NaT exist only once pandas is imported
-    if pd is None or not pd.api.types.is_scalar(value):
+    if pd is None:
+        return False
+    if value is pd.NA or value is pd.NaT:  # the usual missing values, without pd.isna
+        return True
+    if not pd.api.types.is_scalar(value):
         return False
     return bool(pd.isna(value))
 

@@ -162,6 +162,20 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+def safe_cells(column: pd.Series, missing: Any = None) -> list[Any]:
+    """The cells of a spreadsheet column: :func:`safe_cell` of every value of ``column``,
+    a missing value (:func:`is_missing`) ``missing`` and a numpy scalar a Python one;
+    computed for the whole column at once (a sheet of 50,000 rows has a million cells)."""
+    return [
+        missing
+        if gone
+        else (v if v[:1].isalnum() else safe_cell(v))  # a letter or digit first: no formula
+        if type(v) is str
+        else safe_cell(v.item() if hasattr(v, "item") else v)
+        for v, gone in zip(column.tolist(), column.isna().tolist(), strict=True)
+    ]
+
+
 def is_formula_like(text: str) -> bool:
     """Whether a spreadsheet could take ``text`` for a formula (see :func:`safe_cell`)."""
     if text[:1].isalnum():  # a letter or digit first: no formula (the usual cell, no regex)
@@ -172,8 +186,12 @@ def is_formula_like(text: str) -> bool:
 def write_csv_rows(writer: Any, buf: Any, rows: Any) -> None:
     """Write ``rows`` (lists of cells) with ``writer`` (a ``csv.writer`` on ``buf``). A row
     with a carriage return in a cell is written with every cell quoted: Python's csv module
-    quotes a bare ``\\r`` only when it is part of the line terminator, and an unquoted one
-    splits the row in spreadsheets (the rest of the cell becoming a cell of its own)."""
+    quotes a bare ``\\r`` only when it is part of the line terminator (then it quotes that
+    cell, and the rows are written as they are), and an unquoted one splits the row in
+    spreadsheets (the rest of the cell becoming a cell of its own)."""
+    if "\r" in writer.dialect.lineterminator:  # the csv module quotes every such cell itself
+        writer.writerows(rows)
+        return
     quoted = None
     for row in rows:
         if any(isinstance(v, str) and "\r" in v for v in row):
