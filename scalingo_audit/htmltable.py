@@ -118,7 +118,10 @@ def badge(severity: str) -> str:
     return f'<span class="sa-badge sa-{sev}">{html.escape(severity)}</span>'
 
 
-_IDENTIFIER = re.compile(r"[^\s<>]*[-@._/][^\s<>]*")
+_IDENTIFIER = re.compile(r"(?<![^\s<>])[^-@._/\s<>]*[-@._/][^\s<>]*")
+"""A whole token (a run of characters other than spaces, ``<`` and ``>``) holding ``-``,
+``@``, ``.``, ``_`` or ``/``: tried at the start of tokens only, and without backtracking
+over the characters before the first of those (linear in the text)."""
 
 
 def _unbroken(escaped: str) -> str:

@@ -108,6 +108,28 @@ def test_commands_in_full_in_a_block_and_values_escaped() -> None:
     assert "..." not in html and "…" not in html
 
 
+IDENTIFIER_TEXTS = [
+    "plain words only",
+    "mail ops@acme.example, app shop-prod and flag --limited=true.",
+    "a.b c_d e/f g-h i@j trailing.",
+    "-leading dash; ends with dot.",
+    "&lt;b&gt;x.y&lt;/b&gt; &amp;amp; tabs\tand\nnewlines.x",
+    "", ".", "--", "x" * 3000 + " y" * 3000, ("ab" * 500 + " ") * 20 + "a.b",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("escaped", IDENTIFIER_TEXTS)
+def test_every_token_with_an_identifier_character_is_kept_whole_and_nothing_else(escaped) -> None:
+    """The identifier rule, checked against its plain statement: split the text into runs of
+    characters other than spaces, < and >; a run holding - @ . _ or / is wrapped whole."""
+    parts = re.split(r"([\s<>]+)", escaped)
+    expected = "".join(
+        f'<span class="sa-id">{p}</span>' if i % 2 == 0 and any(c in p for c in "-@._/") else p
+        for i, p in enumerate(parts)
+    )
+    assert htmltable._unbroken(escaped) == expected
+
+
 def test_findings_by_check_shows_every_open_finding_grouped(demo) -> None:
     f = demo.findings
     open_ = f[~f["muted"].astype(bool)]
