@@ -77,6 +77,35 @@ def test_open_audit_reads_back_what_the_report_saved(
         notebook.open_audit(str(snap), as_of="2026-11-01")  # another key: computed, fails
 
 
+def test_each_notebook_of_a_kernel_gets_its_own_copy_of_the_audit_read_once(
+    snap: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report kernel runs notebook after notebook: the kept audit is read from its file
+    once, and a notebook that changes its frames in place changes nothing for the next."""
+    audit = notebook.open_audit(str(snap))
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    key = notebook.cache_key(str(snap), "", "")
+    notebook.save_cached(audit, key, str(cache))
+    monkeypatch.setenv(notebook.CACHE_ENV, str(cache))
+    first = notebook.open_audit(str(snap))
+    (cache / f"{key}.pickle").unlink()  # read once: the next notebook needs neither the file
+    (snap / "raw" / "osc-fr1" / "apps.json").unlink()  # nor the source
+    first.findings["message"] = "changed"
+    first.data.memberships.loc[:, "email"] = "changed@x.example"
+    first.data.apps.loc[:, "app_name"] = "changed"
+    second = notebook.open_audit(str(snap))
+    assert second.findings.equals(audit.findings)
+    assert second.data.memberships.equals(audit.data.memberships)
+    assert second.data.apps.equals(audit.data.apps)
+    assert second is not first and second.data.people is not first.data.people
+    other = tmp_path / "other-report"
+    other.mkdir(mode=0o700)
+    monkeypatch.setenv(notebook.CACHE_ENV, str(other))  # another report's directory: nothing
+    with pytest.raises(InputError, match=r"apps\.json: file not found"):
+        notebook.open_audit(str(snap))
+
+
 def test_open_report_is_the_report_notebooks_setup(
     snap: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
