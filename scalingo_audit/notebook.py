@@ -203,7 +203,7 @@ def setup_display() -> None:
     import plotly.io as pio
     from IPython import get_ipython
 
-    from .htmltable import table
+    from .htmltable import HTML, table
 
     in_report = bool(os.environ.get(CACHE_ENV))  # a report's kernel (report.build_report)
     if not (in_report and pio.renderers.default == "notebook"):
@@ -218,9 +218,17 @@ def setup_display() -> None:
             # In a report's kernel only the HTML of a frame reaches the report: its full
             # plain-text form (seconds of pandas formatting for 50,000 rows, as large again
             # in every executed notebook) is replaced by a line saying what the frame is.
+            # The same for the tables drawn as HTML (every finding of a large organisation:
+            # 8 MB, which would reach the report's notebooks twice).
             formatters["text/plain"].for_type(pd.DataFrame, _frame_line)
+            formatters["text/plain"].for_type(HTML, _html_line)
 
 
 def _frame_line(frame: pd.DataFrame, printer: Any, cycle: bool) -> None:
     """The plain-text form of a frame in a report's kernel (see :func:`setup_display`)."""
     printer.text(f"<table: {len(frame):,} rows x {len(frame.columns)} columns>")
+
+
+def _html_line(html: str, printer: Any, cycle: bool) -> None:
+    """The plain-text form of drawn HTML in a report's kernel (see :func:`setup_display`)."""
+    printer.text(f"<HTML: {len(html):,} characters>")

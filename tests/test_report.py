@@ -481,6 +481,7 @@ def test_prestarted_kernels_run_the_notebooks_and_keep_only_the_html_of_frames(
         "import sys\nprint(sorted(m for m in sys.modules if m.startswith('scalingo_audit.t')))",
         "import pandas as pd\nfrom scalingo_audit.notebook import setup_display\n"
         "setup_display()\npd.DataFrame({'email': ['a@acme.example', 'b@acme.example']})",
+        "from scalingo_audit.htmltable import HTML\nHTML('<p>' + 'x' * 5000 + '</p>')",
     )
     staging = tmp_path / "staging"
     staging.mkdir()
@@ -493,6 +494,9 @@ def test_prestarted_kernels_run_the_notebooks_and_keep_only_the_html_of_frames(
     data = cells[2].outputs[0]["data"]
     assert "b@acme.example" in data["text/html"] and "sa-table" in data["text/html"]
     assert data["text/plain"] == "<table: 2 rows x 1 columns>"  # not 50,000 rows as text
+    drawn = cells[3].outputs[0]["data"]  # HTML tables: their HTML once, not again as text
+    assert drawn["text/html"] == "<p>" + "x" * 5000 + "</p>"
+    assert drawn["text/plain"] == "<HTML: 5,007 characters>"
 
 
 def test_a_bad_source_stops_the_kernels_started_for_it(tmp_path: Path) -> None:
