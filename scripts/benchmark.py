@@ -8,7 +8,10 @@ writes them to ``BENCHMARKS.md`` at the repository root::
     .venv/bin/python scripts/benchmark.py --apps 500 --people 300 --memberships 5000 --no-write
 
 The large organisation comes from :func:`scalingo_audit.demo.large.generate_large`
-(memberships include one owner row per app).
+(memberships include one owner row per app). The speed goals (:func:`ratios`) are measured
+in fresh processes, alternating, medians; the load + checks goal too, timed inside its
+process after the imports: in this process, the generated organisation's millions of
+objects slow every garbage collection of the steps after it.
 """
 
 from __future__ import annotations
@@ -188,6 +191,29 @@ def floor_seconds(tmpdir: Path, env: dict[str, str] | None = None) -> float:
     )
 
 
+def load_checks_seconds(snap_dir: Path, policy_file: Path, env: dict[str, str]) -> float:
+    """Seconds of ``load`` + ``run_checks`` of a snapshot directory with a policy file, as
+    ``scalingo-audit check DIR --policy FILE`` does them: timed inside a fresh process, after
+    its imports (``check demo`` measures those), so no object left by this process's earlier
+    steps (the generated organisation: millions of them) slows its garbage collector."""
+    import subprocess
+
+    code = (
+        "import sys, time\n"
+        "from scalingo_audit import load, load_policy\n"
+        "from scalingo_audit.checks import run_checks\n"
+        "policy = load_policy(sys.argv[2])\n"
+        "start = time.perf_counter()\n"
+        "run_checks(load(sys.argv[1], policy=policy))\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(snap_dir), str(policy_file)],
+        check=True, capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def load_average() -> str:
     try:
         one, five, fifteen = os.getloadavg()
@@ -201,13 +227,13 @@ def ratios(
     tmpdir: Path,
     snap_dir: Path,
     policy_file: Path,
-    load_checks: float,
     *,
     rounds: int = 3,
 ) -> None:
     """The speed goals of issue 10, each measured in fresh processes in this same run:
     ``rounds`` alternating rounds of the floor, ``report demo`` and the large report, then
-    ``3 * rounds + 1`` of ``import pandas`` and ``check demo``; medians."""
+    ``3 * rounds + 1`` of ``import pandas``, ``check demo`` and load + checks of the large
+    organisation (:func:`load_checks_seconds`); medians."""
     import statistics
     import subprocess
 
@@ -242,6 +268,7 @@ def ratios(
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
     cpu: dict[str, list[float]] = {name: [] for name in commands}
+    loads: list[float] = []
     for n in range(rounds):
         for name in ("floor", "demo", "large"):
             times[name].append(timed(f"{name} (round {n + 1})", commands[name])[0])
@@ -250,6 +277,7 @@ def ratios(
         for name in ("pandas", "check"):
             times[name].append(commands[name]())
             cpu[name].append(CPU[-1])
+        loads.append(load_checks_seconds(snap_dir, policy_file, env))
     print(f"  load average at the end: {load_average()}")
     rows.append(("load average at the end of the goals", "—", load_average()))
     med = {name: statistics.median(ts) for name, ts in times.items()}
@@ -272,7 +300,12 @@ def ratios(
             spread("large"),
             f"**{large / demo:.2f} x `report demo`** (goal ≤ 1.5)",
         ),
-        ("load + all checks, 50,000 memberships", f"{load_checks:.2f} s", "goal < 1 s"),
+        (
+            "load + all checks, 50,000 memberships (a fresh process, imports not counted)",
+            f"{statistics.median(loads):.2f} s (median of {len(loads)}, {min(loads):.2f} to "
+            f"{max(loads):.2f})",
+            "goal < 1 s",
+        ),
         ("`python -c 'import pandas'`", spread("pandas"), ""),
         (
             "`check demo`",
@@ -341,9 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         load_s = s
         rows.append(("load(snapshot dir)", large, f"{s:.2f} s"))
         findings, s = timed("run_checks", lambda: run_checks(data))
-        s_checks = s
         rows.append(("run_checks", large, f"{s:.2f} s"))
-        rows.append(("load(dir) + run_checks", large, f"**{load_s + s:.2f} s**"))
+        rows.append(("load(dir) + run_checks (in this process)", large, f"{load_s + s:.2f} s"))
         rows.append(("counts", large, counts(data, findings)))
         print(f"  {counts(data, findings)}")
 
@@ -403,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("peak memory (this process)", "both", f"{peak_mib():.0f} MiB"))
             kernel = peak_mib(resource.RUSAGE_CHILDREN)
             rows.append(("peak memory (largest notebook kernel)", "both", f"{kernel:.0f} MiB"))
-            ratios(rows, tmpdir, snap_dir, policy_file, load_s + s_checks, rounds=args.rounds)
+            ratios(rows, tmpdir, snap_dir, policy_file, rounds=args.rounds)
 
     command = "python scripts/benchmark.py" + (" --skip-report" if args.skip_report else "")
     if size != {"apps": 5000, "people": 2000, "memberships": 50000}:
