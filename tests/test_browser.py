@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Request, Route
+from playwright.sync_api import Browser, Page, Request, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from scalingo_audit.sources import load
@@ -40,6 +41,16 @@ class Visit:
 
 def visit(browser: Browser, page_file: Path, screenshot: Path | None = None) -> Visit:
     """Open ``page_file`` offline; record blocked requests, console errors and what drew."""
+    seen, page = open_page(browser, page_file, screenshot)
+    page.context.close()
+    return seen
+
+
+def open_page(
+    browser: Browser, page_file: Path, screenshot: Path | None = None
+) -> tuple[Visit, Page]:
+    """:func:`visit` of ``page_file``, its page left open (in a context of its own, which
+    still lets nothing but local files load) for a test to use further."""
     seen = Visit()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
 
@@ -76,17 +87,30 @@ def visit(browser: Browser, page_file: Path, screenshot: Path | None = None) -> 
     seen.text = page.inner_text("body")
     if screenshot is not None:
         page.screenshot(path=str(screenshot), full_page=False)
-    context.close()
-    return seen
+    return seen, page
 
 
-def test_every_page_renders_offline(browser: Browser, report: Path, tmp_path: Path) -> None:
-    pages = [report, report.parent / "report.html"]
+@pytest.fixture(scope="module")
+def opened(
+    browser: Browser, demo_report: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[Visit, Page]]]:
+    """index.html and report.html, each opened once for this module's tests (a 5 MB page
+    with plotly.js takes seconds to load): they read what the visit recorded, and the last
+    one sorts and filters report.html's tables in place. Screenshots in a folder of their
+    own."""
+    shots = tmp_path_factory.mktemp("screenshots")
+    found = {}
+    for name in ("index.html", "report.html"):
+        page_file = demo_report.parent / name
+        found[name] = open_page(browser, page_file, shots / f"{page_file.stem}.png")
+    yield found
+    for _, page in found.values():
+        page.context.close()
+
+
+def test_every_page_renders_offline(opened: dict[str, tuple[Visit, Page]]) -> None:
     total_plots = 0
-    for i, page_file in enumerate(pages):
-        shot = tmp_path / f"{page_file.stem}.png" if i < 2 else None
-        seen = visit(browser, page_file, shot)
-        name = page_file.name
+    for name, (seen, _) in opened.items():
         assert seen.blocked == [], f"{name} needed the network: {seen.blocked}"
         assert seen.errors == [], f"{name} logged console errors: {seen.errors}"
         assert seen.code_cells == 0, f"{name} shows code"
@@ -94,12 +118,13 @@ def test_every_page_renders_offline(browser: Browser, report: Path, tmp_path: Pa
         assert "open_audit(" not in seen.text
         total_plots += seen.plots
     assert total_plots > 0, "the report has no chart at all"
-    print(f"screenshots in {tmp_path}")
 
 
-def test_index_shows_the_headline_figures(browser: Browser, report: Path) -> None:
+def test_index_shows_the_headline_figures(
+    opened: dict[str, tuple[Visit, Page]], report: Path
+) -> None:
     s = load("demo").summary()
-    text = visit(browser, report).text
+    text = opened["index.html"][0].text
     for value in (
         str(s["people"]),
         str(s["apps"]),
@@ -110,15 +135,10 @@ def test_index_shows_the_headline_figures(browser: Browser, report: Path) -> Non
     assert (report.parent / "report.html").is_file()
 
 
-def test_findings_tables_sort_and_filter_offline(browser: Browser, report: Path) -> None:
+def test_findings_tables_sort_and_filter_offline(opened: dict[str, tuple[Visit, Page]]) -> None:
     """On the real findings page, with the network cut off: a click on a header sorts, typing
     in a filter hides the other rows and says how many are shown."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.route(
-        "**/*", lambda r: r.continue_() if r.request.url.startswith(LOCAL_SCHEMES) else r.abort()
-    )
-    page = context.new_page()
-    page.goto((report.parent / "report.html").as_uri(), wait_until="load")
+    seen, page = opened["report.html"]
     table = "#check-collaborator_without_2fa table.sa-table"
     shown = f"{table} tbody tr:not([style*='none'])"
     emails = page.eval_on_selector_all(shown, "rows => rows.map(r => r.cells[2].innerText.trim())")
@@ -140,4 +160,4 @@ def test_findings_tables_sort_and_filter_offline(browser: Browser, report: Path)
     expected = sum(target in e for e in emails)
     count = page.inner_text("#check-collaborator_without_2fa .sa-count")
     assert count == f"showing {len(rows)} of {total} rows" and len(rows) >= expected
-    context.close()
+    assert seen.blocked == [] and seen.errors == [], (seen.blocked, seen.errors)

@@ -116,8 +116,9 @@ class Visit:
     hovers: list[str] = field(default_factory=list)
 
 
-def visit(browser, page_file: Path) -> Visit:
-    """Open ``page_file`` offline, hover the first bar of every chart, record what happened."""
+def visit(browser, page_file: Path, *, hover: bool = True) -> Visit:
+    """Open ``page_file`` offline, hover the first bar of every chart (with ``hover``),
+    record what happened."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     from .test_browser import LOCAL_SCHEMES
@@ -147,7 +148,7 @@ def visit(browser, page_file: Path) -> Visit:
     seen.plots = page_file.read_text(encoding="utf-8").count("Plotly.newPlot(")
     with contextlib.suppress(PlaywrightTimeout):  # the assertion on seen.drawn says what is missing
         page.wait_for_function(f"{_DRAWN_JS} >= {seen.plots}", timeout=20_000)
-    for chart in page.query_selector_all(".js-plotly-plot"):
+    for chart in page.query_selector_all(".js-plotly-plot") if hover else []:
         bar = chart.query_selector(".bars .point path")
         box = bar.bounding_box() if bar else None
         if box is None:
@@ -171,8 +172,12 @@ def visit(browser, page_file: Path) -> Visit:
 @pytest.fixture(scope="module")
 def visited(browser) -> Callable[[Path], Visit]:
     """``visit(browser, page)``, done once per page for this module's tests, which only
-    read what it recorded."""
-    return functools.cache(lambda page_file: visit(browser, page_file))
+    read what it recorded. Charts are hovered on ``report.html``, which has every chart of
+    the per-notebook pages (the same figures, exported once more): their hover labels are
+    read there."""
+    return functools.cache(
+        lambda page_file: visit(browser, page_file, hover=page_file.name == "report.html")
+    )
 
 
 @pytest.mark.slow
@@ -205,13 +210,12 @@ def test_no_payload_runs_on_any_report_page(visited: Callable[[Path], Visit], re
 
 @pytest.mark.slow
 def test_chart_labels_show_names_as_typed(visited: Callable[[Path], Visit], report: Path) -> None:
-    roles = visited(report.parent / "01_roles.html")
+    charts = visited(report.parent / "report.html")  # every chart of every section
     for name in (SCRIPT, IMG, A_LINK, MD_LINK, FORMULA, JS_URL, RLO):
-        assert name in roles.labels, f"app {name!r} not on the per-app axis: {roles.labels}"
-    assert LONG[: plots.LABEL_MAX - 1] + "…" in roles.labels  # shortened on the axis only
-    people = visited(report.parent / "03_overprivileged.html")
+        assert name in charts.labels, f"app {name!r} not on the per-app axis: {charts.labels}"
+    assert LONG[: plots.LABEL_MAX - 1] + "…" in charts.labels  # shortened on the axis only
     for email in (EMAILS["script"], EMAILS["img"], EMAILS["svg"], EMAILS["formula"]):
-        assert email in people.labels, f"{email!r} not on the people axis: {people.labels}"
+        assert email in charts.labels, f"{email!r} not on the people axis: {charts.labels}"
 
 
 # --- without a browser -------------------------------------------------------------------
