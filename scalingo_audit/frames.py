@@ -319,8 +319,14 @@ def rows(df: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[st
     names = list(df.columns if columns is None else columns)
     if not names:
         return [{} for _ in range(len(df))]
-    values = [_plain(df[c]) for c in names]
-    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    columns = [values(df[c]) for c in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def values(column: pd.Series) -> list[Any]:
+    """A column's values as :func:`rows` gives them (missing ones ``None``, plain Python
+    values), for code that reads a few columns of every row."""
+    return _plain(column)
 
 
 def _plain(column: pd.Series) -> list[Any]:

@@ -92,7 +92,7 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
     has_full = "last_full_action_at" in m.columns
     # column by column: a row dict per membership costs seconds on a large organisation
     emails, regions, apps = (frames.texts(m[c]) for c in ("email", "region", "app_name"))
-    roles, statuses = m["role"].tolist(), m["status"].tolist()
+    roles, statuses = frames.values(m["role"]), frames.values(m["status"])
     found, actions, reasons, commands = [], [], [], []
     for email, region, app, role, status in zip(
         emails, regions, apps, roles, statuses, strict=True

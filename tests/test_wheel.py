@@ -3,7 +3,8 @@ twine, the wheel installed without extras into a fresh virtual environment outsi
 repository, and run from a directory with no ``notebooks/`` in it.
 
 ``.ci/run`` builds the distributions (``python -m build``) and names their directory in
-``SCALINGO_AUDIT_DIST``; without it, this module builds them itself. Installing the wheel's
+``SCALINGO_AUDIT_DIST``; without it, this module builds them itself (``uv build``, the same
+build). Installing the wheel's
 dependencies needs the package index (a minute the first time, then uv's cache): ``uv``
 makes the venv and installs the wheel into it, as ``python -m venv`` and pip would, in a
 few seconds instead of half a minute.
@@ -44,8 +45,11 @@ def _run(
 
 
 def _build(srcdir: Path, outdir: Path, *flags: str) -> None:
-    r = _run([sys.executable, "-m", "build", *flags, "--outdir", str(outdir), str(srcdir)])
-    assert r.returncode == 0, f"python -m build failed (pip install -e '.[dev]'?):\n{r.stderr}"
+    """``uv build``: the PEP 517 build of ``python -m build`` (the sdist, then the wheel from
+    it; the same files), whose isolated build environment uv makes in a third of the time."""
+    cmd = [find_uv_bin(), "build", "--no-config", "--quiet", *flags, "--out-dir", str(outdir)]
+    r = _run([*cmd, str(srcdir)])
+    assert r.returncode == 0, f"uv build failed (pip install -e '.[dev]'?):\n{r.stderr}"
 
 
 @pytest.fixture(scope="module")
