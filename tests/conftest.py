@@ -87,7 +87,12 @@ sys.dont_write_bytecode = False
 # each notebook, whose cells nbval runs in one kernel, in order) goes whole to one worker, so
 # a module-scoped fixture is built once. The modules with slow tests (and the notebooks) are
 # handed out first (``--no-loadscope-reorder`` keeps this order), so that the last modules
-# a worker picks are short ones and no worker waits long for the other at the end.
+# a worker picks are short ones and no worker waits long for the other at the end. The
+# modules marked ``waits`` (most of their time spent waiting on sockets, timeouts and child
+# processes, not computing) are handed out between the slow ones, one after every slow
+# module but the first two: each then runs beside a slow module, which uses the core it
+# leaves idle, rather than beside another module that waits (cores idle 25-45 % of the time
+# when they met, BENCHMARKS.md).
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -95,7 +100,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return  # one process: the usual order
     slow = {i.path for i in items if i.path.suffix == ".ipynb" or i.get_closest_marker("slow")}
-    items.sort(key=lambda i: i.path not in slow)  # stable: a module's tests stay in order
+    waits = {i.path for i in items if i.get_closest_marker("waits")} - slow
+    order = list(dict.fromkeys(i.path for i in items))  # modules, in collection order
+    first = [p for p in order if p in slow]
+    spread = [p for p in order if p in waits]
+    handed: list[Path] = first[:2]
+    for path in first[2:]:
+        handed += [*spread[:1], path]
+        spread = spread[1:]
+    rank = {p: n for n, p in enumerate([*handed, *spread])}
+    # stable: a module's tests stay in order, and the other modules after these, as collected
+    items.sort(key=lambda i: rank.get(i.path, len(rank)))
 
 
 def shared(

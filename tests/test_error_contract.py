@@ -21,6 +21,9 @@ from . import clirun
 from .orgs import app, collab, reseal
 from .orgs import snapshot as org_snapshot
 
+# mostly waits on sockets, timeouts and child processes: run beside a slow module (conftest)
+pytestmark = pytest.mark.waits
+
 MANIFEST = "manifest.json"
 APPS = "raw/osc-fr1/apps.json"
 COLLABS = "raw/osc-fr1/collaborators.json"

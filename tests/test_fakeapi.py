@@ -13,6 +13,9 @@ import requests
 
 from .fakeapi import FakeClock, FakeScalingo, decode_jwt_payload, iter_pages, make_world
 
+# mostly waits on sockets, timeouts and child processes: run beside a slow module (conftest)
+pytestmark = pytest.mark.waits
+
 TIMEOUT = 5
 _NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 

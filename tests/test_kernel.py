@@ -15,6 +15,9 @@ from scalingo_audit import kernel
 
 from .conftest import without_blocked
 
+# mostly waits on sockets, timeouts and child processes: run beside a slow module (conftest)
+pytestmark = pytest.mark.waits
+
 BLOCKED = kernel.SKIPPED_IMPORTS[0]
 
 

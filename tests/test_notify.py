@@ -29,6 +29,9 @@ from scalingo_audit.snapshot import write
 from . import clirun
 from .orgs import app, collab, snapshot
 
+# mostly waits on sockets, timeouts and child processes: run beside a slow module (conftest)
+pytestmark = pytest.mark.waits
+
 CANARY = "CANARY-hook-3b9f0c2e71"
 PATH = f"/services/T000/{CANARY}"
 
