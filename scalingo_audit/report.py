@@ -603,7 +603,7 @@ def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # the copy would write out what is still buffered a second time
     child = multiprocessing.get_context("fork").Process(
-        target=write_data_files, args=(audit, folder), daemon=True
+        target=_write_data_files_aside, args=(audit, folder), daemon=True
     )
     child.start()
 
@@ -626,6 +626,16 @@ def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[
         if child.is_alive():  # the block failed: the files are not needed any more
             child.kill()
         child.join()
+
+
+def _write_data_files_aside(audit: Audit, folder: Path) -> None:
+    """:func:`write_data_files` in the forked copy, at a lower priority (``nice`` 10): the
+    files are needed only once the notebooks have run, and the kernel running them and this
+    process feeding it then get the cores first; the copy takes what they leave (on 2 cores
+    it still ends before the notebooks do)."""
+    with contextlib.suppress(OSError):
+        os.nice(10)
+    write_data_files(audit, folder)
 
 
 @contextlib.contextmanager
