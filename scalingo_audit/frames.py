@@ -319,8 +319,8 @@ def rows(df: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[st
     names = list(df.columns if columns is None else columns)
     if not names:
         return [{} for _ in range(len(df))]
-    columns = [values(df[c]) for c in names]
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    cells = [values(df[c]) for c in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*cells, strict=True)]
 
 
 def values(column: pd.Series) -> list[Any]:
