@@ -152,9 +152,13 @@ def table(before: Side, after: Side, python: str) -> str:
     ratio = after.wall / before.wall
     verdict = (
         "goal met"
-        if ratio <= GOAL and all(r.returncode == 0 for r in (*before.runs, *after.runs))
+        if ratio <= GOAL and all(r.returncode == 0 for r in after.runs)
         else "goal NOT met"
     )
+    if verdict == "goal met" and any(r.returncode != 0 for r in before.runs):
+        # An old revision may fail a test with today's dependencies (listed below): a failed
+        # test ends at its failure, so before's time is, if anything, shorter for it.
+        verdict += "; the before suite fails with today's dependencies, below"
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     rounds = len(after.runs)
     lines = [
