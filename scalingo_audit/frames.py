@@ -324,24 +324,19 @@ def rows(df: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[st
 
 
 def values(column: pd.Series) -> list[Any]:
-    """A column's values as :func:`rows` gives them (missing ones ``None``, plain Python
-    values), for code that reads a few columns of every row."""
-    return _plain(column)
-
-
-def _plain(column: pd.Series) -> list[Any]:
-    """A column's values as ``to_dict`` gives them: missing as ``None`` and numpy scalars as
-    Python ones in object and extension columns (``<NA>``, ``NaT`` and ``NaN`` otherwise)."""
+    """A column's values as ``to_dict`` (and :func:`rows`) gives them: missing as ``None``
+    and numpy scalars as Python ones in object and extension columns (``<NA>``, ``NaT`` and
+    ``NaN`` otherwise); for code that reads a few columns of every row."""
     import numpy as np
     import pandas as pd
 
-    values = column.tolist()
+    items = column.tolist()
     if column.dtype != object:
         if not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
-            return values
+            return items
         if not column.isna().any():  # extension arrays give Python values but <NA>
-            return values
-        return [None if v is pd.NA else v for v in values]
+            return items
+        return [None if v is pd.NA else v for v in items]
     return [
         None
         if v is pd.NA
@@ -352,7 +347,7 @@ def _plain(column: pd.Series) -> list[Any]:
         else v.item()
         if isinstance(v, np.generic)
         else v
-        for v in values
+        for v in items
     ]
 
 

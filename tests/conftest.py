@@ -19,6 +19,7 @@ from filelock import FileLock
 
 from scalingo_audit.contracts import CHECK_ENV, NAMES, closed, load, validate_recorded
 
+from .early import BLOCKED
 from .fakeapi import FakeScalingo, make_world
 
 # Every findings array, diff, snapshot manifest and accepted policy produced while the
@@ -63,7 +64,7 @@ os.environ.setdefault(
 # kernels) import no rfc3987_syntax: tests/blocked stands in for it (its docstring says why;
 # about 1.7 s of CPU saved in each). A test that needs the real module (tests/test_kernel.py)
 # runs its subprocess with the environment of :func:`without_blocked`.
-BLOCKED_DIR = str(Path(__file__).resolve().parent / "blocked")
+BLOCKED_DIR = BLOCKED  # tests/early.py, which puts it on this process's own path
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [BLOCKED_DIR, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
 )
@@ -88,7 +89,7 @@ sys.dont_write_bytecode = False
 # a module-scoped fixture is built once. The modules with slow tests (and the notebooks) are
 # handed out first (``--no-loadscope-reorder`` keeps this order), so that the last modules
 # a worker picks are short ones and no worker waits long for the other at the end. The
-# modules marked ``waits`` (most of their time spent waiting on sockets, timeouts and child
+# modules marked ``waits`` (much of their time spent waiting on sockets, timeouts and child
 # processes, not computing) are handed out between the slow ones, one after every slow
 # module but the first two: each then runs beside a slow module, which uses the core it
 # leaves idle, rather than beside another module that waits (cores idle 25-45 % of the time

@@ -23,7 +23,8 @@ from scalingo_audit.errors import (
 
 from .fakeapi import FakeClock, FakeScalingo, decode_jwt_payload, make_world
 
-# mostly waits on sockets, timeouts and child processes: run beside a slow module (conftest)
+# much of its time spent waiting (sockets, timeouts, child processes): run beside a slow
+# module (conftest)
 pytestmark = pytest.mark.waits
 
 

@@ -25,7 +25,8 @@ from . import clirun
 from .fakeapi import FakeClock, FakeScalingo, World, make_world
 from .logcapture import logged
 
-# mostly waits on sockets, timeouts and child processes: run beside a slow module (conftest)
+# much of its time spent waiting (sockets, timeouts, child processes): run beside a slow
+# module (conftest)
 pytestmark = pytest.mark.waits
 
 FAST: dict[str, Any] = {"period": 1.0, "backoff": 0.02, "timeout": 2.0, "progress": False}

@@ -21,7 +21,8 @@ from . import clirun
 from .orgs import app, collab, reseal
 from .orgs import snapshot as org_snapshot
 
-# mostly waits on sockets, timeouts and child processes: run beside a slow module (conftest)
+# much of its time spent waiting (sockets, timeouts, child processes): run beside a slow
+# module (conftest)
 pytestmark = pytest.mark.waits
 
 MANIFEST = "manifest.json"

@@ -13,7 +13,8 @@ import requests
 
 from .fakeapi import FakeClock, FakeScalingo, decode_jwt_payload, iter_pages, make_world
 
-# mostly waits on sockets, timeouts and child processes: run beside a slow module (conftest)
+# much of its time spent waiting (sockets, timeouts, child processes): run beside a slow
+# module (conftest)
 pytestmark = pytest.mark.waits
 
 TIMEOUT = 5

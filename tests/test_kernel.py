@@ -15,7 +15,8 @@ from scalingo_audit import kernel
 
 from .conftest import without_blocked
 
-# mostly waits on sockets, timeouts and child processes: run beside a slow module (conftest)
+# much of its time spent waiting (sockets, timeouts, child processes): run beside a slow
+# module (conftest)
 pytestmark = pytest.mark.waits
 
 BLOCKED = kernel.SKIPPED_IMPORTS[0]

@@ -29,7 +29,8 @@ from scalingo_audit.snapshot import write
 from . import clirun
 from .orgs import app, collab, snapshot
 
-# mostly waits on sockets, timeouts and child processes: run beside a slow module (conftest)
+# much of its time spent waiting (sockets, timeouts, child processes): run beside a slow
+# module (conftest)
 pytestmark = pytest.mark.waits
 
 CANARY = "CANARY-hook-3b9f0c2e71"

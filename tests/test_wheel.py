@@ -4,8 +4,7 @@ repository, and run from a directory with no ``notebooks/`` in it.
 
 ``.ci/run`` builds the distributions (``python -m build``) and names their directory in
 ``SCALINGO_AUDIT_DIST``; without it, this module builds them itself (``uv build``, the same
-build). Installing the wheel's
-dependencies needs the package index (a minute the first time, then uv's cache): ``uv``
+build). Installing the wheel's dependencies needs the package index (a minute the first time, then uv's cache): ``uv``
 makes the venv and installs the wheel into it, as ``python -m venv`` and pip would, in a
 few seconds instead of half a minute.
 """
@@ -155,8 +154,9 @@ def test_lab_is_an_extra_of_the_wheel(dist: Path) -> None:
 
 
 def test_the_sdist_rebuilds_the_same_wheel(dist: Path, tmp_path: Path) -> None:
-    """The wheel in ``dist`` is the one ``python -m build`` built from the sdist (.ci/run,
-    or the ``dist`` fixture): it holds the same files as a wheel built from the tree."""
+    """The wheel in ``dist`` was built from the sdist (``python -m build`` in .ci/run, or
+    ``uv build`` in the ``dist`` fixture): it holds the same files as a wheel built from the
+    tree."""
     with tarfile.open(_one(dist, "*.tar.gz")) as sdist:
         sdist.extractall(tmp_path / "src", filter="data")  # a plain, safe archive
     (srcdir,) = (tmp_path / "src").iterdir()
