@@ -21,7 +21,7 @@ from scalingo_audit.sources import load
 
 from . import clirun
 from .orgs import app, collab, snapshot
-from .tools import system_tool
+from .tools import libreoffice_convert
 
 # A carriage return alone splits a CSV row in spreadsheets when the cell is not quoted: the
 # text after it becomes the first cell of a new row, here a live formula.
@@ -66,17 +66,10 @@ def test_csv_quotes_every_field_with_a_carriage_return(snap: Path) -> None:
 def _libreoffice_formula_cells(path: Path, tmp: Path) -> tuple[list[list[object]], list[str]]:
     """Open a CSV in LibreOffice with formula evaluation on (the risky setting), save it as
     XLSX and list the cells LibreOffice stored as formulas."""
-    soffice = system_tool("libreoffice", "soffice", package="libreoffice-calc")
-    out = tmp / "lo"
     # CSV filter: comma, double quote, UTF-8, line 1, ..., token 13 = evaluate formulas
     infilter = "CSV:44,34,76,1,,0,false,true,false,false,false,-1,true"
-    r = subprocess.run(
-        [soffice, "--headless", f"-env:UserInstallation=file://{tmp / 'lo-profile'}",
-         f"--infilter={infilter}", "--convert-to", "xlsx", "--outdir", str(out), str(path)],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stdout + r.stderr
-    wb = load_workbook(out / (path.stem + ".xlsx"))
+    xlsx = libreoffice_convert(path, "xlsx", tmp / "lo", infilter=infilter)
+    wb = load_workbook(xlsx)
     ws = wb.worksheets[0]
     formulas = [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"]
     return [[c.value for c in row] for row in ws.iter_rows()], formulas

@@ -20,7 +20,7 @@ from scalingo_audit.snapshot import write
 from scalingo_audit.sources import load
 
 from .orgs import COLLECTOR, app, collab, snapshot
-from .tools import system_tool
+from .tools import libreoffice_convert, system_tool
 
 A = "@acme.example"
 EVIL_APP = "=SUM(1,1)"
@@ -299,34 +299,19 @@ def test_formula_prefixes_neutralised_in_csv(data, tmp_path):
 # --- LibreOffice --------------------------------------------------------------------------------
 
 
-def _tool(name):
-    return system_tool(name, package="libreoffice-calc poppler-utils")
-
-
-def _convert(soffice, sheet, to, out, home):
-    r = subprocess.run(
-        [soffice, "--headless", f"-env:UserInstallation=file://{home}", "--convert-to", to,
-         "--outdir", str(out), str(sheet)],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stdout + r.stderr
-    return out / (sheet.stem + "." + to.split(":")[0])
-
-
 def test_libreoffice_opens_the_sheet_and_formulas_stay_text(data, tmp_path):
-    soffice = _tool("libreoffice")
-    pdftotext = _tool("pdftotext")
+    pdftotext = system_tool("pdftotext", package="poppler-utils")
     sheet = review.write_review(sheet_of(data), tmp_path / "review.xlsx")
-    home = tmp_path / "lo-profile"
-    pdf = _convert(soffice, sheet, "pdf", tmp_path / "pdf", home)
+    pdf = libreoffice_convert(sheet, "pdf", tmp_path / "pdf")
     text = subprocess.run(
         [pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "dave@agency.example" in text and "mallory@acme.example" in text
     assert "'" + EVIL_APP in text  # shown as typed, not computed
     # the values LibreOffice computed: the evil cells are still text, not 2 or an error
-    csv_out = _convert(soffice, sheet, "csv:Text - txt - csv (StarCalc):44,34,76", tmp_path / "csv",
-                       home)  # fmt: skip
+    csv_out = libreoffice_convert(
+        sheet, "csv:Text - txt - csv (StarCalc):44,34,76", tmp_path / "csv"
+    )
     with csv_out.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     mallory = next(r for r in rows if r["person"] == f"mallory{A}")

@@ -3,8 +3,12 @@ test is skipped on a laptop and fails in CI (``CI`` set), where they must be ins
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +43,32 @@ def demo_report_has_pdf() -> bool:
     except MissingToolError:
         return False
     return True
+
+
+_LO_PROFILE: list[Path] = []  # this process's LibreOffice profile, made by its first use
+
+
+def libreoffice_convert(src: Path, to: str, outdir: Path, *, infilter: str | None = None) -> Path:
+    """Convert ``src`` with headless LibreOffice (``--convert-to to``) into ``outdir`` and return
+    the file written.
+
+    One profile per test process, made by the first conversion: a new profile costs a second
+    start of LibreOffice. ``SAL_DISABLE_CUPS`` keeps LibreOffice from looking for printers
+    (CUPS on localhost:631), which nothing here prints to; a slow run once spent 15 s in a
+    start that asked for them.
+    """
+    soffice = system_tool("libreoffice", "soffice", package="libreoffice-calc")
+    if not _LO_PROFILE:
+        home = Path(tempfile.mkdtemp(prefix="scalingo-audit-lo-profile-"))
+        atexit.register(shutil.rmtree, home, True)
+        _LO_PROFILE.append(home)
+    args = [soffice, "--headless", f"-env:UserInstallation={_LO_PROFILE[0].as_uri()}"]
+    if infilter is not None:
+        args.append(f"--infilter={infilter}")
+    args += ["--convert-to", to, "--outdir", str(outdir), str(src)]
+    env = {**os.environ, "SAL_DISABLE_CUPS": "1"}
+    r = subprocess.run(args, capture_output=True, text=True, timeout=180, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = outdir / (src.stem + "." + to.split(":")[0])
+    assert out.is_file(), f"LibreOffice wrote no {out.name}: {r.stdout}{r.stderr}"
+    return out
