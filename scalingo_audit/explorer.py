@@ -285,7 +285,7 @@ class Explorer:
         """Draw ``fig`` into the chart output; only inside a kernel (nowhere to draw else).
 
         The plotly mimetype is drawn by JupyterLab's plotly extension (shipped with plotly).
-        The ``notebook`` renderer of the reports would put the 5 MB plotly.js bundle inside
+        The renderer of the reports (:mod:`scalingo_audit.plotlyjs`) would put plotly.js inside
         the Output widget, which makes headless runs (papermill, nbval) hang.
         """
         if not _in_kernel():

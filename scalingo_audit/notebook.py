@@ -195,19 +195,23 @@ def setup_display() -> None:
     shows is drawn by :func:`scalingo_audit.htmltable.table` (the one table style: labelled
     headers, no index column, nothing truncated), its plain-text form never cut either.
 
-    plotly's notebook renderer embeds plotly.js (3.6 MB) with the first chart shown after
-    it is set. In a report's kernel, which runs several notebooks, it is set once: plotly.js
-    comes with the kernel's first chart only, and the report adds it to the per-notebook
-    pages that need it (:func:`scalingo_audit.report.export_html`); anywhere else, each
-    notebook's setup embeds it again, so each notebook works alone."""
+    The renderer (plotly's notebook renderer with the bundle of :mod:`scalingo_audit.plotlyjs`,
+    1.2 MB) embeds plotly.js with the first chart shown after it is set. In a report's
+    kernel, which runs several notebooks, it is set once: plotly.js comes with the kernel's
+    first chart only, and the report adds it to the per-notebook pages that need it
+    (:func:`scalingo_audit.report.export_html`); anywhere else, each notebook's setup embeds
+    it again, so each notebook works alone."""
     import plotly.io as pio
     from IPython import get_ipython
 
     from .htmltable import HTML, table
+    from .plotlyjs import RENDERER, renderer
 
     in_report = bool(os.environ.get(CACHE_ENV))  # a report's kernel (report.build_report)
-    if not (in_report and pio.renderers.default == "notebook"):
-        pio.renderers.default = "notebook"
+    if RENDERER not in pio.renderers:
+        pio.renderers[RENDERER] = renderer()
+    if not (in_report and pio.renderers.default == RENDERER):
+        pio.renderers.default = RENDERER  # embeds plotly.js (scalingo_audit.plotlyjs)
     pd.set_option("display.max_rows", None)
     pd.set_option("display.max_colwidth", None)
     shell = get_ipython()

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
-from . import __version__, atomic, resources
+from . import __version__, atomic, plotlyjs, resources
 from .cache import CACHE_ENV
 from .errors import InputError, ReportError
 from .frames import SEVERITIES
@@ -365,7 +365,7 @@ def _heading_text(text: str) -> str:
     return re.sub(r"[*_`]", "", text).strip()
 
 
-_PLOTLY_BUNDLE = "* plotly.js v"
+_PLOTLY_BUNDLE = plotlyjs.MARKER
 
 
 _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}

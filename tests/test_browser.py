@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from scalingo_audit import plotlyjs
 from scalingo_audit.sources import load
 
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
@@ -94,10 +95,10 @@ def open_page(
 def opened(
     browser: Browser, demo_report: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, tuple[Visit, Page]]]:
-    """index.html and report.html, each opened once for this module's tests (a 5 MB page
-    with plotly.js takes seconds to load): they read what the visit recorded, and the last
-    one sorts and filters report.html's tables in place. Screenshots in a folder of their
-    own."""
+    """index.html and report.html, each opened once for this module's tests (a page with
+    plotly.js takes a second or more to load): they read what the visit recorded, and the
+    last one sorts and filters report.html's tables in place. Screenshots in a folder of
+    their own."""
     shots = tmp_path_factory.mktemp("screenshots")
     found = {}
     for name in ("index.html", "report.html"):
@@ -118,6 +119,26 @@ def test_every_page_renders_offline(opened: dict[str, tuple[Visit, Page]]) -> No
         assert "open_audit(" not in seen.text
         total_plots += seen.plots
     assert total_plots > 0, "the report has no chart at all"
+
+
+def test_every_chart_is_of_a_trace_type_the_embedded_plotly_js_draws(
+    opened: dict[str, tuple[Visit, Page]],
+) -> None:
+    """The report embeds plotly's basic bundle where the installed plotly allows it
+    (scalingo_audit.plotlyjs): every trace of every chart is of a type it has registered."""
+    _, page = opened["report.html"]
+    found = page.evaluate(
+        """() => ({
+            version: Plotly.version,
+            registered: Object.keys(Plotly.PlotSchema.get().traces),
+            used: [...document.querySelectorAll('.js-plotly-plot')]
+                .flatMap(d => d.data.map(t => t.type || 'scatter')),
+        })"""
+    )
+    assert found["version"] == plotlyjs.installed_plotlyjs_version()
+    assert found["used"] and set(found["used"]) <= set(found["registered"]), found["used"]
+    if found["version"] == plotlyjs.BASIC_VERSION:
+        assert set(found["registered"]) == plotlyjs.BASIC_TRACES  # the basic bundle it is
 
 
 def test_index_shows_the_headline_figures(

@@ -425,7 +425,7 @@ def test_notebooks_sharing_a_kernel_each_start_as_in_a_kernel_of_their_own(
 ) -> None:
     """One kernel runs every notebook, one after another (default_workers: one below
     PARALLEL_FROM memberships); each starts with no name of the one before, at execution
-    count 1. plotly.js (3.6 MB) comes with the kernel's first chart only (setup_display in
+    count 1. plotly.js comes with the kernel's first chart only (setup_display in
     a report's kernel); report.html has it once, and a per-notebook page without it gets
     it from the report (export_html's bundle)."""
     from scalingo_audit.notebook import CACHE_ENV
@@ -435,16 +435,21 @@ def test_notebooks_sharing_a_kernel_each_start_as_in_a_kernel_of_their_own(
         "from scalingo_audit.notebook import setup_display\nsetup_display()\n"
         "import plotly.express as px\npx.bar(x=['a', 'b'], y=[1, 2])"
     )
+    # a chart of an app named like plotly.js's first line is a chart, not plotly.js
+    named = "* plotly.js v9 named so"
+    named_chart = f"px.bar(x=[{named!r}], y=[1])"
     nbs = [
         write_notebook(
             tmp_path / "01_a.ipynb",
             "import os\nleft_by_the_first = os.getpid()\nprint(left_by_the_first)",
             chart,
+            named_chart,
         ),
         write_notebook(
             tmp_path / "02_b.ipynb",
             "import os\nprint(os.getpid(), 'left_by_the_first' in dir())",
             chart,
+            named_chart,
         ),
     ]
     staging = tmp_path / "staging"
@@ -458,7 +463,7 @@ def test_notebooks_sharing_a_kernel_each_start_as_in_a_kernel_of_their_own(
     code_one, code_two = ([c for c in nb.cells if c.cell_type == "code"] for nb in (one, two))
     pid = code_one[1].outputs[0]["text"].strip()
     assert code_two[1].outputs[0]["text"].split() == [pid, "False"]  # same kernel, no names
-    assert [c.execution_count for c in code_two] == [1, 2, 3]  # the parameters cell is 1
+    assert [c.execution_count for c in code_two] == [1, 2, 3, 4]  # the parameters cell is 1
     bundle = plotly_bundle(one)
     assert bundle is not None and plotly_bundle(two) is None  # once per kernel
     assert export_html(first, "page").count(_PLOTLY_BUNDLE) == 1
@@ -468,6 +473,13 @@ def test_notebooks_sharing_a_kernel_each_start_as_in_a_kernel_of_their_own(
     assert page.index(_PLOTLY_BUNDLE) < page.index("Plotly.newPlot(")  # loaded before use
     merged, _ = merge_notebooks([first, second])
     assert json.dumps(merged).count(_PLOTLY_BUNDLE) == 1
+    charts = [
+        o["data"]["text/html"]
+        for c in merged.cells
+        for o in c.get("outputs", [])
+        if "Plotly.newPlot(" in o.get("data", {}).get("text/html", "")
+    ]
+    assert sum(named in h for h in charts) == 2  # both charts of that app are kept
 
 
 def test_prestarted_kernels_run_the_notebooks_and_keep_only_the_html_of_frames(
