@@ -127,8 +127,12 @@ over the characters before the first of those (linear in the text)."""
 def _unbroken(escaped: str) -> str:
     """Identifiers (a token with ``-``, ``@``, ``.``, ``_`` or ``/``: emails, app names,
     flags) of an escaped text, each in a span that never breaks across lines, on screen as
-    on paper: a line breaks between words, never inside ``data-dashboards``."""
-    return _IDENTIFIER.sub(lambda m: f'<span class="sa-id">{m.group(0)}</span>', escaped)
+    on paper: a line breaks between words, never inside ``data-dashboards``.
+
+    The span is the custom element ``<sa-id>`` (styled by :data:`STYLE`), not a ``<span>``
+    with a class: a large organisation's findings hold some 200,000 identifiers, and the
+    shorter tag keeps 3 MB out of its report."""
+    return _IDENTIFIER.sub(lambda m: f"<sa-id>{m.group(0)}</sa-id>", escaped)
 
 
 def text(value: str) -> str:
@@ -295,7 +299,7 @@ table.sa-table thead th[aria-sort=ascending]::after{content:" \\25B2";font-size:
 table.sa-table thead th[aria-sort=descending]::after{content:" \\25BC";font-size:.7em}
 table.sa-kv th{width:14rem;background:#f5f7fa}
 .sa-unknown{color:#7b8794;font-style:italic}
-.sa-id{white-space:nowrap}
+sa-id{white-space:nowrap}
 .sa-badge{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:12px;
  font-weight:600;color:#fff;white-space:nowrap}
 .sa-high{background:#b42318}.sa-medium{background:#b54708}.sa-low{background:#175cd3}

@@ -567,7 +567,7 @@ def report_print_css(audit: Audit) -> str:
         ".sa-section { break-before: page; border: 0; margin: 0; }\n"
         ".jp-RenderedHTMLCommon table.sa-table :is(td, th) {"
         " overflow-wrap: normal !important; word-break: normal !important; }\n"
-        ".sa-id { white-space: nowrap; }\n"
+        "sa-id { white-space: nowrap; }\n"
         "pre.sa-cmd { font-size: 6.5pt; }\n"
         ".sa-tools { display: none; }\n"
         "table.sa-table thead th { position: static; }\n"

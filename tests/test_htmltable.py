@@ -103,7 +103,7 @@ def test_commands_in_full_in_a_block_and_values_escaped() -> None:
         "--limited=true &#x27;a&amp;b@x.example&#x27;"
     )
     assert html.split('<pre class="sa-cmd">')[0].endswith("Downgrade to Limited Collaborator:")
-    assert '<span class="sa-id">collaborators-update</span>' in block  # never split
+    assert "<sa-id>collaborators-update</sa-id>" in block  # never split
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "..." not in html and "…" not in html
 
@@ -124,7 +124,7 @@ def test_every_token_with_an_identifier_character_is_kept_whole_and_nothing_else
     characters other than spaces, < and >; a run holding - @ . _ or / is wrapped whole."""
     parts = re.split(r"([\s<>]+)", escaped)
     expected = "".join(
-        f'<span class="sa-id">{p}</span>' if i % 2 == 0 and any(c in p for c in "-@._/") else p
+        f"<sa-id>{p}</sa-id>" if i % 2 == 0 and any(c in p for c in "-@._/") else p
         for i, p in enumerate(parts)
     )
     assert htmltable._unbroken(escaped) == expected
