@@ -1,7 +1,5 @@
 """``python -m scalingo_audit`` is the ``scalingo-audit`` command."""
 
-import sys
+from .cli import console
 
-from .cli import main
-
-sys.exit(main())
+console()

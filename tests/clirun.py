@@ -1,6 +1,7 @@
-"""The scalingo-audit command run in the test process: ``cli.main(argv)``, the function the
-console script and ``python -m scalingo_audit`` call, without starting an interpreter and
-importing pandas again (about half a second of CPU a call, a few hundred calls a run).
+"""The scalingo-audit command run in the test process: ``cli.main(argv)``, the function that
+the console script and ``python -m scalingo_audit`` call (through ``cli.console``), without
+starting an interpreter and importing pandas again (about half a second of CPU a call, a few
+hundred calls a run).
 
 :func:`run` gives what ``subprocess.run([sys.executable, "-m", "scalingo_audit", *args],
 capture_output=True, text=True, cwd=cwd, env=env, input=input)`` gives, as a fresh process
