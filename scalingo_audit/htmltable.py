@@ -93,6 +93,8 @@ def cell(value: Any, column: Any = "") -> str:
     """One cell's HTML: escaped text, ``unknown``, ``yes``/``no``, a badge, a date or a
     command block (see the module docstring)."""
     name = str(column)
+    if type(value) is str:  # most cells, and never missing: straight to the text
+        return _text_cell(value, name)
     if is_missing(value):
         return '<span class="sa-unknown">unknown</span>'
     if isinstance(value, bool | np.bool_):
@@ -104,7 +106,11 @@ def cell(value: Any, column: Any = "") -> str:
         return f"<time>{stamp.strftime('%Y-%m-%d')}</time>"
     if isinstance(value, dt.date):
         return f"<time>{value.isoformat()}</time>"
-    plain = str(value)
+    return _text_cell(str(value), name)
+
+
+def _text_cell(plain: str, name: str) -> str:
+    """:func:`cell` of a text: a badge, a command block or escaped text."""
     if name == "severity" and plain in SEVERITIES:
         return badge(plain)
     if name in COMMAND_COLUMNS:

@@ -13,15 +13,20 @@ reports no owner's 2FA, except the collecting account's own, which is ``on``/``o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .checks import CHECKS
 from .commands import render
-from .frames import ROLE_LABELS, ROLES, SEVERITIES, SEVERITY_RANK, STATUSES
+from .frames import ROLE_LABELS, ROLES, SEVERITIES, SEVERITY_RANK, STATUSES, values
 from .model import AuditData, SourceInfo, derive_people
 from .policy import Policy
+
+if TYPE_CHECKING:
+    from pandas.core.groupby import DataFrameGroupBy
 
 TFA_STATES = ("on", "off", "unknown", "not exposed")
 """2FA states, in display order. ``not exposed`` is for owners only (but the collector)."""
@@ -213,8 +218,8 @@ def owners(data: AuditData, *, top: int | None = None) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "apps": g.size(),
-            "regions": g["region"].agg(lambda s: ", ".join(sorted(set(s.dropna())))),
-            "example apps": g["app_name"].agg(lambda s: _some(sorted(s.dropna()), 3)),
+            "regions": _per_group(g, "region", lambda vs: ", ".join(sorted(set(vs)))),
+            "example apps": _per_group(g, "app_name", lambda vs: _some(sorted(vs), 3)),
         }
     )
     out.index.name = "owner"
@@ -265,11 +270,15 @@ def tfa_chase_list(data: AuditData, *, top: int | None = None) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "email": g["email"].first(),
-            "2FA": g["tfa"].agg(lambda s: "off" if (s == False).any() else "unknown"),  # noqa: E712
+            "2FA": (gaps["tfa"] == False)  # noqa: E712
+            .fillna(False)
+            .groupby(gaps["email_key"], sort=True)
+            .any()
+            .map({True: "off", False: "unknown"}),
             "full_apps": p["full_apps"].reindex(g.size().index).astype(int),
             "limited_apps": p["limited_apps"].reindex(g.size().index).astype(int),
             "internal": p["internal"].reindex(g.size().index),
-            "apps": g["app_name"].agg(lambda s: _some(sorted(s), 5)),
+            "apps": _per_group(g, "app_name", lambda vs: _some(sorted(vs), 5)),
         }
     )
     out = out.assign(_full=out["full_apps"] > 0, _off=out["2FA"] == "off").sort_values(
@@ -336,7 +345,7 @@ def downgrade_commands(findings: pd.DataFrame, *, top: int | None = None) -> pd.
         {
             "_rank": g["_rank"].min(),
             "severity": g["_rank"].min().map(dict(enumerate(SEVERITIES))),
-            "checks": g["check_id"].agg(lambda s: ", ".join(sorted(set(s)))),
+            "checks": _per_group(g, "check_id", lambda vs: ", ".join(sorted(set(vs)))),
             "command": g["command"].first(),
         }
     ).reset_index()
@@ -546,6 +555,18 @@ def _membership_list(sel: pd.DataFrame, top: int | None) -> pd.DataFrame:
     out = sel.assign(**{"2FA": tfa_state(sel)}).sort_values(["email_key", "app_name"])
     out = out[[*cols, "2FA"]].reset_index(drop=True)
     return out.head(top) if top else out
+
+
+def _per_group(g: DataFrameGroupBy, column: str, fn: Callable[[list[Any]], Any]) -> pd.Series:
+    """The text ``fn`` makes of each group's values of ``column`` (a list, missing values left
+    out), in the groups' order: what ``g[column].agg(...)`` gives, without the Series pandas
+    makes for every group (a tenth of a second for 3,000 groups)."""
+    ids = g.ngroup().fillna(-1).astype(int).tolist()  # NaN: a row in no group (missing key)
+    groups: list[list[Any]] = [[] for _ in range(g.ngroups)]
+    for i, v in zip(ids, values(g.obj[column]), strict=True):
+        if i >= 0 and v is not None:
+            groups[i].append(v)
+    return pd.Series([fn(vs) for vs in groups], index=g.size().index, dtype="string")
 
 
 def _some(items: list[str], n: int) -> str:

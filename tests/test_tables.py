@@ -180,3 +180,20 @@ def test_crosstab_is_pandas_crosstab(index, columns, dtype, names):
     i = pd.Series(index, dtype=dtype, name=names[0], index=range(10, 10 + len(index)))
     c = pd.Series(columns, dtype=dtype, name=names[1], index=i.index)
     pd.testing.assert_frame_equal(tables.crosstab(i, c), pd.crosstab(i, c))
+
+
+@pytest.mark.parametrize("dropna", [True, False])
+def test_per_group_text_is_what_pandas_agg_gives(dropna: bool) -> None:
+    """tables._per_group against ``g[column].agg``: the same groups, in the same order, with
+    missing keys (their own group with ``dropna=False``) and missing values (left out)."""
+    frame = pd.DataFrame(
+        {
+            "a": pd.array(["x", None, "y", "x", None, "z"], dtype="string"),
+            "b": pd.array(["r", "s", None, "t", "s", None], dtype="string"),
+            "v": pd.array(["2", "1", "3", None, "0", "9"], dtype="string"),
+        }
+    )
+    g = frame.groupby(["a", "b"], sort=False, dropna=dropna)
+    expected = g["v"].agg(lambda s: ",".join(sorted(s.dropna())))
+    got = tables._per_group(g, "v", lambda vs: ",".join(sorted(vs)))
+    pd.testing.assert_series_equal(got, expected.astype("string"), check_names=False)
