@@ -228,6 +228,21 @@ def setup_display() -> None:
             formatters["text/plain"].for_type(HTML, _html_line)
 
 
+def warm_up_kernel() -> None:
+    """What a report's kernel does as it starts (``report.KERNEL_ARGS``), before it is
+    handed a notebook: the imports of the report notebooks' setup (plotly's renderers, about
+    0.25 s) and plotly's first figure (its validators and template, about 0.1 s). Kernels
+    start while the report loads and checks its source (:func:`report.build_report`): on a
+    large organisation, time the kernel would spend waiting for it."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from . import htmltable, plotlyjs, plots, tables  # noqa: F401
+
+    pio.renderers.default  # noqa: B018  (loads the renderers)
+    go.Figure(go.Bar(x=["a"], y=[1]))
+
+
 def _frame_line(frame: pd.DataFrame, printer: Any, cycle: bool) -> None:
     """The plain-text form of a frame in a report's kernel (see :func:`setup_display`)."""
     printer.text(f"<table: {len(frame):,} rows x {len(frame.columns)} columns>")

@@ -52,12 +52,14 @@ if TYPE_CHECKING:
 KERNEL_ARGS = (
     "--InteractiveShell.colors=nocolor",
     "--IPKernelApp.log_level=ERROR",
-    f"--IPKernelApp.exec_lines={'import ' + ', '.join(f'scalingo_audit.{m}' for m in ('notebook', 'plots', 'tables'))}",
+    "--IPKernelApp.exec_lines=import scalingo_audit.notebook; "
+    "scalingo_audit.notebook.warm_up_kernel()",
 )
 """Plain (uncoloured) tracebacks, no kernel start-up chatter on stderr, and what every
-report notebook imports first (pandas and plotly with them) imported while the kernel
-starts: kernels start while the report still loads and checks its source
-(:func:`build_report`), so their first cell does not wait for these imports."""
+report notebook imports first (pandas and plotly with them) imported, and plotly's first
+figure made, while the kernel starts (:func:`scalingo_audit.notebook.warm_up_kernel`):
+kernels start while the report still loads and checks its source (:func:`build_report`), so
+their first cell does not wait for these."""
 
 CELL_TIMEOUT = 600  # seconds; a cell running longer is stuck, not slow
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
