@@ -600,6 +600,7 @@ def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[
             future = side.submit(write_data_files, audit, folder)
             yield future.result
         return
+    import gc
     import sys
 
     for stream in (sys.stdout, sys.stderr):
@@ -607,7 +608,16 @@ def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[
     child = multiprocessing.get_context("fork").Process(
         target=_write_data_files_aside, args=(audit, folder), daemon=True
     )
-    child.start()
+    # What this process holds (the audit, pandas, plotly...) is frozen out of the garbage
+    # collector until the copy ends: a collection in either process would write to the
+    # header of every object it walks, copying the memory pages the two share, and walk
+    # the audit's objects each time.
+    gc.freeze()
+    try:
+        child.start()
+    except BaseException:
+        gc.unfreeze()
+        raise
 
     def result() -> list[Path]:
         # A copy forked beside the kernels' client threads could in principle wait for a
@@ -628,6 +638,7 @@ def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[
         if child.is_alive():  # the block failed: the files are not needed any more
             child.kill()
         child.join()
+        gc.unfreeze()
 
 
 def _write_data_files_aside(audit: Audit, folder: Path) -> None:
