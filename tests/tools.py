@@ -4,6 +4,7 @@ test is skipped on a laptop and fails in CI (``CI`` set), where they must be ins
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import subprocess
@@ -45,24 +46,25 @@ def demo_report_has_pdf() -> bool:
     return True
 
 
-_LO_PROFILE: list[Path] = []  # this process's LibreOffice profile, made by its first use
+@functools.cache
+def _lo_profile() -> Path:
+    """This process's LibreOffice profile, made (empty) by its first use, removed at exit."""
+    home = Path(tempfile.mkdtemp(prefix="scalingo-audit-lo-profile-"))
+    atexit.register(shutil.rmtree, home, True)
+    return home
 
 
 def libreoffice_convert(src: Path, to: str, outdir: Path, *, infilter: str | None = None) -> Path:
     """Convert ``src`` with headless LibreOffice (``--convert-to to``) into ``outdir`` and return
     the file written.
 
-    One profile per test process, made by the first conversion: a new profile costs a second
-    start of LibreOffice. ``SAL_DISABLE_CUPS`` keeps LibreOffice from looking for printers
-    (CUPS on localhost:631), which nothing here prints to; a slow run once spent 15 s in a
-    start that asked for them.
+    One profile per test process (:func:`_lo_profile`), filled by the first conversion: a new
+    profile costs a second start of LibreOffice. ``SAL_DISABLE_CUPS`` keeps LibreOffice from
+    looking for printers (CUPS on localhost:631), which nothing here prints to. (A slow run
+    once spent 15 s in one LibreOffice start; whether CUPS was the cause is not known.)
     """
     soffice = system_tool("libreoffice", "soffice", package="libreoffice-calc")
-    if not _LO_PROFILE:
-        home = Path(tempfile.mkdtemp(prefix="scalingo-audit-lo-profile-"))
-        atexit.register(shutil.rmtree, home, True)
-        _LO_PROFILE.append(home)
-    args = [soffice, "--headless", f"-env:UserInstallation={_LO_PROFILE[0].as_uri()}"]
+    args = [soffice, "--headless", f"-env:UserInstallation={_lo_profile().as_uri()}"]
     if infilter is not None:
         args.append(f"--infilter={infilter}")
     args += ["--convert-to", to, "--outdir", str(outdir), str(src)]
