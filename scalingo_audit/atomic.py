@@ -13,6 +13,7 @@ from the CLI).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -55,6 +56,23 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     with replacing(path) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
     return Path(path)
+
+
+def move(source: str | Path, path: str | Path) -> Path:
+    """Move the file ``source`` (written whole and flushed to disk, e.g. by
+    :func:`write_text`) to ``path`` atomically: renamed when both are on one file system,
+    else copied (:func:`write_bytes`) and removed; returns the path."""
+    src, target = Path(source), Path(path)
+    if target.is_dir():
+        raise AuditError(f"{target}: is a directory, not a file to write")
+    try:
+        os.replace(src, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:  # not another file system: the copy would fail too
+            raise AuditError(f"{target}: cannot write ({exc.strerror or exc})") from None
+        write_bytes(target, src.read_bytes())
+        src.unlink()
+    return target
 
 
 def write_text(path: str | Path, text: str) -> Path:

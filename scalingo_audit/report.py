@@ -468,7 +468,7 @@ def build_report(
         _environ(CACHE_ENV, tmp),  # kernels inherit it: where the audit computed here will be
         _kernels(notebooks) as kernels,  # one starts up while this process loads and checks
     ):
-        from .notebook import cache_key, open_audit, save_cached  # pandas, once it starts
+        from .notebook import cache_key, open_audit  # pandas, once it starts
 
         staging = Path(tmp)
         audit = open_audit(
@@ -485,41 +485,45 @@ def build_report(
             source, policy, as_of, pseudonymise=pseudonymise,
             pseudonym_key=str(params.get("pseudonym_key", "")), verify=verify,
         )  # fmt: skip
-        save_cached(audit, key, tmp)
         data_dir = staging / "data"
         data_dir.mkdir()
-        # the data files are written while the kernels run, in a process of their own
+        # the hand-over and the data files are written beside the kernels (_Aside)
         with (
-            _data_files_aside(audit, data_dir) as data_files,
+            _aside(audit, key, tmp, data_dir) as aside,
             ThreadPoolExecutor(max_workers=1) as side,
         ):
+            import papermill  # noqa: F401  (while the forked copy saves the audit)
+
+            aside.handed_over()
             warm = side.submit(warm_up_export)  # while this process waits for the kernels
             executed = run_notebooks(
                 notebooks, staging, params, out=out, progress=progress, kernels=kernels
             )
             warm.result()
             clock.lap("notebooks")
-            written = data_files()
+            written = aside.data_files()
             clock.lap("data files (the rest, after the notebooks)")
         nb, sections = merge_notebooks(executed)
         bundle = plotly_bundle(nb) or ""  # before the export, which sets the outputs aside
         front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
         html = _export(with_front(nb, front), "Scalingo access audit", css=REPORT_CSS)
-        (staging / REPORT_HTML).write_text(html, encoding="utf-8")
-        _say(progress, f"{REPORT_HTML} … done")
+        htmls = {REPORT_HTML: html}
         if per_notebook:
             for nb_path, done in zip(notebooks, executed, strict=True):
                 title, summary = describe_notebook(nb_path)
                 page = Page(
                     notebook=nb_path, title=title, summary=summary, html=f"{nb_path.stem}.html"
                 )
-                (staging / page.html).write_text(
-                    export_html(done, title, bundle=bundle), encoding="utf-8"
-                )
+                htmls[page.html] = export_html(done, title, bundle=bundle)
                 pages.append(page)
+        # every notebook has run: the files go into the report directory, each whole or not
+        # at all (the data files, written whole in the staging directory, moved there)
         out.mkdir(parents=True, exist_ok=True)
-        for path in [staging / REPORT_HTML, *(staging / p.html for p in pages), *written]:
-            atomic.write_bytes(out / path.name, path.read_bytes())  # each whole or not at all
+        for name, text in htmls.items():
+            atomic.write_text(out / name, text)
+        _say(progress, f"{REPORT_HTML} … done")
+        for path in written:
+            atomic.move(path, out / path.name)
     clock.lap("merge + export")
     shutil.rmtree(out / "_failed", ignore_errors=True)
     report_pdf = ""
@@ -581,32 +585,79 @@ def report_print_css(audit: Audit) -> str:
     )
 
 
-# How long the forked copy may take to write the data files before they are written here.
+HANDOVER_WAIT = 60.0
+"""How long the forked copy (:func:`_aside`) may take to save the audit for the kernels
+before it is saved here."""
+
 DATA_FILES_WAIT = 300.0
+"""How long the forked copy may take to write the data files before they are written here."""
+
+
+class _Aside:
+    """What :func:`_aside` yields: waits for the work done beside the kernels, each part
+    done here instead when the copy doing it failed or hangs."""
+
+    def __init__(
+        self,
+        audit: Audit,
+        key: str,
+        cache_dir: str,
+        folder: Path,
+        handed: Callable[[], bool],
+        done: Callable[[], bool],
+    ) -> None:
+        self.audit, self.key, self.cache_dir, self.folder = audit, key, cache_dir, folder
+        self._handed, self._done = handed, done
+
+    def handed_over(self) -> None:
+        """Wait until the audit is saved for the kernels (:data:`CACHE_ENV`)."""
+        if not self._handed():
+            from .notebook import save_cached
+
+            save_cached(self.audit, self.key, self.cache_dir)
+
+    def data_files(self) -> list[Path]:
+        """Wait for the data files (:func:`write_data_files`); returns them."""
+        files = [self.folder / name for name, _ in DATA_FILES]
+        if self._done() and all(f.is_file() for f in files):
+            return files
+        return write_data_files(self.audit, self.folder)
 
 
 @contextlib.contextmanager
-def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[Path]]]:
-    """:func:`write_data_files` of ``audit`` into ``folder`` beside the block; yields the
-    function that waits for it and returns the files. Where the platform forks, in a forked
-    copy of this process: the copy has the audit already, and the CPU the files take (1-2 s
-    on a 50,000-membership organisation) does not compete for this process's GIL with the
-    threads that feed the kernels. If the copy fails, the files are written here, so that
-    an error is raised as usual. Elsewhere, in a thread."""
+def _aside(audit: Audit, key: str, cache_dir: str, folder: Path) -> Iterator[_Aside]:
+    """Beside the block, in order: the audit saved under ``key`` in ``cache_dir`` for the
+    kernels (:func:`scalingo_audit.notebook.save_cached`), the findings page rendered there
+    (:func:`scalingo_audit.notebook.save_findings_page`), and the data files written into
+    ``folder`` (:func:`write_data_files`); the :class:`_Aside` yielded waits for them.
+
+    Where the platform forks, all three are done in a forked copy of this process: the copy
+    has the audit already, and the CPU they take (2 s on a 50,000-membership organisation)
+    is taken on another core than the kernel's and does not compete for this process's GIL
+    with the threads that feed the kernel. The audit is saved (0.15 s) while this process
+    imports papermill, and the findings page is ready long before the kernel reaches its
+    notebook. If the copy fails, what it did not do is done here, so that an error is
+    raised as usual. Elsewhere the audit is saved here and the data files are written in a
+    thread."""
     import multiprocessing
 
     if "fork" not in multiprocessing.get_all_start_methods():
+        from .notebook import save_cached
+
+        save_cached(audit, key, cache_dir)
         with ThreadPoolExecutor(max_workers=1) as side:
             future = side.submit(write_data_files, audit, folder)
-            yield future.result
+            yield _Aside(audit, key, cache_dir, folder, lambda: True, lambda: future.result() != [])
         return
     import gc
+    import select
     import sys
 
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # the copy would write out what is still buffered a second time
+    signal_r, signal_w = os.pipe()
     child = multiprocessing.get_context("fork").Process(
-        target=_write_data_files_aside, args=(audit, folder), daemon=True
+        target=_aside_work, args=(audit, key, cache_dir, folder, signal_w), daemon=True
     )
     # What this process holds (the audit, pandas, plotly...) is frozen out of the garbage
     # collector until the copy ends: a collection in either process would write to the
@@ -617,9 +668,18 @@ def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[
         child.start()
     except BaseException:
         gc.unfreeze()
+        os.close(signal_r)
+        os.close(signal_w)
         raise
+    os.close(signal_w)  # the copy's end of the pipe only: closed when the copy ends
 
-    def result() -> list[Path]:
+    def handed() -> bool:
+        # the copy writes one byte once the audit is saved; nothing (the pipe closed) if it
+        # failed first
+        ready, _, _ = select.select([signal_r], [], [], HANDOVER_WAIT)
+        return bool(ready) and os.read(signal_r, 1) == b"1"
+
+    def done() -> bool:
         # A copy forked beside the kernels' client threads could in principle wait for a
         # lock one of them held: after DATA_FILES_WAIT seconds the copy is stopped and the
         # files are written here, so a report never hangs on it.
@@ -627,27 +687,34 @@ def _data_files_aside(audit: Audit, folder: Path) -> Iterator[Callable[[], list[
         if child.is_alive():
             child.kill()
             child.join()
-        files = [folder / name for name, _ in DATA_FILES]
-        if child.exitcode != 0 or not all(f.is_file() for f in files):
-            return write_data_files(audit, folder)
-        return files
+        return child.exitcode == 0
 
     try:
-        yield result
+        yield _Aside(audit, key, cache_dir, folder, handed, done)
     finally:
-        if child.is_alive():  # the block failed: the files are not needed any more
+        os.close(signal_r)
+        if child.is_alive():  # the block failed: nothing it does is needed any more
             child.kill()
         child.join()
         gc.unfreeze()
 
 
-def _write_data_files_aside(audit: Audit, folder: Path) -> None:
-    """:func:`write_data_files` in the forked copy, at a lower priority (``nice`` 10): the
-    files are needed only once the notebooks have run, and the kernel running them and this
-    process feeding it then get the cores first; the copy takes what they leave (on 2 cores
-    it still ends before the notebooks do)."""
+def _aside_work(audit: Audit, key: str, cache_dir: str, folder: Path, signal: int) -> None:
+    """The forked copy's work (:func:`_aside`). The audit is saved first, at this process's
+    priority: the kernel waits for it. Then, at a lower priority (``nice`` 10), the findings
+    page (a failure here is not one: the kernel renders the page itself and reports any
+    error in its notebook) and the data files, which are needed only once the notebooks
+    have run: the kernel and the process feeding it get the cores first, and the copy
+    takes what they leave (on 2 cores it still ends before the notebooks do)."""
+    from .notebook import save_cached, save_findings_page
+
+    save_cached(audit, key, cache_dir)
+    with os.fdopen(signal, "wb") as pipe:
+        pipe.write(b"1")
     with contextlib.suppress(OSError):
         os.nice(10)
+    with contextlib.suppress(Exception):
+        save_findings_page(audit, cache_dir)
     write_data_files(audit, folder)
 
 

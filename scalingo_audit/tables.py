@@ -64,11 +64,11 @@ def scope_findings(findings: pd.DataFrame, data: AuditData) -> pd.DataFrame:
     regions = set(data.apps["region"].dropna())
     on_app = findings["app"].isin(apps).fillna(False)
     no_app = findings["app"].isna()
-    in_regions = (
-        findings["region"]
-        .fillna("")
-        .map(lambda r: not r or bool(regions & {x.strip() for x in r.split(",")}))
-    )
+    region = findings["region"].fillna("")
+    overlaps = {  # a few distinct values ("osc-fr1, osc-secnum-fr1"...): each decided once
+        r: not r or bool(regions & {x.strip() for x in r.split(",")}) for r in set(region)
+    }
+    in_regions = region.map(overlaps)
     return findings[on_app | (no_app & in_regions.astype(bool))].reset_index(drop=True)
 
 

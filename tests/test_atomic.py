@@ -73,3 +73,36 @@ def test_unwritable_paths_are_one_error_naming_them(tmp_path: Path) -> None:
         atomic.write_bytes(tmp_path / "nowhere" / "x.txt", b"x")
     assert atomic.write_text(tmp_path / "ok.txt", "é") == tmp_path / "ok.txt"
     assert (tmp_path / "ok.txt").read_bytes() == "é".encode()
+
+
+def test_move_renames_on_one_file_system_and_copies_across_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out" / "findings.csv"
+    target.parent.mkdir()
+    target.write_text("old")
+    src = atomic.write_text(tmp_path / "staging.csv", "new, complete")
+    inode = src.stat().st_ino
+    assert atomic.move(src, target) == target
+    assert target.read_text() == "new, complete" and not src.exists()
+    assert target.stat().st_ino == inode  # renamed, not copied
+
+    real_replace = os.replace
+    calls: list[object] = []
+
+    def across(a: object, b: object) -> None:  # the first rename is across file systems
+        calls.append(a)
+        if len(calls) == 1:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_replace(a, b)  # type: ignore[arg-type]
+
+    src = atomic.write_text(tmp_path / "staging.csv", "copied")
+    monkeypatch.setattr(os, "replace", across)
+    atomic.move(src, target)
+    monkeypatch.undo()
+    assert target.read_text() == "copied" and not src.exists()
+    assert [p.name for p in target.parent.iterdir()] == ["findings.csv"]  # no temporary left
+    with pytest.raises(AuditError, match="is a directory"):
+        atomic.move(atomic.write_text(tmp_path / "x", "x"), target.parent)
+    with pytest.raises(AuditError, match=r"missing.*cannot write"):
+        atomic.move(tmp_path / "missing", tmp_path / "missing-target")

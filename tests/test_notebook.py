@@ -106,6 +106,41 @@ def test_each_notebook_of_a_kernel_gets_its_own_copy_of_the_audit_read_once(
         notebook.open_audit(str(snap))
 
 
+def test_findings_page_is_read_back_only_for_the_findings_it_was_rendered_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a report's kernel the findings page the report rendered beside it is read back for
+    the findings open_report gives; other findings (a subset, a changed message) are
+    rendered, as they are outside a report."""
+    from scalingo_audit import htmltable, tables
+
+    audit = notebook.open_audit("demo")
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    notebook.save_findings_page(audit, str(cache))
+    monkeypatch.setenv(notebook.CACHE_ENV, str(cache))
+    findings = tables.scope_findings(audit.findings, audit.data)
+    rendered = htmltable.findings_by_check(findings)
+    kept = notebook.RenderedPage(findings, "<p>kept</p>")  # tell the kept page apart
+    (cache / f"{notebook.FINDINGS_PAGE}.pickle").unlink()
+    assert notebook.findings_page(findings) == rendered  # nothing kept: rendered here
+    notebook.save_findings_page(audit, str(cache))
+    assert notebook.findings_page(findings) == rendered  # kept, and the same page
+    from scalingo_audit import cache as cache_mod
+
+    cache_mod.save(kept, notebook.FINDINGS_PAGE, cache)
+    assert notebook.findings_page(findings.copy()) == "<p>kept</p>"  # equal findings: kept
+    assert notebook.findings_page(findings)._repr_html_() == "<p>kept</p>"
+    high = findings[findings["severity"] == "high"].reset_index(drop=True)
+    assert notebook.findings_page(high) == htmltable.findings_by_check(high)
+    changed = findings.copy()
+    changed.loc[0, "message"] = "<b>changed</b>"
+    page = notebook.findings_page(changed)
+    assert page != "<p>kept</p>" and "&lt;b&gt;changed&lt;/b&gt;" in page
+    monkeypatch.delenv(notebook.CACHE_ENV)
+    assert notebook.findings_page(findings) == rendered  # outside a report: rendered
+
+
 def test_open_report_is_the_report_notebooks_setup(
     snap: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -538,9 +538,13 @@ def test_data_files_are_written_here_when_the_forked_copy_hangs(
     monkeypatch.setattr(report, "write_data_files", hang_in_the_copy)
     monkeypatch.setattr(report, "DATA_FILES_WAIT", 1.0)
     audit = open_audit("demo")
-    with report._data_files_aside(audit, tmp_path) as files:
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    with report._aside(audit, "k", str(cache_dir), tmp_path) as aside:
+        aside.handed_over()  # the copy saved the audit before it hung
+        assert (cache_dir / "k.pickle").is_file()
         started = time.monotonic()
-        paths = files()  # waits DATA_FILES_WAIT for the copy, then writes them here
+        paths = aside.data_files()  # waits DATA_FILES_WAIT for the copy, then writes them here
         waited = time.monotonic() - started
     assert 1.0 <= waited < 60
     assert sorted(p.name for p in paths) == sorted(name for name, _ in report.DATA_FILES)
@@ -550,3 +554,37 @@ def test_data_files_are_written_here_when_the_forked_copy_hangs(
     written(audit, expected)
     for p in paths:
         assert p.read_bytes() == (expected / p.name).read_bytes()
+
+
+def test_the_audit_is_saved_here_when_the_forked_copy_fails_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy that dies before it has saved the audit for the kernels: this process saves
+    it (at once: the pipe closes, nothing waits HANDOVER_WAIT), and writes the data files."""
+    import time
+
+    from scalingo_audit import cache, notebook, report
+    from scalingo_audit.notebook import Audit
+
+    parent = os.getpid()
+    saved = notebook.save_cached
+
+    def fail_in_the_copy(audit, key, directory):
+        if os.getpid() != parent:
+            os._exit(3)
+        return saved(audit, key, directory)
+
+    monkeypatch.setattr(notebook, "save_cached", fail_in_the_copy)
+    audit = open_audit("demo")
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    with report._aside(audit, "k", str(cache_dir), tmp_path) as aside:
+        started = time.monotonic()
+        aside.handed_over()
+        assert time.monotonic() - started < 30
+        kept = cache.read("k", cache_dir, Audit)
+        assert kept is not None and kept.findings.equals(audit.findings)
+        assert not (cache_dir / f"{notebook.FINDINGS_PAGE}.pickle").exists()  # never rendered
+        paths = aside.data_files()
+    assert sorted(p.name for p in paths) == sorted(name for name, _ in report.DATA_FILES)
+    assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
