@@ -182,7 +182,9 @@ def role_counts(
     """Memberships counted per role (columns, most privileged first), one row per value of
     ``by`` (a memberships column such as ``region``, ``project_name`` or ``app_name``), or a
     single ``all`` row. Rows are sorted by total, largest first; ``top`` keeps the first N."""
-    m = memberships[memberships["status"].isin(statuses)]
+    # the columns counted, then the rows: filtering the whole frame copies all its columns
+    cols = list(dict.fromkeys(["role", by] if by else ["role"]))
+    m = memberships[cols][memberships["status"].isin(statuses)]
     keys = m[by].fillna("(none)") if by else pd.Series("all", index=m.index)
     out = crosstab(keys, m["role"]).reindex(columns=list(ROLES), fill_value=0)
     if by is None and out.empty:
@@ -238,7 +240,8 @@ def tfa_counts(
     the collecting account's) counted by 2FA state (columns ``on``, ``off``, ``unknown``),
     one row per value of ``by``. Rows with the most gaps (off, then unknown) come first;
     ``top`` keeps the first N."""
-    m = memberships[(memberships["status"] == "accepted") & (memberships["role"] != "owner")]
+    m = memberships[list(dict.fromkeys(["role", "tfa", by]))]  # the columns counted, then
+    m = m[(memberships["status"] == "accepted") & (memberships["role"] != "owner")]  # rows
     state = tfa_state(m)
     out = crosstab(m[by].fillna("(none)"), state).reindex(
         columns=list(TFA_STATES[:3]), fill_value=0
@@ -258,7 +261,8 @@ def tfa_chase_list(data: AuditData, *, top: int | None = None) -> pd.DataFrame:
     is off or unknown. Full-role people first, then 2FA off before unknown, then the widest
     access first."""
     m = data.memberships
-    m = m[(m["status"] == "accepted") & (m["role"] != "owner")]
+    keep = (m["status"] == "accepted") & (m["role"] != "owner")
+    m = m[["email_key", "email", "role", "tfa", "app_name"]][keep]
     state = tfa_state(m)
     gaps = m[state.isin(["off", "unknown"])]
     if gaps.empty:

@@ -94,10 +94,14 @@ def test_each_notebook_of_a_kernel_gets_its_own_copy_of_the_audit_read_once(
     first.findings["message"] = "changed"
     first.data.memberships.loc[:, "email"] = "changed@x.example"
     first.data.apps.loc[:, "app_name"] = "changed"
+    first.data.people.iloc[0, 0] = "changed"
+    first.data.memberships.iloc[::2, 1] = "changed"
+    first.findings.loc[0, "severity"] = "changed"
     second = notebook.open_audit(str(snap))
     assert second.findings.equals(audit.findings)
     assert second.data.memberships.equals(audit.data.memberships)
     assert second.data.apps.equals(audit.data.apps)
+    assert second.data.people.equals(audit.data.people)
     assert second is not first and second.data.people is not first.data.people
     other = tmp_path / "other-report"
     other.mkdir(mode=0o700)
