@@ -211,18 +211,32 @@ def terminal_text(text: str) -> str:
 def to_csv(findings: pd.DataFrame, provenance: dict[str, Any] | None = None) -> str:
     """CSV of :data:`JSON_FIELDS`; with ``provenance``, plus ``source_sha256``,
     ``source_collected_at``, ``source_collected_by`` and ``source_tool_version`` columns."""
+    return _csv_of(records(findings), provenance)
+
+
+def to_json_and_csv(findings: pd.DataFrame, provenance: dict[str, Any]) -> tuple[str, str]:
+    """``to_json(findings, provenance, one_per_line=True)`` and ``to_csv(findings,
+    provenance)``, the findings turned into records once for both (the report's data
+    files: a large organisation's 11,000 findings took 0.2 s per conversion)."""
+    recs = records(findings)
+    json_out = json_text(
+        "findings", [{**rec, SOURCE_FIELD: provenance} for rec in recs], one_per_line=True
+    )
+    return json_out, _csv_of(recs, provenance)  # the records are the CSV's rows now
+
+
+def _csv_of(recs: list[dict[str, Any]], provenance: dict[str, Any] | None) -> str:
+    """:func:`to_csv` of :func:`records` (which become its rows)."""
     extra = {f"source_{k}": (provenance or {}).get(k) for k in CSV_SOURCE_FIELDS}
     if provenance is not None:
         extra["source_verified"] = verified_word(provenance.get("verified"))
     fields = list(JSON_FIELDS) + (list(extra) if provenance is not None else [])
-    rows = []
-    for rec in records(findings):
+    for rec in recs:
         rec["command"] = render(rec["command"])
         rec["compliance"] = controls_text(str(rec["check_id"]))
         if provenance is not None:
             rec.update(extra)
-        rows.append(rec)
-    return csv_text(fields, rows)
+    return csv_text(fields, recs)
 
 
 UNVERIFIED = "UNVERIFIED"

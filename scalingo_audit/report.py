@@ -899,8 +899,9 @@ def write_data_files(audit: Audit, out: Path) -> list[Path]:
 
     prov = provenance(audit.data, as_of=audit.as_of)
     csv_file, json_file, sheet_file = (out / name for name, _ in DATA_FILES)
-    atomic.write_text(csv_file, output.to_csv(audit.findings, prov))
-    atomic.write_text(json_file, output.to_json(audit.findings, prov, one_per_line=True) + "\n")
+    json_text, csv_text = output.to_json_and_csv(audit.findings, prov)
+    atomic.write_text(csv_file, csv_text)
+    atomic.write_text(json_file, json_text + "\n")
     sheet = review.review_sheet(audit.data, audit.findings)
     review.write_review(sheet, sheet_file, about={**review.sheet_about(audit.data), **prov})
     return [csv_file, json_file, sheet_file]

@@ -94,16 +94,24 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
     emails, regions, apps = (frames.texts(m[c]) for c in ("email", "region", "app_name"))
     roles, statuses = frames.values(m["role"]), frames.values(m["status"])
     found, actions, reasons, commands = [], [], [], []
+    # a suggestion depends on the role, the status and the check ids only: each combination
+    # is decided once (a large organisation has 50,000 memberships and a few dozen of them)
+    suggested: dict[tuple[Any, Any, tuple[str, ...]], tuple[str, str]] = {}
+    none: tuple[str, ...] = ()
     for email, region, app, role, status in zip(
         emails, regions, apps, roles, statuses, strict=True
     ):
         key = email.lower()
-        ids = sorted(set(on_app.get((region, app, key), []) + on_person.get(key, [])))
-        action, reason = suggest({"role": role, "status": status}, ids)
+        of_app, of_person = on_app.get((region, app, key)), on_person.get(key)
+        ids = tuple(sorted(set((of_app or []) + (of_person or [])))) if of_app or of_person else none
+        combo = (role, status, ids)
+        if combo not in suggested:
+            suggested[combo] = suggest({"role": role, "status": status}, ids)
+        action, reason = suggested[combo]
         found.append(", ".join(ids))
         actions.append(action)
         reasons.append(reason)
-        commands.append(command(action, region, app, email))
+        commands.append(command(action, region, app, email) if action in _ACTIONS else "")
     missing = frames.is_missing
     rows = pd.DataFrame(
         {
