@@ -103,7 +103,9 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
     ):
         key = email.lower()
         of_app, of_person = on_app.get((region, app, key)), on_person.get(key)
-        ids = tuple(sorted(set((of_app or []) + (of_person or [])))) if of_app or of_person else none
+        ids = (
+            tuple(sorted(set((of_app or []) + (of_person or [])))) if of_app or of_person else none
+        )
         combo = (role, status, ids)
         if combo not in suggested:
             suggested[combo] = suggest({"role": role, "status": status}, ids)
