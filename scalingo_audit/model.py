@@ -119,9 +119,10 @@ def assemble(
 ) -> AuditData:
     """Complete the frames for ``policy``, derive ``people`` and the activity columns."""
     m = memberships.copy()
-    m["email_key"] = m["email"].str.strip().str.lower()
     # one domain split per person and one classification per domain, not per membership
-    codes, keys = pd.factorize(m["email_key"])
+    codes, keys = pd.factorize(m["email"].str.strip().str.lower())
+    # each person's key one string object (a smaller pickle for a report's kernels)
+    m["email_key"] = pd.array(pd.Index(keys, dtype="string").take(codes, allow_fill=True))
     domains = pd.Series(keys, dtype="string").str.rpartition("@")[2] if len(keys) else None
     m["domain"] = (
         pd.array(domains.to_numpy()[codes], dtype="string")
