@@ -77,9 +77,13 @@ def json_text(schema: str, items: list[dict[str, Any]], *, one_per_line: bool = 
     than indenting, for the files of a large organisation)."""
     checked = contracts.checked(schema, items)
     if one_per_line:
-        lines = ",\n".join(json.dumps(item, ensure_ascii=False) for item in checked)
+        encode = _ONE_LINE.encode  # json.dumps(item, ensure_ascii=False), one encoder for all
+        lines = ",\n".join(encode(item) for item in checked)
         return f"[\n{lines}\n]" if lines else "[]"
     return json.dumps(checked, indent=2, ensure_ascii=False)
+
+
+_ONE_LINE = json.JSONEncoder(ensure_ascii=False)
 
 
 def csv_text(fields: Sequence[str], items: Iterable[Mapping[str, Any]]) -> str:

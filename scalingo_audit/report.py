@@ -255,7 +255,8 @@ def warm_up_export() -> None:
     """Make the exporter and export a small page with it (its templates compiled, the
     Markdown renderer and syntax highlighter imported: ~0.8 s of the first export), so that
     the report's own export, later, does only its own work. :func:`build_report` runs it
-    in a thread while the kernels run the notebooks, when this process mostly waits."""
+    beside the kernel while it runs the notebooks (in the forked copy of :func:`_aside`,
+    which then exports the report; in a thread where the platform does not fork)."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
@@ -487,28 +488,25 @@ def build_report(
         )  # fmt: skip
         data_dir = staging / "data"
         data_dir.mkdir()
-        # the hand-over and the data files are written beside the kernels (_Aside)
-        with (
-            _aside(audit, key, tmp, data_dir) as aside,
-            ThreadPoolExecutor(max_workers=1) as side,
-        ):
+        # the executed notebooks' report.html, made once they have all run
+        executed = [staging / nb.name for nb in notebooks]
+
+        def make_report(target: Path) -> Path:
+            return export_report(audit, executed, target, policy=policy)
+
+        # the hand-over, the data files and report.html are made beside the kernel (_Aside)
+        with _aside(audit, key, tmp, data_dir, (make_report, staging / REPORT_HTML)) as aside:
             import papermill  # noqa: F401  (while the forked copy saves the audit)
 
             aside.handed_over()
-            warm = side.submit(warm_up_export)  # while this process waits for the kernels
-            executed = run_notebooks(
-                notebooks, staging, params, out=out, progress=progress, kernels=kernels
-            )
-            warm.result()
+            run_notebooks(notebooks, staging, params, out=out, progress=progress, kernels=kernels)
             clock.lap("notebooks")
             written = aside.data_files()
             clock.lap("data files (the rest, after the notebooks)")
-        nb, sections = merge_notebooks(executed)
-        bundle = plotly_bundle(nb) or ""  # before the export, which sets the outputs aside
-        front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
-        html = _export(with_front(nb, front), "Scalingo access audit", css=REPORT_CSS)
-        htmls = {REPORT_HTML: html}
+            report_html = aside.report()
+        htmls = {}
         if per_notebook:
+            bundle = plotly_bundle(merge_notebooks(executed)[0]) or ""
             for nb_path, done in zip(notebooks, executed, strict=True):
                 title, summary = describe_notebook(nb_path)
                 page = Page(
@@ -519,9 +517,10 @@ def build_report(
         # every notebook has run: the files go into the report directory, each whole or not
         # at all (the data files, written whole in the staging directory, moved there)
         out.mkdir(parents=True, exist_ok=True)
+        atomic.move(report_html, out / REPORT_HTML)
+        _say(progress, f"{REPORT_HTML} … done")
         for name, text in htmls.items():
             atomic.write_text(out / name, text)
-        _say(progress, f"{REPORT_HTML} … done")
         for path in written:
             atomic.move(path, out / path.name)
     clock.lap("merge + export")
@@ -549,6 +548,16 @@ REPORT_CSS = """<style>
 .sa-section { border-top: 3px solid #d9e2ec; margin-top: 2.5rem; }
 </style>"""
 """What ``report.html`` adds to the pages' style: a rule between sections."""
+
+
+def export_report(audit: Audit, executed: list[Path], target: Path, *, policy: str = "") -> Path:
+    """``report.html`` of the ``executed`` notebooks into ``target``: merged in order
+    (:func:`merge_notebooks`) behind the title page (:func:`render_index`, with the table of
+    contents) and exported once (plotly.js kept once)."""
+    nb, sections = merge_notebooks(executed)
+    front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
+    html = _export(with_front(nb, front), "Scalingo access audit", css=REPORT_CSS)
+    return atomic.write_text(target, html)
 
 
 def report_print_css(audit: Audit) -> str:
@@ -590,12 +599,17 @@ HANDOVER_WAIT = 60.0
 before it is saved here."""
 
 DATA_FILES_WAIT = 300.0
-"""How long the forked copy may take to write the data files before they are written here."""
+"""How long the forked copy may take to write the data files, then ``report.html``, before
+they are written here."""
+
+_HANDED, _DATA_FILES, _REPORT = b"1", b"2", b"3"  # what the forked copy says it has done
 
 
 class _Aside:
-    """What :func:`_aside` yields: waits for the work done beside the kernels, each part
-    done here instead when the copy doing it failed or hangs."""
+    """What :func:`_aside` yields: waits for the work done beside the kernel, each part
+    done here instead when the copy doing it failed or hangs (``said`` waits until the copy
+    says it has done a part, or it cannot say it any more; ``go`` tells it the notebooks
+    have run)."""
 
     def __init__(
         self,
@@ -603,15 +617,16 @@ class _Aside:
         key: str,
         cache_dir: str,
         folder: Path,
-        handed: Callable[[], bool],
-        done: Callable[[], bool],
+        report: tuple[Callable[[Path], Path], Path],
+        said: Callable[[bytes, float], bool],
+        go: Callable[[], None],
     ) -> None:
         self.audit, self.key, self.cache_dir, self.folder = audit, key, cache_dir, folder
-        self._handed, self._done = handed, done
+        (self.make_report, self.report_path), self._said, self._go = report, said, go
 
     def handed_over(self) -> None:
         """Wait until the audit is saved for the kernels (:data:`CACHE_ENV`)."""
-        if not self._handed():
+        if not self._said(_HANDED, HANDOVER_WAIT):
             from .notebook import save_cached
 
             save_cached(self.audit, self.key, self.cache_dir)
@@ -619,35 +634,61 @@ class _Aside:
     def data_files(self) -> list[Path]:
         """Wait for the data files (:func:`write_data_files`); returns them."""
         files = [self.folder / name for name, _ in DATA_FILES]
-        if self._done() and all(f.is_file() for f in files):
+        if self._said(_DATA_FILES, DATA_FILES_WAIT) and all(f.is_file() for f in files):
             return files
         return write_data_files(self.audit, self.folder)
 
+    def report(self) -> Path:
+        """Once every notebook has run: ``report.html`` (``make_report``); returns it."""
+        self._go()
+        if self._said(_REPORT, DATA_FILES_WAIT) and self.report_path.is_file():
+            return self.report_path
+        return self.make_report(self.report_path)
+
 
 @contextlib.contextmanager
-def _aside(audit: Audit, key: str, cache_dir: str, folder: Path) -> Iterator[_Aside]:
+def _aside(
+    audit: Audit,
+    key: str,
+    cache_dir: str,
+    folder: Path,
+    report: tuple[Callable[[Path], Path], Path],
+) -> Iterator[_Aside]:
     """Beside the block, in order: the audit saved under ``key`` in ``cache_dir`` for the
     kernels (:func:`scalingo_audit.notebook.save_cached`), the findings page rendered there
-    (:func:`scalingo_audit.notebook.save_findings_page`), and the data files written into
-    ``folder`` (:func:`write_data_files`); the :class:`_Aside` yielded waits for them.
+    (:func:`scalingo_audit.notebook.save_findings_page`), the data files written into
+    ``folder`` (:func:`write_data_files`), and, once :meth:`_Aside.report` says the notebooks
+    have run, ``report.html`` (``report``: the function making it and its path; the
+    exporter is made and warmed up before, :func:`warm_up_export`); the :class:`_Aside`
+    yielded waits for each.
 
-    Where the platform forks, all three are done in a forked copy of this process: the copy
-    has the audit already, and the CPU they take (2 s on a 50,000-membership organisation)
-    is taken on another core than the kernel's and does not compete for this process's GIL
-    with the threads that feed the kernel. The audit is saved (0.15 s) while this process
-    imports papermill, and the findings page is ready long before the kernel reaches its
-    notebook. If the copy fails, what it did not do is done here, so that an error is
-    raised as usual. Elsewhere the audit is saved here and the data files are written in a
-    thread."""
+    Where the platform forks, all of this is done in a forked copy of this process: the copy
+    has the audit already, and the CPU it takes (2.5 s on a 50,000-membership organisation)
+    is taken on another core than the kernel's, never from this process, which only feeds
+    the kernel (its GIL was the first notebook's bottleneck while the exporter warmed up
+    here). The audit is saved (0.1 s) while this process imports papermill, the findings
+    page is ready long before the kernel reaches its notebook. If the copy fails, what it
+    did not do is done here, so that an error is raised as usual. Elsewhere the audit is
+    saved here, the data files are written and the exporter warmed up in threads."""
     import multiprocessing
 
     if "fork" not in multiprocessing.get_all_start_methods():
         from .notebook import save_cached
 
         save_cached(audit, key, cache_dir)
-        with ThreadPoolExecutor(max_workers=1) as side:
+        with ThreadPoolExecutor(max_workers=2) as side:
             future = side.submit(write_data_files, audit, folder)
-            yield _Aside(audit, key, cache_dir, folder, lambda: True, lambda: future.result() != [])
+            warm = side.submit(warm_up_export)
+
+            def said_here(what: bytes, timeout: float) -> bool:
+                if what == _DATA_FILES:
+                    future.result()
+                elif what == _REPORT:  # made by the caller, with the warmed-up exporter
+                    warm.result()
+                    return False
+                return True
+
+            yield _Aside(audit, key, cache_dir, folder, report, said_here, lambda: None)
         return
     import gc
     import select
@@ -655,9 +696,12 @@ def _aside(audit: Audit, key: str, cache_dir: str, folder: Path) -> Iterator[_As
 
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # the copy would write out what is still buffered a second time
-    signal_r, signal_w = os.pipe()
+    status_r, status_w = os.pipe()  # the copy says what it has done
+    go_r, go_w = os.pipe()  # this process says the notebooks have run (or closes it)
     child = multiprocessing.get_context("fork").Process(
-        target=_aside_work, args=(audit, key, cache_dir, folder, signal_w), daemon=True
+        target=_aside_work,
+        args=(audit, key, cache_dir, folder, report, status_w, go_r),
+        daemon=True,
     )
     # What this process holds (the audit, pandas, plotly...) is frozen out of the garbage
     # collector until the copy ends: a collection in either process would write to the
@@ -668,54 +712,77 @@ def _aside(audit: Audit, key: str, cache_dir: str, folder: Path) -> Iterator[_As
         child.start()
     except BaseException:
         gc.unfreeze()
-        os.close(signal_r)
-        os.close(signal_w)
+        for fd in (status_r, status_w, go_r, go_w):
+            os.close(fd)
         raise
-    os.close(signal_w)  # the copy's end of the pipe only: closed when the copy ends
+    os.close(status_w)  # the copy's ends of the pipes: closed when the copy ends
+    os.close(go_r)
+    seen: list[bytes] = []
 
-    def handed() -> bool:
-        # the copy writes one byte once the audit is saved; nothing (the pipe closed) if it
-        # failed first
-        ready, _, _ = select.select([signal_r], [], [], HANDOVER_WAIT)
-        return bool(ready) and os.read(signal_r, 1) == b"1"
+    def said(what: bytes, timeout: float) -> bool:
+        # A copy forked beside the kernel's client threads could in principle wait for a
+        # lock one of them held: after ``timeout`` seconds the copy is stopped and what it
+        # has not done is done here, so a report never hangs on it.
+        deadline = time.monotonic() + timeout
+        while what not in seen:
+            ready, _, _ = select.select([status_r], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                child.kill()
+                return False
+            got = os.read(status_r, 16)
+            if not got:  # the copy ended (or was stopped) before it said so
+                return False
+            seen.extend(got[i : i + 1] for i in range(len(got)))
+        return True
 
-    def done() -> bool:
-        # A copy forked beside the kernels' client threads could in principle wait for a
-        # lock one of them held: after DATA_FILES_WAIT seconds the copy is stopped and the
-        # files are written here, so a report never hangs on it.
-        child.join(DATA_FILES_WAIT)
-        if child.is_alive():
-            child.kill()
-            child.join()
-        return child.exitcode == 0
+    tell = os.fdopen(go_w, "wb", buffering=0)
+
+    def go() -> None:
+        with contextlib.suppress(OSError):  # a copy that ended: report() makes it here
+            tell.write(b"g")
 
     try:
-        yield _Aside(audit, key, cache_dir, folder, handed, done)
+        yield _Aside(audit, key, cache_dir, folder, report, said, go)
     finally:
-        os.close(signal_r)
-        if child.is_alive():  # the block failed: nothing it does is needed any more
+        tell.close()  # a copy waiting for the notebooks ends now
+        if _REPORT not in seen and child.is_alive():  # the block failed: nothing is needed
             child.kill()
         child.join()
+        os.close(status_r)
         gc.unfreeze()
 
 
-def _aside_work(audit: Audit, key: str, cache_dir: str, folder: Path, signal: int) -> None:
-    """The forked copy's work (:func:`_aside`). The audit is saved first, at this process's
-    priority: the kernel waits for it. Then, at a lower priority (``nice`` 10), the findings
-    page (a failure here is not one: the kernel renders the page itself and reports any
-    error in its notebook) and the data files, which are needed only once the notebooks
-    have run: the kernel and the process feeding it get the cores first, and the copy
-    takes what they leave (on 2 cores it still ends before the notebooks do)."""
+def _aside_work(
+    audit: Audit,
+    key: str,
+    cache_dir: str,
+    folder: Path,
+    report: tuple[Callable[[Path], Path], Path],
+    status: int,
+    go: int,
+) -> None:
+    """The forked copy's work (:func:`_aside`), saying each part done on ``status``. The
+    audit is saved first, at this process's priority: the kernel waits for it. Then, at a
+    lower priority (``nice`` 10), the findings page (a failure here is not one: the kernel
+    renders the page itself and reports any error in its notebook), the data files and the
+    exporter's warm-up, while the kernel and the process feeding it get the cores first;
+    then, once ``go`` says the notebooks have run, ``report.html``."""
     from .notebook import save_cached, save_findings_page
 
-    save_cached(audit, key, cache_dir)
-    with os.fdopen(signal, "wb") as pipe:
-        pipe.write(b"1")
-    with contextlib.suppress(OSError):
-        os.nice(10)
-    with contextlib.suppress(Exception):
-        save_findings_page(audit, cache_dir)
-    write_data_files(audit, folder)
+    with os.fdopen(status, "wb", buffering=0) as said, os.fdopen(go, "rb", buffering=0) as told:
+        save_cached(audit, key, cache_dir)
+        said.write(_HANDED)
+        with contextlib.suppress(OSError):
+            os.nice(10)
+        with contextlib.suppress(Exception):
+            save_findings_page(audit, cache_dir)
+        write_data_files(audit, folder)
+        said.write(_DATA_FILES)
+        warm_up_export()
+        if told.read(1) == b"g":  # the notebooks have run (nothing: the report failed)
+            make_report, path = report
+            make_report(path)
+            said.write(_REPORT)
 
 
 @contextlib.contextmanager

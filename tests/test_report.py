@@ -544,12 +544,16 @@ def test_data_files_are_written_here_when_the_forked_copy_hangs(
     audit = open_audit("demo")
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
-    with report._aside(audit, "k", str(cache_dir), tmp_path) as aside:
+    page = (lambda p: report.atomic.write_text(p, "<p>report</p>"), tmp_path / "r.html")
+    with report._aside(audit, "k", str(cache_dir), tmp_path, page) as aside:
         aside.handed_over()  # the copy saved the audit before it hung
         assert (cache_dir / "k.pickle").is_file()
         started = time.monotonic()
         paths = aside.data_files()  # waits DATA_FILES_WAIT for the copy, then writes them here
         waited = time.monotonic() - started
+        started = time.monotonic()
+        assert aside.report().read_text() == "<p>report</p>"  # made here: the copy is stopped
+        assert time.monotonic() - started < 30
     assert 1.0 <= waited < 60
     assert sorted(p.name for p in paths) == sorted(name for name, _ in report.DATA_FILES)
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
@@ -582,7 +586,13 @@ def test_the_audit_is_saved_here_when_the_forked_copy_fails_before(
     audit = open_audit("demo")
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
-    with report._aside(audit, "k", str(cache_dir), tmp_path) as aside:
+    made: list[int] = []
+
+    def make(path: Path) -> Path:
+        made.append(os.getpid())
+        return report.atomic.write_text(path, "<p>report</p>")
+
+    with report._aside(audit, "k", str(cache_dir), tmp_path, (make, tmp_path / "r.html")) as aside:
         started = time.monotonic()
         aside.handed_over()
         assert time.monotonic() - started < 30
@@ -590,5 +600,43 @@ def test_the_audit_is_saved_here_when_the_forked_copy_fails_before(
         assert kept is not None and kept.findings.equals(audit.findings)
         assert not (cache_dir / f"{notebook.FINDINGS_PAGE}.pickle").exists()  # never rendered
         paths = aside.data_files()
+        assert aside.report().read_text() == "<p>report</p>"
+    assert made == [parent]  # made here, by this process
     assert sorted(p.name for p in paths) == sorted(name for name, _ in report.DATA_FILES)
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
+
+
+def test_the_forked_copy_makes_the_report_once_told_the_notebooks_ran(tmp_path: Path) -> None:
+    """The copy saves the audit, renders the findings page, writes the data files, and makes
+    report.html only when told the notebooks have run; a block that fails before stops it
+    without a report."""
+    from scalingo_audit import notebook, report
+
+    audit = open_audit("demo")
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    made = tmp_path / "made-by"
+
+    def make(path: Path) -> Path:
+        made.write_text(str(os.getpid()))
+        return report.atomic.write_text(path, "<p>report</p>")
+
+    target = tmp_path / "r.html"
+    with report._aside(audit, "k", str(cache_dir), tmp_path, (make, target)) as aside:
+        aside.handed_over()
+        assert (cache_dir / "k.pickle").is_file()
+        files = aside.data_files()
+        assert not target.exists()  # not before the notebooks have run
+        assert aside.report() == target and target.read_text() == "<p>report</p>"
+    assert int(made.read_text()) != os.getpid()  # made by the copy
+    assert (cache_dir / f"{notebook.FINDINGS_PAGE}.pickle").is_file()
+    assert all(f.is_file() for f in files)
+    made.unlink()
+    target.unlink()
+    with (
+        pytest.raises(RuntimeError, match="a notebook failed"),
+        report._aside(audit, "k2", str(cache_dir), tmp_path, (make, target)) as aside,
+    ):
+        aside.handed_over()
+        raise RuntimeError("a notebook failed")
+    assert not made.exists() and not target.exists()
