@@ -662,14 +662,17 @@ def _aside(
     exporter is made and warmed up before, :func:`warm_up_export`); the :class:`_Aside`
     yielded waits for each.
 
-    Where the platform forks, all of this is done in a forked copy of this process: the copy
-    has the audit already, and the CPU it takes (2.5 s on a 50,000-membership organisation)
-    is taken on another core than the kernel's, never from this process, which only feeds
-    the kernel (its GIL was the first notebook's bottleneck while the exporter warmed up
-    here). The audit is saved (0.1 s) while this process imports papermill, the findings
-    page is ready long before the kernel reaches its notebook. If the copy fails, what it
-    did not do is done here, so that an error is raised as usual. Elsewhere the audit is
-    saved here, the data files are written and the exporter warmed up in threads."""
+    Where the platform forks, all of this is done in two forked copies of this process
+    (:class:`_Copy`): one saves the audit, renders the findings page, warms up the exporter
+    and exports; the other writes the data files. They have the audit already, and the CPU
+    they take (2.5 s on a 50,000-membership organisation) is taken beside the kernel, never
+    from this process, which only feeds the kernel (its GIL was the first notebook's
+    bottleneck while the exporter warmed up here); once the kernel is done, each copy has a
+    core to finish on. The audit is saved (0.1 s) while this process imports papermill, and
+    the findings page is ready long before the kernel reaches its notebook. If a copy
+    fails, what it did not do is done here, so that an error is raised as usual. Elsewhere
+    the audit is saved here, the data files are written and the exporter warmed up in
+    threads."""
     import multiprocessing
 
     if "fork" not in multiprocessing.get_all_start_methods():
@@ -691,51 +694,35 @@ def _aside(
             yield _Aside(audit, key, cache_dir, folder, report, said_here, lambda: None)
         return
     import gc
-    import select
     import sys
 
     for stream in (sys.stdout, sys.stderr):
-        stream.flush()  # the copy would write out what is still buffered a second time
-    status_r, status_w = os.pipe()  # the copy says what it has done
-    go_r, go_w = os.pipe()  # this process says the notebooks have run (or closes it)
-    child = multiprocessing.get_context("fork").Process(
-        target=_aside_work,
-        args=(audit, key, cache_dir, folder, report, status_w, go_r),
-        daemon=True,
-    )
+        stream.flush()  # a copy would write out what is still buffered a second time
+    go_r, go_w = os.pipe()  # this process says the notebooks have run
     # What this process holds (the audit, pandas, plotly...) is frozen out of the garbage
-    # collector until the copy ends: a collection in either process would write to the
-    # header of every object it walks, copying the memory pages the two share, and walk
+    # collector until the copies end: a collection in any of them would write to the
+    # header of every object it walks, copying the memory pages they share, and walk
     # the audit's objects each time.
     gc.freeze()
+    copies: list[_Copy] = []
     try:
-        child.start()
+        # one copy saves the audit, renders the findings page, warms up the exporter and
+        # exports; another writes the data files: once the kernel is done, each has a core
+        copies.append(_Copy(_aside_work, (audit, key, cache_dir, report, go_r)))
+        copies.append(_Copy(_data_files_work, (audit, folder)))
     except BaseException:
+        for c in copies:
+            c.end(kill=True)
         gc.unfreeze()
-        for fd in (status_r, status_w, go_r, go_w):
-            os.close(fd)
+        os.close(go_r)
+        os.close(go_w)
         raise
-    os.close(status_w)  # the copy's ends of the pipes: closed when the copy ends
     os.close(go_r)
-    seen: list[bytes] = []
+    tell = os.fdopen(go_w, "wb", buffering=0)
+    exporter, files = copies
 
     def said(what: bytes, timeout: float) -> bool:
-        # A copy forked beside the kernel's client threads could in principle wait for a
-        # lock one of them held: after ``timeout`` seconds the copy is stopped and what it
-        # has not done is done here, so a report never hangs on it.
-        deadline = time.monotonic() + timeout
-        while what not in seen:
-            ready, _, _ = select.select([status_r], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                child.kill()
-                return False
-            got = os.read(status_r, 16)
-            if not got:  # the copy ended (or was stopped) before it said so
-                return False
-            seen.extend(got[i : i + 1] for i in range(len(got)))
-        return True
-
-    tell = os.fdopen(go_w, "wb", buffering=0)
+        return (files if what == _DATA_FILES else exporter).said(what, timeout)
 
     def go() -> None:
         with contextlib.suppress(OSError):  # a copy that ended: report() makes it here
@@ -744,29 +731,74 @@ def _aside(
     try:
         yield _Aside(audit, key, cache_dir, folder, report, said, go)
     finally:
-        tell.close()  # a copy waiting for the notebooks ends now
-        if _REPORT not in seen and child.is_alive():  # the block failed: nothing is needed
-            child.kill()
-        child.join()
-        os.close(status_r)
+        tell.close()
+        exporter.end(kill=_REPORT not in exporter.seen)  # the block failed: not needed
+        files.end(kill=_DATA_FILES not in files.seen)
         gc.unfreeze()
+
+
+class _Copy:
+    """A forked copy of this process running ``work(*args, status)``, which writes one byte
+    on the pipe ``status`` for each part of its work done (:func:`_aside`)."""
+
+    def __init__(self, work: Callable[..., None], args: tuple[Any, ...]) -> None:
+        import multiprocessing
+
+        self.status, status_w = os.pipe()
+        self.process = multiprocessing.get_context("fork").Process(
+            target=work, args=(*args, status_w), daemon=True
+        )
+        try:
+            self.process.start()
+        except BaseException:
+            os.close(self.status)
+            raise
+        finally:
+            os.close(status_w)  # the copy's end: closed when it ends (or is stopped)
+        self.seen: list[bytes] = []
+
+    def said(self, what: bytes, timeout: float) -> bool:
+        """Whether the copy says it has done ``what`` within ``timeout`` seconds. A copy
+        forked beside the kernel's client threads could in principle wait for a lock one of
+        them held: then it is stopped, and what it has not done is done here, so a report
+        never hangs on it."""
+        import select
+
+        deadline = time.monotonic() + timeout
+        while what not in self.seen:
+            left = max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self.status], [], [], left)
+            if not ready:
+                self.process.kill()
+                return False
+            got = os.read(self.status, 16)
+            if not got:  # the copy ended (or was stopped) before it said so
+                return False
+            self.seen.extend(got[i : i + 1] for i in range(len(got)))
+        return True
+
+    def end(self, *, kill: bool) -> None:
+        """Wait for the copy to end (stopped first with ``kill``)."""
+        if kill and self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        os.close(self.status)
 
 
 def _aside_work(
     audit: Audit,
     key: str,
     cache_dir: str,
-    folder: Path,
     report: tuple[Callable[[Path], Path], Path],
-    status: int,
     go: int,
+    status: int,
 ) -> None:
-    """The forked copy's work (:func:`_aside`), saying each part done on ``status``. The
+    """The exporting copy's work (:func:`_aside`), saying each part done on ``status``. The
     audit is saved first, at this process's priority: the kernel waits for it. Then, at a
     lower priority (``nice`` 10), the findings page (a failure here is not one: the kernel
-    renders the page itself and reports any error in its notebook), the data files and the
-    exporter's warm-up, while the kernel and the process feeding it get the cores first;
-    then, once ``go`` says the notebooks have run, ``report.html``."""
+    renders the page itself and reports any error in its notebook) and the exporter's
+    warm-up, while the kernel and the process feeding it get the cores first; then, once
+    ``go`` says the notebooks have run, ``report.html``."""
     from .notebook import save_cached, save_findings_page
 
     with os.fdopen(status, "wb", buffering=0) as said, os.fdopen(go, "rb", buffering=0) as told:
@@ -776,13 +808,21 @@ def _aside_work(
             os.nice(10)
         with contextlib.suppress(Exception):
             save_findings_page(audit, cache_dir)
-        write_data_files(audit, folder)
-        said.write(_DATA_FILES)
         warm_up_export()
-        if told.read(1) == b"g":  # the notebooks have run (nothing: the report failed)
+        if told.read(1) == b"g":  # the notebooks have run
             make_report, path = report
             make_report(path)
             said.write(_REPORT)
+
+
+def _data_files_work(audit: Audit, folder: Path, status: int) -> None:
+    """The other copy's work (:func:`_aside`): the data files, at a lower priority
+    (``nice`` 10); they are needed only once the notebooks have run."""
+    with os.fdopen(status, "wb", buffering=0) as said:
+        with contextlib.suppress(OSError):
+            os.nice(10)
+        write_data_files(audit, folder)
+        said.write(_DATA_FILES)
 
 
 @contextlib.contextmanager

@@ -552,7 +552,7 @@ def test_data_files_are_written_here_when_the_forked_copy_hangs(
         paths = aside.data_files()  # waits DATA_FILES_WAIT for the copy, then writes them here
         waited = time.monotonic() - started
         started = time.monotonic()
-        assert aside.report().read_text() == "<p>report</p>"  # made here: the copy is stopped
+        assert aside.report().read_text() == "<p>report</p>"  # by the other copy
         assert time.monotonic() - started < 30
     assert 1.0 <= waited < 60
     assert sorted(p.name for p in paths) == sorted(name for name, _ in report.DATA_FILES)
