@@ -595,14 +595,14 @@ def report_print_css(audit: Audit) -> str:
 
 
 HANDOVER_WAIT = 60.0
-"""How long the forked copy (:func:`_aside`) may take to save the audit for the kernels
+"""How long the exporting copy (:func:`_aside`) may take to save the audit for the kernels
 before it is saved here."""
 
 DATA_FILES_WAIT = 300.0
-"""How long the forked copy may take to write the data files, then ``report.html``, before
-they are written here."""
+"""How long a forked copy may take to write the data files, or ``report.html`` once told the
+notebooks have run, before they are written here."""
 
-_HANDED, _DATA_FILES, _REPORT = b"1", b"2", b"3"  # what the forked copy says it has done
+_HANDED, _DATA_FILES, _REPORT = b"1", b"2", b"3"  # what a forked copy says it has done
 
 
 class _Aside:
@@ -666,8 +666,8 @@ def _aside(
     (:class:`_Copy`): one saves the audit, renders the findings page, warms up the exporter
     and exports; the other writes the data files. They have the audit already, and the CPU
     they take (2.5 s on a 50,000-membership organisation) is taken beside the kernel, never
-    from this process, which only feeds the kernel (its GIL was the first notebook's
-    bottleneck while the exporter warmed up here); once the kernel is done, each copy has a
+    from this process, which only feeds the kernel (the exporter's warm-up here shared its
+    GIL and slowed the first notebook by about 0.15 s); once the kernel is done, each copy has a
     core to finish on. The audit is saved (0.1 s) while this process imports papermill, and
     the findings page is ready long before the kernel reaches its notebook. If a copy
     fails, what it did not do is done here, so that an error is raised as usual. Elsewhere

@@ -97,15 +97,12 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
     # a suggestion depends on the role, the status and the check ids only: each combination
     # is decided once (a large organisation has 50,000 memberships and a few dozen of them)
     suggested: dict[tuple[Any, Any, tuple[str, ...]], tuple[str, str]] = {}
-    none: tuple[str, ...] = ()
     for email, region, app, role, status in zip(
         emails, regions, apps, roles, statuses, strict=True
     ):
         key = email.lower()
         of_app, of_person = on_app.get((region, app, key)), on_person.get(key)
-        ids = (
-            tuple(sorted(set((of_app or []) + (of_person or [])))) if of_app or of_person else none
-        )
+        ids = tuple(sorted(set((of_app or []) + (of_person or [])))) if of_app or of_person else ()
         combo = (role, status, ids)
         if combo not in suggested:
             suggested[combo] = suggest({"role": role, "status": status}, ids)
@@ -113,7 +110,7 @@ def review_sheet(data: AuditData, findings: pd.DataFrame) -> pd.DataFrame:
         found.append(", ".join(ids))
         actions.append(action)
         reasons.append(reason)
-        commands.append(command(action, region, app, email) if action in _ACTIONS else "")
+        commands.append(command(action, region, app, email))
     missing = frames.is_missing
     rows = pd.DataFrame(
         {
