@@ -708,8 +708,10 @@ def _aside(
     try:
         # one copy saves the audit, renders the findings page, warms up the exporter and
         # exports; another writes the data files: once the kernel is done, each has a core
-        copies.append(_Copy(_aside_work, (audit, key, cache_dir, report, go_r)))
-        copies.append(_Copy(_data_files_work, (audit, folder)))
+        # (neither keeps this process's end of ``go``: the exporting copy reads it to its
+        # end, which comes when this process closes it, or dies)
+        copies.append(_Copy(_aside_work, (audit, key, cache_dir, report, go_r), close=(go_w,)))
+        copies.append(_Copy(_data_files_work, (audit, folder), close=(go_w, go_r)))
     except BaseException:
         for c in copies:
             c.end(kill=True)
@@ -739,14 +741,17 @@ def _aside(
 
 class _Copy:
     """A forked copy of this process running ``work(*args, status)``, which writes one byte
-    on the pipe ``status`` for each part of its work done (:func:`_aside`)."""
+    on the pipe ``status`` for each part of its work done (:func:`_aside`); the file
+    descriptors ``close`` are closed in the copy first (:func:`_in_copy`)."""
 
-    def __init__(self, work: Callable[..., None], args: tuple[Any, ...]) -> None:
+    def __init__(
+        self, work: Callable[..., None], args: tuple[Any, ...], *, close: tuple[int, ...] = ()
+    ) -> None:
         import multiprocessing
 
         self.status, status_w = os.pipe()
         self.process = multiprocessing.get_context("fork").Process(
-            target=work, args=(*args, status_w), daemon=True
+            target=_in_copy, args=(close, work, *args, status_w), daemon=True
         )
         try:
             self.process.start()
@@ -783,6 +788,14 @@ class _Copy:
             self.process.kill()
         self.process.join()
         os.close(self.status)
+
+
+def _in_copy(close: tuple[int, ...], work: Callable[..., None], *args: Any) -> None:
+    """In a forked copy (:class:`_Copy`): the file descriptors ``close`` closed (a copy
+    inherits every one this process has open), then ``work(*args)``."""
+    for fd in close:
+        os.close(fd)
+    work(*args)
 
 
 def _aside_work(

@@ -606,6 +606,56 @@ def test_the_audit_is_saved_here_when_the_forked_copy_fails_before(
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
 
 
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_the_forked_copies_end_when_the_report_process_is_killed(tmp_path: Path) -> None:
+    """A report process killed (SIGKILL: no cleanup of its own) while its copies wait to
+    be told the notebooks have run leaves no process behind: the exporting copy reads the
+    end of its pipe, since no copy keeps the killed process's end of it open."""
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import multiprocessing, os, signal, sys\n"
+        "from scalingo_audit import report\n"
+        "from scalingo_audit.notebook import open_audit\n"
+        "from pathlib import Path\n"
+        "tmp = Path(sys.argv[1])\n"
+        "audit = open_audit('demo')\n"
+        "make = (lambda p: report.atomic.write_text(p, 'x'), tmp / 'r.html')\n"
+        "with report._aside(audit, 'k', str(tmp), tmp, make) as aside:\n"
+        "    aside.handed_over()\n"
+        "    aside.data_files()\n"
+        "    print(' '.join(str(c.pid) for c in multiprocessing.active_children()), flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:  # files: a copy left may hold them
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path)], stdout=stdout, stderr=stderr,
+            timeout=120,
+        )  # fmt: skip
+    assert done.returncode == -9, err.read_text()
+    pids = [int(p) for p in out.read_text().split()]
+    assert 1 <= len(pids) <= 2  # the exporting copy (still waiting); the other may have ended
+    deadline = time.monotonic() + 60
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in pids if _running(p)]
+    for p in left:
+        os.kill(p, 9)
+    assert left == []
+    assert not (tmp_path / "r.html").exists()  # never told the notebooks had run
+
+
 def test_the_forked_copy_makes_the_report_once_told_the_notebooks_ran(tmp_path: Path) -> None:
     """The copy saves the audit, renders the findings page, writes the data files, and makes
     report.html only when told the notebooks have run; a block that fails before stops it
