@@ -8,10 +8,13 @@ Notebooks stay thin glue: their ``parameters`` cell names ``source``,
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -46,9 +49,7 @@ def cache_key(
     absolute, with the SHA-256 of its manifest or file, so an edited source misses), the
     policy file's path and content, ``as_of``, ``pseudonymise`` with the key file's path,
     and ``verify``. Never a secret."""
-    import hashlib
     import json
-    from pathlib import Path
 
     from . import __version__
     from .snapshot import sha256_file
@@ -85,10 +86,17 @@ FINDINGS_PAGE = "findings-page"
 
 @dataclass(frozen=True)
 class RenderedPage:
-    """A page of HTML and the findings it was rendered from."""
+    """A page of HTML kept in a report's private directory as ``<sha256>.html``, by the
+    SHA-256 of its text, and the findings it was rendered from."""
 
     findings: pd.DataFrame
-    html: str
+    sha256: str
+
+
+KEPT_OUTPUT = re.compile(r'<div class="sa-kept" data-sa-kept="([0-9a-f]{64})">[^<]*</div>')
+"""What a report's kernel shows for a page the report rendered already (:func:`findings_page`):
+a line that names the page by its hash, replaced by the page itself when the report is
+exported (:func:`inline_kept`)."""
 
 
 def save_findings_page(audit: Audit, directory: str) -> None:
@@ -98,26 +106,50 @@ def save_findings_page(audit: Audit, directory: str) -> None:
     does this in the process it forks beside its kernel (:mod:`scalingo_audit.report`), on
     the core the kernel leaves free, while the kernel runs the notebooks before the findings
     one: 0.3 s of the kernel's time on 11,000 findings."""
-    from . import cache, htmltable, tables
+    from . import atomic, cache, htmltable, tables
 
     findings = tables.scope_findings(audit.findings, audit.data)
-    page = RenderedPage(findings, str(htmltable.findings_by_check(findings)))
-    cache.save(page, FINDINGS_PAGE, directory)
+    html = str(htmltable.findings_by_check(findings))
+    sha256 = hashlib.sha256(html.encode("utf-8")).hexdigest()
+    atomic.write_text(Path(directory) / f"{sha256}.html", html)
+    cache.save(RenderedPage(findings, sha256), FINDINGS_PAGE, directory)
 
 
 def findings_page(findings: pd.DataFrame) -> Any:
     """:func:`scalingo_audit.htmltable.findings_by_check` of ``findings``. In a report's
-    kernel, the page the report rendered already (:func:`save_findings_page`) when it was
-    rendered from the same findings (equal values, dtypes, columns and index), and is kept
-    by then; any other findings (a notebook that filters them) are rendered here."""
+    kernel, when the report rendered the page already (:func:`save_findings_page`) from the
+    same findings (equal values, dtypes, columns and index), a line standing for it
+    (:data:`KEPT_OUTPUT`), which the report replaces with that page as it exports the
+    notebooks (:func:`inline_kept`): a large organisation's page (6.6 MB) is then neither
+    read by the kernel, nor sent to the report, nor written in its executed notebook. Any
+    other findings (a notebook that filters them) are rendered here."""
     from . import cache, htmltable
 
     directory = os.environ.get(CACHE_ENV)
     if directory:
         kept = cache.read(FINDINGS_PAGE, directory, RenderedPage)
-        if kept is not None and kept.findings.equals(findings):
-            return htmltable.HTML(kept.html)
+        if (
+            kept is not None
+            and kept.findings.equals(findings)
+            and (Path(directory) / f"{kept.sha256}.html").is_file()
+        ):
+            return htmltable.HTML(
+                f'<div class="sa-kept" data-sa-kept="{kept.sha256}">'
+                "The findings page, added as the report is exported.</div>"
+            )
     return htmltable.findings_by_check(findings)
+
+
+def inline_kept(html: str, directory: str | Path) -> str:
+    """``html`` (an output of an executed report notebook), or, when it stands for a page
+    kept in ``directory`` (:data:`KEPT_OUTPUT`, :func:`findings_page`), that page."""
+    match = KEPT_OUTPUT.fullmatch(html)
+    if match is None:
+        return html
+    try:  # the name: 64 hexadecimal digits, never a path
+        return (Path(directory) / f"{match.group(1)}.html").read_text(encoding="utf-8")
+    except OSError:
+        return html
 
 
 _READ: dict[tuple[str, str], Audit] = {}

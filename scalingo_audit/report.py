@@ -212,14 +212,20 @@ def _exporter() -> Any:
     )
 
 
-def _outputs_only(nb: Any) -> Any:
+def _outputs_only(nb: Any, kept: Path | None = None) -> Any:
     """``nb`` without code cells that show nothing (blank space once their input is hidden)
-    and without plotly's request for MathJax from a CDN."""
+    and without plotly's request for MathJax from a CDN; with ``kept`` (the report's private
+    directory), each output standing for a page kept there replaced by the page
+    (:func:`scalingo_audit.notebook.inline_kept`)."""
+    from .notebook import inline_kept
+
     nb.cells = [c for c in nb.cells if c.cell_type != "code" or c.get("outputs")]
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             html = output.get("data", {}).get("text/html")
             if isinstance(html, str):
+                if kept is not None:
+                    html = inline_kept(html, kept)
                 output["data"]["text/html"] = _EXTERNAL_SCRIPT.sub("", html)
     return nb
 
@@ -266,14 +272,15 @@ def warm_up_export() -> None:
     _export(nb, "warm-up")
 
 
-def export_html(executed: Path, title: str, *, bundle: str = "") -> str:
+def export_html(executed: Path, title: str, *, bundle: str = "", kept: Path | None = None) -> str:
     """One executed notebook → one self-contained HTML page (the per-notebook pages).
     ``bundle``: the output embedding plotly.js (:func:`plotly_bundle`), put in front of a
     page that has charts but not plotly.js (a notebook that ran after another in the same
-    report kernel: see :func:`scalingo_audit.notebook.setup_display`)."""
+    report kernel: see :func:`scalingo_audit.notebook.setup_display`). ``kept``: the
+    report's private directory, with the pages it kept apart (:func:`_outputs_only`)."""
     import nbformat
 
-    nb = _outputs_only(nbformat.read(executed, as_version=4))
+    nb = _outputs_only(nbformat.read(executed, as_version=4), kept)
     if bundle and plotly_bundle(nb) is None and _has_charts(nb):
         cell = nbformat.v4.new_code_cell("")
         cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": bundle})]
@@ -308,11 +315,12 @@ class Section:
     headings: list[tuple[str, str]]
 
 
-def merge_notebooks(executed: list[Path]) -> tuple[Any, list[Section]]:
+def merge_notebooks(executed: list[Path], kept: Path | None = None) -> tuple[Any, list[Section]]:
     """The executed notebooks as one notebook, in order, each a section with an anchor (and
     each of its ``##`` headings one, for the table of contents). plotly.js, which every
     kernel embeds with its first chart, is kept once: the first copy serves all charts.
-    The title page goes in front with :func:`with_front`."""
+    ``kept``: the report's private directory, with the pages it kept apart
+    (:func:`_outputs_only`). The title page goes in front with :func:`with_front`."""
     import nbformat
 
     merged = nbformat.v4.new_notebook()
@@ -323,7 +331,7 @@ def merge_notebooks(executed: list[Path]) -> tuple[Any, list[Section]]:
         if n == 1:
             merged.metadata = nb.metadata
         title, _ = describe_notebook(path, nb)
-        nb = _outputs_only(nb)
+        nb = _outputs_only(nb, kept)
         anchor = f"section-{n}"
         headings: list[tuple[str, str]] = []
         start = nbformat.v4.new_markdown_cell(f'<div id="{anchor}" class="sa-section"></div>')
@@ -339,15 +347,15 @@ def merge_notebooks(executed: list[Path]) -> tuple[Any, list[Section]]:
                     lines.append(line)
                 cell.source = "\n".join(lines)
             else:
-                kept = []
+                outputs = []
                 for output in cell.get("outputs", []):
                     html = output.get("data", {}).get("text/html")
                     if isinstance(html, str) and _PLOTLY_BUNDLE in html:
                         if bundle_kept:
                             continue
                         bundle_kept = True
-                    kept.append(output)
-                cell.outputs = kept
+                    outputs.append(output)
+                cell.outputs = outputs
             merged.cells.append(cell)
         sections.append(Section(anchor=anchor, title=title, headings=headings))
     return merged, sections
@@ -492,7 +500,7 @@ def build_report(
         executed = [staging / nb.name for nb in notebooks]
 
         def make_report(target: Path) -> Path:
-            return export_report(audit, executed, target, policy=policy)
+            return export_report(audit, executed, target, policy=policy, kept=staging)
 
         # the hand-over, the data files and report.html are made beside the kernel (_Aside)
         with _aside(audit, key, tmp, data_dir, (make_report, staging / REPORT_HTML)) as aside:
@@ -512,7 +520,7 @@ def build_report(
                 page = Page(
                     notebook=nb_path, title=title, summary=summary, html=f"{nb_path.stem}.html"
                 )
-                htmls[page.html] = export_html(done, title, bundle=bundle)
+                htmls[page.html] = export_html(done, title, bundle=bundle, kept=staging)
                 pages.append(page)
         # every notebook has run: the files go into the report directory, each whole or not
         # at all (the data files, written whole in the staging directory, moved there)
@@ -550,11 +558,14 @@ REPORT_CSS = """<style>
 """What ``report.html`` adds to the pages' style: a rule between sections."""
 
 
-def export_report(audit: Audit, executed: list[Path], target: Path, *, policy: str = "") -> Path:
+def export_report(
+    audit: Audit, executed: list[Path], target: Path, *, policy: str = "", kept: Path | None = None
+) -> Path:
     """``report.html`` of the ``executed`` notebooks into ``target``: merged in order
-    (:func:`merge_notebooks`) behind the title page (:func:`render_index`, with the table of
-    contents) and exported once (plotly.js kept once)."""
-    nb, sections = merge_notebooks(executed)
+    (:func:`merge_notebooks`, with the pages kept apart in ``kept``) behind the title page
+    (:func:`render_index`, with the table of contents) and exported once (plotly.js kept
+    once)."""
+    nb, sections = merge_notebooks(executed, kept)
     front = render_index(audit, [], policy=policy, toc=sections, fragment=True)
     html = _export(with_front(nb, front), "Scalingo access audit", css=REPORT_CSS)
     return atomic.write_text(target, html)

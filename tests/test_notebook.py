@@ -110,37 +110,41 @@ def test_each_notebook_of_a_kernel_gets_its_own_copy_of_the_audit_read_once(
         notebook.open_audit(str(snap))
 
 
-def test_findings_page_is_read_back_only_for_the_findings_it_was_rendered_from(
+def test_findings_page_is_kept_apart_only_for_the_findings_it_was_rendered_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In a report's kernel the findings page the report rendered beside it is read back for
-    the findings open_report gives; other findings (a subset, a changed message) are
-    rendered, as they are outside a report."""
+    """In a report's kernel the findings page the report rendered beside it stands in for
+    the page of the findings open_report gives: a line naming it, which inline_kept turns
+    back into the page (the very one rendered here); other findings (a subset, a changed
+    message) are rendered, as they are outside a report."""
+    import hashlib
+
     from scalingo_audit import htmltable, tables
 
     audit = notebook.open_audit("demo")
     cache = tmp_path / "cache"
     cache.mkdir(mode=0o700)
-    notebook.save_findings_page(audit, str(cache))
     monkeypatch.setenv(notebook.CACHE_ENV, str(cache))
     findings = tables.scope_findings(audit.findings, audit.data)
     rendered = htmltable.findings_by_check(findings)
-    kept = notebook.RenderedPage(findings, "<p>kept</p>")  # tell the kept page apart
-    (cache / f"{notebook.FINDINGS_PAGE}.pickle").unlink()
     assert notebook.findings_page(findings) == rendered  # nothing kept: rendered here
     notebook.save_findings_page(audit, str(cache))
-    assert notebook.findings_page(findings) == rendered  # kept, and the same page
-    from scalingo_audit import cache as cache_mod
-
-    cache_mod.save(kept, notebook.FINDINGS_PAGE, cache)
-    assert notebook.findings_page(findings.copy()) == "<p>kept</p>"  # equal findings: kept
-    assert notebook.findings_page(findings)._repr_html_() == "<p>kept</p>"
+    line = notebook.findings_page(findings.copy())  # equal findings: the line
+    sha256 = hashlib.sha256(str(rendered).encode()).hexdigest()
+    assert notebook.KEPT_OUTPUT.fullmatch(line)
+    assert line._repr_html_() == line and sha256 in line and len(line) < 200
+    assert notebook.inline_kept(line, cache) == rendered  # the same page
+    assert notebook.inline_kept(str(rendered), cache) == rendered  # any other output: as is
+    assert notebook.inline_kept(line, tmp_path) == line  # not kept there: as is
     high = findings[findings["severity"] == "high"].reset_index(drop=True)
     assert notebook.findings_page(high) == htmltable.findings_by_check(high)
     changed = findings.copy()
     changed.loc[0, "message"] = "<b>changed</b>"
     page = notebook.findings_page(changed)
-    assert page != "<p>kept</p>" and "&lt;b&gt;changed&lt;/b&gt;" in page
+    assert not notebook.KEPT_OUTPUT.fullmatch(page) and "&lt;b&gt;changed&lt;/b&gt;" in page
+    (cache / f"{sha256}.html").unlink()  # the page gone: rendered here, never a dangling line
+    assert notebook.findings_page(findings) == rendered
+    notebook.save_findings_page(audit, str(cache))
     monkeypatch.delenv(notebook.CACHE_ENV)
     assert notebook.findings_page(findings) == rendered  # outside a report: rendered
 

@@ -355,11 +355,27 @@ def test_demo_report_shows_every_finding_and_its_data_files(demo_report: Path) -
     assert [dict(f, source=None) for f in findings] == [
         dict(f, source=None) for f in output.records(open_audit("demo").findings)
     ]
-    assert_every_finding_shown((out / "report.html").read_text(encoding="utf-8"), findings)
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert_every_finding_shown(report, findings)
+    assert "data-sa-kept" not in report  # the page the kernel's line stood for is in
     header = (out / "findings.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("check_id,severity,")
     sheet = (out / "review.csv").read_text(encoding="utf-8-sig").splitlines()
     assert sheet[0].startswith("person,") and len(sheet) > len(open_audit("demo").data.memberships)
+
+
+@pytest.mark.slow
+def test_per_notebook_pages_show_the_findings_page_kept_apart(tmp_path: Path) -> None:
+    """With per-notebook pages, the findings notebook's page holds the findings page the
+    report rendered beside the kernel (the kernel's output only stood for it)."""
+    import json
+
+    index = build_report("demo", out_dir=tmp_path / "r", progress=False, per_notebook=True)
+    findings = json.loads((index.parent / "findings.json").read_text(encoding="utf-8"))
+    page = (index.parent / "04_findings.html").read_text(encoding="utf-8")
+    assert_every_finding_shown(page, findings)
+    for html in index.parent.glob("*.html"):
+        assert "data-sa-kept" not in html.read_text(encoding="utf-8"), html.name
 
 
 @pytest.mark.slow  # the large organisation (5,000 apps, 50,000 memberships) through the report
