@@ -202,6 +202,8 @@ def _exporter() -> Any:
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = {"remove-cell"}
     config.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
+    # the notebook validated once, after its preprocessors, not after each of them
+    config.HTMLExporter.optimistic_validation = True
     return HTMLExporter(
         config=config,
         extra_loaders=[jinja2.DictLoader({"offline.html.j2": _OFFLINE_TEMPLATE})],
@@ -803,10 +805,15 @@ class _Copy:
 
 def _in_copy(close: tuple[int, ...], work: Callable[..., None], *args: Any) -> None:
     """In a forked copy (:class:`_Copy`): the file descriptors ``close`` closed (a copy
-    inherits every one this process has open), then ``work(*args)``."""
+    inherits every one this process has open), then ``work(*args)``. A failure ends the
+    copy with status 1 and no traceback: this process does what the copy did not, and
+    reports its error as usual."""
     for fd in close:
         os.close(fd)
-    work(*args)
+    try:
+        work(*args)
+    except (Exception, KeyboardInterrupt):
+        raise SystemExit(1) from None
 
 
 def _aside_work(

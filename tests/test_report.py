@@ -622,6 +622,36 @@ def test_the_audit_is_saved_here_when_the_forked_copy_fails_before(
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
 
 
+def test_a_copy_that_fails_prints_no_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A forked copy whose work raises ends quietly: this process writes what the copy did
+    not (the data files here) and would report an error itself; no traceback of the copy
+    reaches the terminal."""
+    from scalingo_audit import report
+
+    parent = os.getpid()
+    written = report.write_data_files
+
+    def fail_in_the_copy(audit, folder):
+        if os.getpid() != parent:
+            raise RuntimeError("the copy failed")
+        return written(audit, folder)
+
+    monkeypatch.setattr(report, "write_data_files", fail_in_the_copy)
+    audit = open_audit("demo")
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    page = (lambda p: report.atomic.write_text(p, "<p>report</p>"), tmp_path / "r.html")
+    with report._aside(audit, "k", str(cache_dir), tmp_path, page) as aside:
+        aside.handed_over()
+        paths = aside.data_files()
+        aside.report()
+    assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "the copy failed" not in err, err
+
+
 def _running(pid: int) -> bool:
     """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
     try:
