@@ -129,4 +129,25 @@ def test_check_demo_writes_the_cache_then_gives_the_same_output(tmp_path: Path) 
     runs = [subprocess.run(argv, capture_output=True, text=True, env=env) for _ in range(2)]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
     assert len(list((tmp_path / "scalingo-audit").glob("demo-frames-*.pickle"))) == 1
+    assert len(list((tmp_path / "scalingo-audit").glob("demo-audit-*.pickle"))) == 1
     assert runs[0].stdout == runs[1].stdout and '"finding_id"' in runs[0].stdout
+
+
+def test_the_demo_audit_comes_from_the_cache_only_as_it_ships(user_cache: Path) -> None:
+    """open_audit("demo") keeps the demo's findings with its frames (computed from the code
+    alone); a policy, a date or pseudonyms are computed each time, never kept."""
+    from scalingo_audit import notebook
+
+    first = notebook.open_audit("demo")
+    (entry,) = user_cache.glob("demo-audit-*.pickle")
+    kept = notebook.open_audit("demo")
+    fresh = notebook._computed("demo", "", "", False, "", True)
+    for audit in (first, kept):
+        pd.testing.assert_frame_equal(audit.findings, fresh.findings)
+        pd.testing.assert_frame_equal(audit.data.memberships, fresh.data.memberships)
+        assert audit.as_of == fresh.as_of and audit.expired == fresh.expired
+    entry.write_bytes(b"damaged")  # a miss: computed again
+    pd.testing.assert_frame_equal(notebook.open_audit("demo").findings, fresh.findings)
+    entry.unlink()
+    later = notebook.open_audit("demo", as_of="2027-06-01")
+    assert later.as_of != fresh.as_of and not list(user_cache.glob("demo-audit-*.pickle"))
