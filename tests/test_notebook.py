@@ -110,6 +110,40 @@ def test_each_notebook_of_a_kernel_gets_its_own_copy_of_the_audit_read_once(
         notebook.open_audit(str(snap))
 
 
+def test_a_report_kernel_reads_the_handed_over_audit_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """read_ahead waits for the audit a report hands over and reads it before any notebook
+    asks for it; other pickles are not it; nothing is read once a notebook has read one."""
+    import time
+
+    from scalingo_audit import cache
+
+    audit = notebook.open_audit("demo")
+    handed = tmp_path / "handed"
+    handed.mkdir(mode=0o700)
+    monkeypatch.setenv(notebook.CACHE_ENV, str(handed))
+    monkeypatch.setattr(notebook, "_READ", {})
+    key = "ab" * 32
+    thread = notebook.read_ahead(timeout=30, poll=0.01)
+    assert thread is not None
+    time.sleep(0.1)
+    cache.save(["not an audit"], notebook.FINDINGS_PAGE, handed)  # named otherwise: ignored
+    assert thread.is_alive() and notebook._READ == {}
+    cache.save(audit, key, handed)
+    thread.join(30)
+    assert not thread.is_alive() and list(notebook._READ) == [(str(handed), key)]
+    (handed / f"{key}.pickle").unlink()  # read already: the notebook does not read it again
+    got = notebook._cached(key)
+    assert got is not None and got.findings.equals(audit.findings)
+    again = notebook.read_ahead(timeout=30)  # a notebook has read one: nothing more
+    assert again is not None
+    again.join(5)
+    assert not again.is_alive()
+    monkeypatch.delenv(notebook.CACHE_ENV)
+    assert notebook.read_ahead() is None  # not a report's kernel
+
+
 def test_findings_page_is_kept_apart_only_for_the_findings_it_was_rendered_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
