@@ -107,12 +107,12 @@ def save_findings_page(audit: Audit, directory: str) -> None:
     does this in the process it forks beside its kernel (:mod:`scalingo_audit.report`), on
     the core the kernel leaves free, while the kernel runs the notebooks before the findings
     one: 0.3 s of the kernel's time on 11,000 findings."""
-    from . import atomic, cache, htmltable, tables
+    from . import cache, htmltable, tables
 
     findings = tables.scope_findings(audit.findings, audit.data)
-    html = str(htmltable.findings_by_check(findings))
-    sha256 = hashlib.sha256(html.encode("utf-8")).hexdigest()
-    atomic.write_text(Path(directory) / f"{sha256}.html", html)
+    data = str(htmltable.findings_by_check(findings)).encode("utf-8")
+    sha256 = hashlib.sha256(data).hexdigest()
+    _write_kept(Path(directory) / f"{sha256}.html", data)
     cache.save(RenderedPage(findings, sha256), FINDINGS_PAGE, directory)
 
 
@@ -139,6 +139,23 @@ def findings_page(findings: pd.DataFrame) -> Any:
                 "The findings page, added as the report is exported.</div>"
             )
     return htmltable.findings_by_check(findings)
+
+
+def _write_kept(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` (the findings page kept apart in a report's private
+    directory), whole or not at all: written beside it, then renamed. Not flushed to disk:
+    the directory lives as long as the report's build, and the page ends up in
+    ``report.html``, which is."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".kept.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def inline_kept(html: str, directory: str | Path) -> str:
