@@ -113,12 +113,12 @@ VERBOSE_HELP = "also print debug messages (requests, timings)"
 
 
 def _output_options(p: argparse.ArgumentParser, *, command: bool) -> None:
-    """``--debug``, ``--quiet`` and ``-v``, on the main parser and on every command's
+    """``--debug``, ``-q``/``--quiet`` and ``-v``, on the main parser and on every command's
     (there with no default, so that one not given after the command keeps the value
     given before it)."""
     none: dict[str, typing.Any] = {"default": argparse.SUPPRESS} if command else {}
     p.add_argument("--debug", action="store_true", help=DEBUG_HELP, **none)
-    p.add_argument("--quiet", action="store_true", help=QUIET_HELP, **none)
+    p.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP, **none)
     p.add_argument("-v", "--verbose", action="count", help=VERBOSE_HELP,
                    **(none or {"default": 0}))  # fmt: skip
 

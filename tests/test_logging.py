@@ -74,13 +74,14 @@ def test_there_are_commands_to_check() -> None:
 @pytest.mark.parametrize("name", sorted(commands()))
 def test_every_command_accepts_quiet_and_verbose(name: str) -> None:
     p = commands()[name]
-    for option in ("--quiet", "-v", "--verbose", "--debug"):
+    for option in ("-q", "--quiet", "-v", "--verbose", "--debug"):
         assert option in p._option_string_actions, (name, option)
     parser = cli.build_parser()
     base = [name, *minimal_args(p)]
     plain = parser.parse_args(base)
     assert (plain.quiet, plain.verbose, plain.debug) == (False, 0, False)
     assert parser.parse_args([*base, "--quiet"]).quiet is True
+    assert parser.parse_args([*base, "-q"]).quiet is True
     assert parser.parse_args([*base, "-v"]).verbose == 1
     assert parser.parse_args([*base, "-vv"]).verbose == 2
     assert parser.parse_args(["--quiet", *base]).quiet is True  # before the command too
@@ -114,6 +115,8 @@ def test_quiet_removes_the_warnings_of_check_not_its_output(odd_snapshot: Path) 
     assert "scalingo-audit: warning: " in loud.stderr and "does not know" in loud.stderr
     assert quiet.stderr == ""
     assert quiet.stdout == loud.stdout and "dave@agency.example" in quiet.stdout
+    short = run("check", str(odd_snapshot), "-q")
+    assert (short.returncode, short.stdout, short.stderr) == (0, quiet.stdout, "")
     as_json = run("check", str(odd_snapshot), "--format", "json")
     assert run("check", str(odd_snapshot), "--format", "json", "--quiet").stdout == as_json.stdout
 
