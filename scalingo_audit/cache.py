@@ -20,15 +20,16 @@ one that cannot be written (read-only home) is simply not kept.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import pickle
 import platform
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 T = TypeVar("T")
 
@@ -44,19 +45,27 @@ _CODE = (".py", ".yaml", ".json")
 
 
 def save(obj: Any, key: str, directory: str | Path) -> Path:
-    """Write ``obj`` under ``key`` in ``directory`` (pickle protocol 5), whole or not at all:
-    written beside it, then renamed into place, so a reader never sees half of it."""
-    folder = Path(directory)
-    target = folder / f"{key}{SUFFIX}"
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp")
+    """Write ``obj`` under ``key`` in ``directory`` (pickle protocol 5), whole or not at all
+    (:func:`written_beside`)."""
+    target = Path(directory) / f"{key}{SUFFIX}"
+    with written_beside(target) as out:
+        pickle.dump(obj, out, protocol=5)
+    return target
+
+
+@contextlib.contextmanager
+def written_beside(target: Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``target``'s content to, beside it; renamed into place when the
+    block ends without an error, so a reader never sees half of it (removed otherwise). Not
+    flushed to disk: what is kept here can always be computed again."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:200]}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            pickle.dump(obj, out, protocol=5)
+            yield out
         os.replace(name, target)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-    return target
 
 
 def read(key: str, directory: str | Path, kind: type[T]) -> T | None:

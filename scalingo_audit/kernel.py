@@ -9,10 +9,11 @@ at import, about 1.5 s of CPU in every kernel (jsonschema issue #1428), to valid
 skip that one format. The same for ``isoduration`` (with ``arrow``: 0.02 s) and
 ``rfc3986_validator`` (0.013 s), for the ``duration`` and ``uri`` formats: no schema of
 scalingo-audit or nbformat uses them, and only Jupyter's event meta-schema uses ``uri``
-(the ``$id`` of an event schema registered with an event logger; a report registers none). Only processes scalingo-audit owns are affected: the kernels it starts
-for its notebooks (:func:`manager_class` starts this module instead of
-``ipykernel_launcher``) and the ``scalingo-audit report`` command itself; a program calling
-``build_report`` keeps its imports as they are.
+(the ``$id`` of an event schema registered with an event logger; a report registers none).
+Only processes scalingo-audit owns are affected: the kernels it starts for its notebooks
+(:func:`manager_class` starts this module instead of ``ipykernel_launcher``) and the
+``scalingo-audit report`` command itself; a program calling ``build_report`` keeps its
+imports as they are.
 """
 
 from __future__ import annotations

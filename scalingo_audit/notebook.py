@@ -112,7 +112,10 @@ def save_findings_page(audit: Audit, directory: str) -> None:
     findings = tables.scope_findings(audit.findings, audit.data)
     data = str(htmltable.findings_by_check(findings)).encode("utf-8")
     sha256 = hashlib.sha256(data).hexdigest()
-    _write_kept(Path(directory) / f"{sha256}.html", data)
+    # not flushed to disk (atomic.write_text would): the directory lasts as long as the
+    # build, and the page ends up in report.html, which is
+    with cache.written_beside(Path(directory) / f"{sha256}.html") as out:
+        out.write(data)
     cache.save(RenderedPage(findings, sha256), FINDINGS_PAGE, directory)
 
 
@@ -139,23 +142,6 @@ def findings_page(findings: pd.DataFrame) -> Any:
                 "The findings page, added as the report is exported.</div>"
             )
     return htmltable.findings_by_check(findings)
-
-
-def _write_kept(path: Path, data: bytes) -> None:
-    """``data`` into ``path`` (the findings page kept apart in a report's private
-    directory), whole or not at all: written beside it, then renamed. Not flushed to disk:
-    the directory lives as long as the report's build, and the page ends up in
-    ``report.html``, which is."""
-    import tempfile
-
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".kept.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
 
 
 def inline_kept(html: str, directory: str | Path) -> str:

@@ -304,6 +304,18 @@ def plotly_bundle(nb: Any) -> str | None:
     return next((h for h in _html_outputs(nb) if _PLOTLY_BUNDLE in h), None)
 
 
+def _first_bundle(executed: list[Path]) -> str:
+    """The output embedding plotly.js of the first of the ``executed`` notebooks that has one
+    (the report kernel's first chart), as :func:`merge_notebooks` keeps it; empty if none."""
+    import nbformat
+
+    for path in executed:  # read one by one: the first notebook draws the first chart
+        found = plotly_bundle(_outputs_only(nbformat.read(path, as_version=4)))
+        if found is not None:
+            return found
+    return ""
+
+
 def _has_charts(nb: Any) -> bool:
     return any("Plotly.newPlot(" in h for h in _html_outputs(nb))
 
@@ -516,7 +528,7 @@ def build_report(
             report_html = aside.report()
         htmls = {}
         if per_notebook:
-            bundle = plotly_bundle(merge_notebooks(executed)[0]) or ""
+            bundle = _first_bundle(executed)
             for nb_path, done in zip(notebooks, executed, strict=True):
                 title, summary = describe_notebook(nb_path)
                 page = Page(

@@ -466,6 +466,8 @@ def _collaborator_row(
     read back in half the time (pickle writes an object it has written before as a
     reference)."""
     username, user_id = rec.get("username"), rec.get("user_id") or None
+    if username in ("", "n/a"):
+        username = None
     one = sys.intern  # inline, not a function per value: five a row on 50,000 rows
     return {
         "region": region,
@@ -474,11 +476,7 @@ def _collaborator_row(
         "role": "limited_collaborator" if limited else "collaborator",
         "status": one(status) if type(status) is str else status,
         "email": one(email) if type(email) is str else email,
-        "username": None
-        if username in (None, "", "n/a")
-        else one(username)
-        if type(username) is str
-        else username,
+        "username": one(username) if type(username) is str else username,
         "user_id": one(user_id) if type(user_id) is str else user_id,
         "tfa": tfa,
         "collaboration_id": rec.get("id"),

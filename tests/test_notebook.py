@@ -127,8 +127,9 @@ def test_a_report_kernel_reads_the_handed_over_audit_ahead(
     key = "ab" * 32
     thread = notebook.read_ahead(timeout=30, poll=0.01)
     assert thread is not None
-    time.sleep(0.1)
-    cache.save(["not an audit"], notebook.FINDINGS_PAGE, handed)  # named otherwise: ignored
+    cache.save(audit, notebook.FINDINGS_PAGE, handed)  # an audit, not named by a SHA-256
+    cache.save(["not an audit"], "cd" * 32, handed)  # named so, not an audit
+    time.sleep(0.2)  # polled 20 times: neither is taken for the hand-over
     assert thread.is_alive() and notebook._READ == {}
     cache.save(audit, key, handed)
     thread.join(30)
